@@ -24,3 +24,13 @@
 
 pub mod db;
 pub mod queue;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod content;
+pub mod jobs;
+pub mod llm;
+pub mod orchestrator;
+pub mod publish;
+pub mod store;
+pub mod telemetry;

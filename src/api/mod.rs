@@ -1,0 +1,276 @@
+//! The HTTP control API. Handlers are thin: extract, call the orchestrator, store or queue,
+//! map the error.
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET /healthz` | liveness: the process answers |
+//! | `GET /api/automation/workflow` | state, queues, recent runs and posts |
+//! | `POST /api/automation/workflow` | `start`, `stop`, `pause`, `resume`, `generate_content` (token) |
+//! | `GET /api/automation/scheduler` | schedules with next and last ticks |
+//! | `GET /api/automation/health` | dependencies; 503 when the store is down |
+//! | `GET /api/jobs`, `GET /api/jobs/{queue}/{id}` | jobs |
+//! | `POST /api/jobs/{queue}/{id}/retry` | retry a failed job (token) |
+//! | `GET /api/posts`, `GET /api/posts/{id}` | posts |
+
+mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use error::ApiError;
+
+use crate::config::Config;
+use crate::content::pipeline::GenerateRequest;
+use crate::orchestrator::{ActionOutcome, Orchestrator};
+use crate::queue::{JobState, Queue, QueueBackend, names};
+use crate::store::Store;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The workflow.
+    pub orchestrator: Orchestrator,
+    /// The store.
+    pub store: Store,
+    /// The queue.
+    pub queue: QueueBackend,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/automation/workflow", get(workflow_status).post(workflow_action))
+        .route("/api/automation/scheduler", get(scheduler_status))
+        .route("/api/automation/health", get(health))
+        .route("/api/jobs", get(list_jobs))
+        .route("/api/jobs/{queue}/{id}", get(get_job))
+        .route("/api/jobs/{queue}/{id}/retry", post(retry_job))
+        .route("/api/posts", get(list_posts))
+        .route("/api/posts/{id}", get(get_post))
+        .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
+        .layer(axum::middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Logs each request's latency to the performance log.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    tracing::info!(target: "blogflow::perf", %method, route, status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0, "api request");
+    response
+}
+
+fn authorize(config: &Config, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = &config.api_token else {
+        let e = ApiError { status: StatusCode::FORBIDDEN, code: "mutations_disabled",
+            message: "mutations are disabled: set BLOGFLOW_API_TOKEN (16+ characters) and restart".into() };
+        return Err(e.into_response());
+    };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(t) if token.matches(t.trim()) => Ok(()),
+        given => {
+            let message = if given.is_none() { "missing header Authorization: Bearer <BLOGFLOW_API_TOKEN>" } else { "invalid token" };
+            let e = ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into() };
+            Err(([(header::WWW_AUTHENTICATE, "Bearer")], e).into_response())
+        }
+    }
+}
+
+const ACTIONS: &str = "start, stop, pause, resume, generate_content";
+
+async fn workflow_action(State(s): State<AppState>, headers: HeaderMap, body: Result<Json<Value>, JsonRejection>) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied;
+    }
+    match run_action(&s, body).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_action(s: &AppState, body: Result<Json<Value>, JsonRejection>) -> Result<ActionOutcome, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("{}; send a JSON object like {{\"action\":\"start\"}}", e.body_text())))?;
+    let action = body
+        .get("action")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("missing \"action\": use one of {ACTIONS}")))?;
+    let o = &s.orchestrator;
+    Ok(match action {
+        "start" => o.start().await?,
+        "stop" => o.stop().await?,
+        "pause" => o.pause().await?,
+        "resume" => o.resume().await?,
+        "generate_content" => o.generate(generate_request(&body, &s.config)?).await?,
+        other => return Err(ApiError::bad_request(format!("unknown action {other:?}: use one of {ACTIONS}"))),
+    })
+}
+
+fn generate_request(body: &Value, config: &Config) -> Result<GenerateRequest, ApiError> {
+    let max = config.generation.max_posts_per_request;
+    let count = match body.get("count") {
+        None => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=max as u64).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("\"count\" must be a whole number from 1 to {max} (generation.max_posts_per_request), got {v}")))?
+            as u32,
+    };
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(t)) if !t.trim().is_empty() && t.chars().count() <= 300 => Ok(Some(t.trim().to_owned())),
+            Some(_) => Err(ApiError::bad_request(format!("\"{key}\" must be a non-empty string of at most 300 characters"))),
+        }
+    };
+    Ok(GenerateRequest { count, topic: text("topic")?, category: text("category")? })
+}
+
+async fn workflow_status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut queues = serde_json::Map::new();
+    for name in names::ALL {
+        let counts = s.queue.counts(name).await?;
+        let paused = s.queue.is_paused(name).await?;
+        queues.insert(name.to_owned(), json!({ "counts": counts, "paused": paused }));
+    }
+    let provider = s.orchestrator.router().generator.provider().map(|p| json!({ "name": p.name(), "model": p.model() }));
+    Ok(Json(json!({
+        "state": s.orchestrator.state().await,
+        "uptime_secs": s.orchestrator.uptime_secs(),
+        "provider": provider,
+        "provider_message": if provider.is_none() { Some(crate::content::pipeline::NO_PROVIDER) } else { None },
+        "queues": queues,
+        "posts": s.store.post_totals().await?,
+        "recent_runs": s.store.recent_runs(10).await?,
+        "recent_posts": s.store.list_posts(10).await?,
+    })))
+}
+
+async fn scheduler_status(State(s): State<AppState>) -> Json<Value> {
+    let book = s.orchestrator.schedule_book();
+    let book = book.lock().expect("schedule book").clone();
+    let now = chrono::Utc::now();
+    let schedules: Vec<Value> = s
+        .config
+        .schedules
+        .iter()
+        .map(|sch| {
+            let status = book.get(&sch.name).cloned().unwrap_or_default();
+            json!({
+                "name": sch.name, "cron": sch.expression, "action": format!("{:?}", sch.action),
+                "next_run": sch.cron.after(&now).next().map(|t| t.to_rfc3339()),
+                "last_tick": status.last_tick, "last_job_id": status.last_job_id, "last_outcome": status.last_outcome,
+            })
+        })
+        .collect();
+    Json(json!({ "state": s.orchestrator.state().await, "schedules": schedules }))
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    let store = s.store.ping().await.map_err(|e| e.to_string());
+    let queue = s.queue.counts(names::CONTENT_GENERATION).await.map(|_| ()).map_err(|e| e.to_string());
+    let snapshot = s.orchestrator.router().health.read().await.clone();
+    let provider = match (s.orchestrator.router().generator.provider(), &snapshot) {
+        (None, _) => json!({ "status": "missing", "message": crate::content::pipeline::NO_PROVIDER }),
+        (Some(p), Some(HealthLike { provider: Some((_, Ok(()))), .. })) => json!({ "name": p.name(), "status": "ok" }),
+        (Some(p), Some(HealthLike { provider: Some((_, Err(e))), .. })) => json!({ "name": p.name(), "status": "failing", "message": e }),
+        (Some(p), _) => json!({ "name": p.name(), "status": "unchecked" }),
+    };
+    let targets: Vec<Value> = snapshot.as_ref().map_or_else(Vec::new, |h| {
+        h.targets.iter().map(|(name, r)| match r {
+            Ok(()) => json!({ "name": name, "status": "ok" }),
+            Err(e) => json!({ "name": name, "status": "failing", "message": e }),
+        }).collect()
+    });
+    let unhealthy = store.is_err() || queue.is_err();
+    let degraded = provider["status"] != "ok" || targets.iter().any(|t| t["status"] != "ok");
+    let status = if unhealthy { "unhealthy" } else if degraded { "degraded" } else { "healthy" };
+    let check = |r: &Result<(), String>| match r {
+        Ok(()) => json!({ "status": "ok" }),
+        Err(_) => json!({ "status": "failing", "message": "see the error log" }),
+    };
+    if let Err(e) = store.as_ref().and(queue.as_ref()) {
+        tracing::error!(error = %e, "health check: a dependency is down");
+    }
+    let body = json!({
+        "status": status,
+        "workflow": s.orchestrator.state().await,
+        "uptime_secs": s.orchestrator.uptime_secs(),
+        "checks": { "store": check(&store), "queue": check(&queue), "provider": provider, "targets": targets },
+        "checked_at": snapshot.map(|h| h.checked_at),
+    });
+    let code = if unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (code, Json(body)).into_response()
+}
+
+use crate::jobs::HealthSnapshot as HealthLike;
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    queue: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+fn known_queue(name: &str) -> Result<&'static str, ApiError> {
+    names::ALL.into_iter().find(|q| *q == name).ok_or_else(|| ApiError::not_found(format!("unknown queue {name:?}: use one of {}", names::ALL.join(", "))))
+}
+
+async fn list_jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Result<Json<Value>, ApiError> {
+    let queue = known_queue(q.queue.as_deref().unwrap_or(names::CONTENT_GENERATION))?;
+    let state = match q.state.as_deref() {
+        None => JobState::Waiting,
+        Some(s) => JobState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}: use waiting, delayed, active, completed or failed")))?,
+    };
+    let jobs = s.queue.list(queue, state, q.limit.unwrap_or(50).min(500)).await?;
+    Ok(Json(json!({ "queue": queue, "state": state, "jobs": jobs })))
+}
+
+async fn get_job(State(s): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let queue = known_queue(&queue)?;
+    let job = s.queue.get(queue, &id).await?.ok_or_else(|| ApiError::not_found(format!("job {id} not found in {queue}")))?;
+    Ok(Json(json!(job)))
+}
+
+async fn retry_job(State(s): State<AppState>, headers: HeaderMap, Path((queue, id)): Path<(String, String)>) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied;
+    }
+    let result = async {
+        let queue = known_queue(&queue)?;
+        s.queue.retry(queue, &id).await?;
+        Ok::<_, ApiError>(Json(json!({ "job_id": id, "state": "waiting" })))
+    };
+    result.await.into_response()
+}
+
+#[derive(Deserialize)]
+struct PostsQuery {
+    limit: Option<usize>,
+}
+
+async fn list_posts(State(s): State<AppState>, Query(q): Query<PostsQuery>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "posts": s.store.list_posts(q.limit.unwrap_or(50).min(500)).await? })))
+}
+
+async fn get_post(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let post = s.store.get_post(&id).await?.ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
+    let publications = s.store.publications(&id).await?;
+    Ok(Json(json!({ "post": post, "publications": publications })))
+}

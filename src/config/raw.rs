@@ -1,0 +1,190 @@
+//! The optional `blogflow.toml`, exactly as written. Unknown keys are errors so that a typo
+//! never silently falls back to a default. [`super::Config::validate`] turns this into a
+//! [`super::Config`].
+
+use serde::Deserialize;
+
+/// The whole file. Every section is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// `[server]`
+    pub server: RawServer,
+    /// `[paths]`
+    pub paths: RawPaths,
+    /// `[workflow]`
+    pub workflow: RawWorkflow,
+    /// `[generation]`
+    pub generation: RawGeneration,
+    /// `[providers]`
+    pub providers: RawProviders,
+    /// `[[schedules]]`; when absent the defaults apply (5 posts every 2 h, cleanup 02:00, health 30 s).
+    pub schedules: Option<Vec<RawSchedule>>,
+    /// `[queue]`
+    pub queue: RawQueue,
+    /// `[publish]`
+    pub publish: RawPublish,
+    /// `[logging]`
+    pub logging: RawLogging,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Address to listen on (`BLOGFLOW_LISTEN`).
+    pub listen: Option<String>,
+}
+
+/// `[paths]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPaths {
+    /// SQLite file and state (`BLOGFLOW_DATA_DIR`).
+    pub data_dir: Option<String>,
+    /// Markdown output (`BLOGFLOW_CONTENT_DIR`).
+    pub content_dir: Option<String>,
+    /// Log files (`BLOGFLOW_LOG_DIR`).
+    pub log_dir: Option<String>,
+}
+
+/// `[workflow]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWorkflow {
+    /// Start scheduler and workers at boot (`WORKFLOW_AUTO_START`).
+    pub auto_start: Option<bool>,
+    /// (`PERFORMANCE_MONITORING_ENABLED`)
+    pub performance_monitoring: Option<bool>,
+    /// (`SELF_HEALING_ENABLED`)
+    pub self_healing: Option<bool>,
+}
+
+/// `[generation]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGeneration {
+    /// `en` or `ko` (`BLOGFLOW_LANGUAGE`).
+    pub language: Option<String>,
+    /// Topics to write about when no manual topic is queued.
+    pub keywords: Option<Vec<String>>,
+    /// Category of scheduled posts.
+    pub category: Option<String>,
+    /// Posts generated at once within one job.
+    pub parallelism: Option<usize>,
+    /// Largest `count` one request may ask for.
+    pub max_posts_per_request: Option<u32>,
+    /// Posts scoring below this (0–100) are regenerated, then held for review.
+    pub quality_threshold: Option<u8>,
+    /// Generations per post before it is held or failed.
+    pub attempts_per_post: Option<u32>,
+    /// Attempts of a whole `content_generation` job.
+    pub job_attempts: Option<u32>,
+    /// Longest a `content_generation` job may run, in seconds.
+    pub job_timeout_secs: Option<u64>,
+}
+
+/// `[providers]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProviders {
+    /// `[providers.openai]`: OpenAI or any OpenAI-compatible server.
+    pub openai: Option<RawOpenAi>,
+}
+
+/// `[providers.openai]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOpenAi {
+    /// (`OPENAI_BASE_URL`)
+    pub base_url: Option<String>,
+    /// (`OPENAI_MODEL`)
+    pub model: Option<String>,
+    /// Per-request timeout, seconds.
+    pub timeout_secs: Option<u64>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Output token budget per request.
+    pub max_tokens: Option<u32>,
+    /// Ask for `response_format: json_object` (OpenAI, vLLM and llama.cpp support it).
+    pub json_mode: Option<bool>,
+    /// USD per million input tokens, for cost tracking.
+    pub input_price_per_mtok: Option<f64>,
+    /// USD per million output tokens.
+    pub output_price_per_mtok: Option<f64>,
+}
+
+/// One `[[schedules]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Unique name; part of each tick's job id.
+    pub name: String,
+    /// Cron expression, 5 fields (minute first) or 6 (seconds first), UTC.
+    pub cron: String,
+    /// `generate`, `cleanup` or `health_check`.
+    pub action: String,
+    /// Posts per tick, for `generate`.
+    pub count: Option<u32>,
+    /// Set to false to keep the entry but not run it.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[queue]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawQueue {
+    /// Lease length, seconds.
+    pub lease_secs: Option<u64>,
+    /// How often to look for stalled jobs, seconds.
+    pub stalled_interval_secs: Option<u64>,
+    /// Stalls before a job fails.
+    pub max_stalled: Option<u32>,
+    /// Idle poll interval, ms.
+    pub poll_interval_ms: Option<u64>,
+    /// How long a graceful stop waits for running jobs, seconds.
+    pub shutdown_grace_secs: Option<u64>,
+    /// Completed jobs kept per queue.
+    pub keep_completed: Option<u64>,
+    /// Failed jobs kept per queue.
+    pub keep_failed: Option<u64>,
+    /// Longest a finished job is kept, hours.
+    pub keep_hours: Option<u64>,
+}
+
+/// `[publish]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPublish {
+    /// `[publish.markdown]`
+    pub markdown: RawMarkdown,
+}
+
+/// `[publish.markdown]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMarkdown {
+    /// `hugo-yaml` (default), `hugo-toml` or `zola`.
+    pub front_matter: Option<String>,
+    /// Set to false to disable Markdown output.
+    pub enabled: Option<bool>,
+}
+
+/// `[logging]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogging {
+    /// `text` or `json`.
+    pub format: Option<String>,
+    /// Rotate a log file past this size, MB.
+    pub max_file_mb: Option<u64>,
+    /// Rotated files kept per log.
+    pub keep_files: Option<usize>,
+    /// Filter directive, e.g. `info` or `blogflow=debug` (`RUST_LOG` wins).
+    pub level: Option<String>,
+}

@@ -1,0 +1,11 @@
+//! From a topic to a scored post: prompts, parsing the model's answer, the quality score and
+//! the pipeline that ties them to a provider and the store.
+
+pub mod parse;
+pub mod pipeline;
+pub mod prompt;
+pub mod quality;
+pub mod slug;
+
+pub use parse::{GeneratedPost, ParseError, parse_post};
+pub use quality::{QualityReport, score};

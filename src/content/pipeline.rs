@@ -1,0 +1,247 @@
+//! The generation pipeline: for each post of a job, topic → prompt → provider → parse →
+//! quality gate → store → publish job.
+//!
+//! Each post of a job has a slot number; a post is stored under `(job_id, slot)`, so a retried
+//! or recovered job skips the posts it already wrote and never writes one twice. Slots run in
+//! parallel up to `generation.parallelism`; one failing slot does not stop the others.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{parse_post, prompt, score, GeneratedPost, QualityReport};
+use crate::config::GenerationConfig;
+use crate::llm::{ChatRequest, ErrorClass, Provider};
+use crate::queue::{names, Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, Retry};
+use crate::store::{NewPost, PostStatus, RunOutcome, RunStatus, Store};
+
+/// The message of every generation while no provider is configured.
+pub const NO_PROVIDER: &str = "no LLM provider is configured: set OPENAI_API_KEY, or OPENAI_BASE_URL for an \
+     OpenAI-compatible server (Ollama, vLLM, llama.cpp)";
+
+/// Payload of a `content_generation` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRequest {
+    /// Posts to write.
+    pub count: u32,
+    /// A manual topic for every post of the job; keywords rotate when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Category; the configured one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+/// What happened to one slot.
+#[derive(Debug, Clone)]
+pub enum SlotOutcome {
+    /// Stored as ready; a publish job is queued.
+    Ready(String),
+    /// Stored but held for review (below the quality threshold).
+    Held(String),
+    /// Nothing stored.
+    Failed(JobError),
+}
+
+/// Writes posts. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    store: Store,
+    queue: QueueBackend,
+    provider: Option<Provider>,
+    config: Arc<GenerationConfig>,
+}
+
+/// The publish job of a post: one per post, whatever retries happen upstream.
+pub fn publish_job(post_id: &str) -> NewJob {
+    NewJob::new("blog_publish", json!({ "post_id": post_id }))
+        .with_id(format!("publish-{post_id}"))
+        .with_options(JobOptions {
+            attempts: 8,
+            backoff: Backoff::Exponential { base_ms: 5_000, max_ms: 30 * 60_000, jitter: 0.2 },
+            ..JobOptions::default()
+        })
+}
+
+impl Generator {
+    /// A generator over these parts.
+    pub fn new(store: Store, queue: QueueBackend, provider: Option<Provider>, config: GenerationConfig) -> Self {
+        Self { store, queue, provider, config: Arc::new(config) }
+    }
+
+    /// The provider, if any.
+    pub fn provider(&self) -> Option<&Provider> {
+        self.provider.as_ref()
+    }
+
+    /// Runs a whole `content_generation` job. Succeeds when every slot has a stored post;
+    /// otherwise fails with the retry policy of the most hopeful failure.
+    pub async fn run_job(&self, job_id: &str, attempt: u32, request: GenerateRequest, cancel: CancellationToken) -> Result<serde_json::Value, JobError> {
+        let run_id = self.store.start_run(job_id, "content_generation", attempt, request.count).await.map_err(|e| JobError::retryable(e.to_string()))?;
+        let outcomes = self.run_slots(job_id, &request, &cancel, |_| {}).await;
+        let mut outcome = RunOutcome::default();
+        let (mut ready, mut held, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+        for o in outcomes {
+            match o {
+                SlotOutcome::Ready(id) => ready.push(id),
+                SlotOutcome::Held(id) => held.push(id),
+                SlotOutcome::Failed(e) => failures.push(e),
+            }
+        }
+        outcome.generated = ready.len() as u32;
+        outcome.held = held.len() as u32;
+        outcome.failed = failures.len() as u32;
+        outcome.error = failures.first().map(|e| e.message.clone());
+        let status = match (failures.len(), ready.len() + held.len()) {
+            (0, _) => RunStatus::Succeeded,
+            (_, 0) => RunStatus::Failed,
+            _ => RunStatus::Partial,
+        };
+        if let Err(e) = self.store.finish_run(run_id, status, outcome).await {
+            tracing::warn!(job_id, error = %e, "could not record the run's end");
+        }
+        if failures.is_empty() {
+            return Ok(json!({ "generated": ready, "held": held }));
+        }
+        let message = format!("{} of {} posts failed: {}", failures.len(), request.count, failures[0].message);
+        // Retry if any failure may go away by itself; honour the longest Retry-After.
+        let retry = failures.iter().map(|f| f.retry).fold(Retry::Never, |acc, r| match (acc, r) {
+            (Retry::After(a), Retry::After(b)) => Retry::After(a.max(b)),
+            (Retry::After(a), _) | (_, Retry::After(a)) => Retry::After(a),
+            (Retry::Backoff, _) | (_, Retry::Backoff) => Retry::Backoff,
+            _ => Retry::Never,
+        });
+        Err(JobError { retry, message })
+    }
+
+    /// Runs every slot of `request`, at most `parallelism` at once, calling `on_done` after each.
+    pub async fn run_slots(&self, job_id: &str, request: &GenerateRequest, cancel: &CancellationToken, mut on_done: impl FnMut(&SlotOutcome)) -> Vec<SlotOutcome> {
+        let permits = Arc::new(Semaphore::new(self.config.parallelism));
+        let mut tasks = tokio::task::JoinSet::new();
+        for slot in 0..request.count {
+            let (this, request, job_id, cancel, permits) = (self.clone(), request.clone(), job_id.to_owned(), cancel.clone(), permits.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                this.generate_slot(&job_id, slot, &request, &cancel).await
+            });
+        }
+        let mut outcomes = Vec::with_capacity(request.count as usize);
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.unwrap_or_else(|e| SlotOutcome::Failed(JobError::retryable(format!("post generation crashed: {e}"))));
+            on_done(&outcome);
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// Writes the post of one slot, or finds it written by an earlier attempt.
+    pub async fn generate_slot(&self, job_id: &str, slot: u32, request: &GenerateRequest, cancel: &CancellationToken) -> SlotOutcome {
+        match self.store.post_for_slot(job_id, slot).await {
+            Ok(Some(post)) => return self.after_store(post.id, post.status).await,
+            Ok(None) => {}
+            Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
+        }
+        let Some(provider) = &self.provider else {
+            return SlotOutcome::Failed(JobError::unrecoverable(NO_PROVIDER));
+        };
+        let (topic, keyword, source) = match &request.topic {
+            Some(t) => (t.clone(), None, "manual"),
+            None => match self.store.reserve_keyword(self.config.keywords.clone()).await {
+                Ok(k) => (k.clone(), Some(k), "keyword"),
+                Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
+            },
+        };
+        let category = request.category.clone().unwrap_or_else(|| self.config.category.clone());
+        let avoid = self.store.recent_titles(keyword.clone(), 10).await.unwrap_or_default();
+        let p = prompt::build(&topic, &category, self.config.language, &avoid);
+        let chat = ChatRequest { system: p.system, user: p.user };
+
+        let started = Instant::now();
+        let (mut input_tokens, mut output_tokens, mut cost, mut model) = (0, 0, 0.0, provider.model().to_owned());
+        let mut best: Option<(GeneratedPost, QualityReport)> = None;
+        let mut last_problem = String::new();
+        let mut attempts = 0;
+        for attempt in 1..=self.config.attempts_per_post {
+            if cancel.is_cancelled() {
+                return SlotOutcome::Failed(JobError::retryable("cancelled"));
+            }
+            attempts = attempt;
+            let response = tokio::select! {
+                r = provider.chat(&chat) => r,
+                _ = cancel.cancelled() => return SlotOutcome::Failed(JobError::retryable("cancelled")),
+            };
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(job_id, slot, provider = provider.name(), class = ?e.class, status = ?e.status, error = %e.message, "provider call failed");
+                    if e.class != ErrorClass::Transient || best.is_none() {
+                        return SlotOutcome::Failed(e.into());
+                    }
+                    break; // keep the best answer we have
+                }
+            };
+            input_tokens += response.usage.input_tokens;
+            output_tokens += response.usage.output_tokens;
+            cost += response.cost_usd;
+            model = response.model.clone();
+            match parse_post(&response.text) {
+                Err(e) => {
+                    last_problem = format!("malformed answer{}: {e}", if response.truncated { " (cut off at max_tokens)" } else { "" });
+                    tracing::warn!(job_id, slot, attempt, problem = %last_problem, "model answer rejected");
+                }
+                Ok(post) => {
+                    let report = score(&post, self.config.language);
+                    let passed = report.score >= self.config.quality_threshold;
+                    tracing::info!(job_id, slot, attempt, score = report.score, passed, notes = %report.summary(), "post scored");
+                    if best.as_ref().is_none_or(|(_, b)| report.score > b.score) {
+                        best = Some((post, report));
+                    }
+                    if passed {
+                        break;
+                    }
+                    last_problem = format!("quality score below {}", self.config.quality_threshold);
+                }
+            }
+        }
+        let Some((post, quality)) = best else {
+            return SlotOutcome::Failed(JobError::retryable(last_problem));
+        };
+        let status = if quality.score >= self.config.quality_threshold { PostStatus::Ready } else { PostStatus::Held };
+        let elapsed = started.elapsed();
+        let new = NewPost {
+            job_id: job_id.to_owned(), slot, topic: topic.clone(), keyword: keyword.clone(), category,
+            language: self.config.language.code().to_owned(), post, quality, status,
+            provider: provider.name().to_owned(), model, input_tokens, output_tokens, cost_usd: cost,
+            generation_ms: elapsed.as_millis() as u64, attempts,
+        };
+        let stored = match self.store.insert_post(new).await {
+            Ok(p) => p,
+            Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
+        };
+        tracing::info!(target: "blogflow::perf", job_id, slot, post_id = %stored.id, generation_ms = elapsed.as_millis() as u64,
+            input_tokens, output_tokens, cost_usd = cost, score = stored.quality.score, "post generated");
+        if let Err(e) = self.store.record_topic(&topic, source, keyword.as_deref(), &stored.id).await {
+            tracing::warn!(error = %e, "could not record the topic");
+        }
+        self.after_store(stored.id, stored.status).await
+    }
+
+    async fn after_store(&self, post_id: String, status: PostStatus) -> SlotOutcome {
+        match status {
+            PostStatus::Held => {
+                tracing::warn!(post_id, "post held for review: below the quality threshold");
+                SlotOutcome::Held(post_id)
+            }
+            PostStatus::Published => SlotOutcome::Ready(post_id),
+            PostStatus::Ready => match self.queue.add(names::BLOG_PUBLISHING, publish_job(&post_id)).await {
+                Ok(_) => SlotOutcome::Ready(post_id),
+                Err(e) => SlotOutcome::Failed(JobError::retryable(format!("post {post_id} stored, publishing not queued: {e}"))),
+            },
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Job types, their queues and their handler.
+//!
+//! | job | queue | does |
+//! |---|---|---|
+//! | `content_generation` | `content-generation` | writes `count` posts ([`crate::content::pipeline`]) |
+//! | `blog_publish` | `blog-publishing` | publishes one post to every target ([`crate::publish`]) |
+//! | `cleanup` | `system-maintenance` | retention, old runs, database upkeep |
+//! | `health_check` | `system-maintenance` | checks provider and targets, caches the result |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use crate::config::Config;
+use crate::content::pipeline::{GenerateRequest, Generator};
+use crate::publish::{Publisher, publish_post};
+use crate::queue::worker::{ActiveJob, JobHandler};
+use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, names};
+use crate::store::Store;
+
+/// The closed set of job types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobType {
+    /// Write posts.
+    ContentGeneration,
+    /// Publish one post.
+    BlogPublish,
+    /// Housekeeping.
+    Cleanup,
+    /// Provider and target checks.
+    HealthCheck,
+}
+
+impl JobType {
+    /// Name stored with the job.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobType::ContentGeneration => "content_generation",
+            JobType::BlogPublish => "blog_publish",
+            JobType::Cleanup => "cleanup",
+            JobType::HealthCheck => "health_check",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "content_generation" => JobType::ContentGeneration,
+            "blog_publish" => JobType::BlogPublish,
+            "cleanup" => JobType::Cleanup,
+            "health_check" => JobType::HealthCheck,
+            _ => return None,
+        })
+    }
+
+    /// The queue it runs in.
+    pub fn queue(self) -> &'static str {
+        match self {
+            JobType::ContentGeneration => names::CONTENT_GENERATION,
+            JobType::BlogPublish => names::BLOG_PUBLISHING,
+            JobType::Cleanup | JobType::HealthCheck => names::SYSTEM_MAINTENANCE,
+        }
+    }
+}
+
+/// A `content_generation` job for `request`, with the configured attempts.
+pub fn generation_job(request: &GenerateRequest, attempts: u32) -> NewJob {
+    NewJob::new(JobType::ContentGeneration.name(), serde_json::to_value(request).expect("request serialises")).with_options(JobOptions {
+        attempts,
+        backoff: Backoff::Exponential { base_ms: 30_000, max_ms: 30 * 60_000, jitter: 0.2 },
+        ..JobOptions::default()
+    })
+}
+
+/// Result of the last health check job, shown by `/api/automation/health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthSnapshot {
+    /// When, ms since epoch.
+    pub checked_at: i64,
+    /// Provider name and `ok` or the error.
+    pub provider: Option<(String, Result<(), String>)>,
+    /// Target name and `ok` or the error.
+    pub targets: Vec<(String, Result<(), String>)>,
+}
+
+/// Shared cache of the last health check.
+pub type HealthCache = Arc<RwLock<Option<HealthSnapshot>>>;
+
+#[derive(Deserialize)]
+struct PublishPayload {
+    post_id: String,
+}
+
+/// Runs every job type.
+#[derive(Debug, Clone)]
+pub struct JobRouter {
+    /// Writes posts.
+    pub generator: Generator,
+    /// Publishing targets.
+    pub publishers: Arc<Vec<Publisher>>,
+    /// The store.
+    pub store: Store,
+    /// The queue.
+    pub queue: QueueBackend,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Last health check.
+    pub health: HealthCache,
+}
+
+impl JobHandler for JobRouter {
+    async fn handle(&self, job: ActiveJob) -> Result<Value, JobError> {
+        let kind = JobType::parse(&job.name).ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
+        match kind {
+            JobType::ContentGeneration => {
+                let request: GenerateRequest = serde_json::from_value(job.payload.clone())
+                    .map_err(|e| JobError::unrecoverable(format!("bad content_generation payload: {e}")))?;
+                self.generator.run_job(&job.id, job.attempt, request, job.cancel.clone()).await
+            }
+            JobType::BlogPublish => {
+                let p: PublishPayload = serde_json::from_value(job.payload.clone())
+                    .map_err(|e| JobError::unrecoverable(format!("bad blog_publish payload: {e}")))?;
+                let report = publish_post(&self.store, &self.publishers, &p.post_id).await?;
+                Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+            }
+            JobType::Cleanup => self.cleanup().await,
+            JobType::HealthCheck => Ok(serde_json::to_value(self.health_check().await).unwrap_or(Value::Null)),
+        }
+    }
+}
+
+impl JobRouter {
+    async fn cleanup(&self) -> Result<Value, JobError> {
+        let q = &self.config.queue;
+        let mut jobs_removed = 0;
+        for name in names::ALL {
+            jobs_removed += self.queue.clean(name, q.completed, q.failed).await.map_err(|e| JobError::retryable(e.to_string()))?;
+        }
+        let runs_removed = self.store.cleanup(90 * 24 * 3600 * 1000).await.map_err(|e| JobError::retryable(e.to_string()))?;
+        tracing::info!(jobs_removed, runs_removed, "cleanup done");
+        Ok(json!({ "jobs_removed": jobs_removed, "runs_removed": runs_removed }))
+    }
+
+    /// Checks the provider and every target, caches and returns the result.
+    pub async fn health_check(&self) -> HealthSnapshot {
+        let provider = match self.generator.provider() {
+            None => None,
+            Some(p) => {
+                let r = tokio::time::timeout(Duration::from_secs(15), p.check()).await;
+                let r = match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("check timed out".to_owned()),
+                };
+                Some((p.name().to_owned(), r))
+            }
+        };
+        let mut targets = Vec::new();
+        for t in self.publishers.iter() {
+            targets.push((t.target().to_owned(), t.check().await.map_err(|e| e.to_string())));
+        }
+        let snapshot = HealthSnapshot { checked_at: crate::db::now_ms(), provider, targets };
+        *self.health.write().await = Some(snapshot.clone());
+        snapshot
+    }
+}

@@ -1,0 +1,257 @@
+//! The store: everything but jobs (topics, posts, publications, runs) in the SQLite file.
+//!
+//! Writes that must be idempotent are keyed so that a retried job finds its earlier work:
+//! posts by `(job_id, slot)`, publications by `(post_id, target)`.
+
+mod posts;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+pub use posts::{NewPost, Post, PostStatus, PostSummary, Publication};
+
+use crate::db::{Db, DbError, now_ms};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// No such record.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(DbError::Sqlite(e))
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still running (or its process died; a later attempt has its own row).
+    Running,
+    /// Everything asked for was done.
+    Succeeded,
+    /// Some posts were written, some failed.
+    Partial,
+    /// Nothing was written.
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "partial" => RunStatus::Partial,
+            "failed" => RunStatus::Failed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// One execution of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// Row id.
+    pub id: i64,
+    /// Queue job id.
+    pub job_id: String,
+    /// Job type.
+    pub kind: String,
+    /// Attempt number.
+    pub attempt: u32,
+    /// Start, ms since epoch.
+    pub started_at: i64,
+    /// End, ms since epoch.
+    pub finished_at: Option<i64>,
+    /// Outcome.
+    pub status: RunStatus,
+    /// Posts asked for.
+    pub requested: u32,
+    /// Posts written and queued for publishing (including ones from earlier attempts).
+    pub generated: u32,
+    /// Posts held for review.
+    pub held: u32,
+    /// Posts that failed.
+    pub failed: u32,
+    /// First error, if any.
+    pub error: Option<String>,
+}
+
+/// Counters for a run's end.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// Posts written.
+    pub generated: u32,
+    /// Posts held.
+    pub held: u32,
+    /// Posts failed.
+    pub failed: u32,
+    /// First error.
+    pub error: Option<String>,
+}
+
+/// Totals for the API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PostTotals {
+    /// All posts.
+    pub total: u64,
+    /// Waiting to be published.
+    pub ready: u64,
+    /// Held for review.
+    pub held: u64,
+    /// Published.
+    pub published: u64,
+    /// Sum of generation cost, USD.
+    pub cost_usd: f64,
+}
+
+/// Handle to the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// Opens the store on `db`, applying migrations.
+    pub async fn open(db: Db) -> Result<Self, StoreError> {
+        db.call(|c| crate::db::migrate(c, "store", MIGRATIONS)).await?;
+        Ok(Self { db })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Proves the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await?)
+    }
+
+    /// Picks the least recently used of `keywords` and marks it used, atomically, so that
+    /// parallel generations write about different keywords.
+    pub async fn reserve_keyword(&self, keywords: Vec<String>) -> Result<String, StoreError> {
+        let now = now_ms();
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                let mut pick: Option<(i64, usize)> = None;
+                for (i, k) in keywords.iter().enumerate() {
+                    let last: i64 = tx
+                        .query_row("SELECT last_used_at FROM keyword_usage WHERE keyword = ?1", [k], |r| r.get(0))
+                        .optional()?
+                        .unwrap_or(0);
+                    if pick.is_none_or(|(best, _)| last < best) {
+                        pick = Some((last, i));
+                    }
+                }
+                let keyword = keywords[pick.map_or(0, |(_, i)| i)].clone();
+                // Strictly increasing so that two picks in the same millisecond still rotate.
+                tx.execute(
+                    "INSERT INTO keyword_usage (keyword, uses, last_used_at) VALUES (?1, 1, ?2)
+                     ON CONFLICT (keyword) DO UPDATE SET uses = uses + 1,
+                         last_used_at = MAX(?2, (SELECT MAX(last_used_at) FROM keyword_usage) + 1)",
+                    params![keyword, now],
+                )?;
+                Ok(keyword)
+            })
+            .await?)
+    }
+
+    /// Records that a topic was written about.
+    pub async fn record_topic(&self, title: &str, source: &str, keyword: Option<&str>, post_id: &str) -> Result<(), StoreError> {
+        let (title, source, keyword, post_id) = (title.to_owned(), source.to_owned(), keyword.map(str::to_owned), post_id.to_owned());
+        let normalized = crate::content::slug::slugify(&title);
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO topics (title, normalized, source, keyword, post_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![title, normalized, source, keyword, post_id, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    /// Starts a run row and returns its id.
+    pub async fn start_run(&self, job_id: &str, kind: &str, attempt: u32, requested: u32) -> Result<i64, StoreError> {
+        let (job_id, kind) = (job_id.to_owned(), kind.to_owned());
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO runs (job_id, kind, attempt, started_at, status, requested) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                    params![job_id, kind, attempt, now_ms(), requested],
+                )?;
+                Ok(c.last_insert_rowid())
+            })
+            .await?)
+    }
+
+    /// Ends a run.
+    pub async fn finish_run(&self, id: i64, status: RunStatus, outcome: RunOutcome) -> Result<(), StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE runs SET finished_at = ?2, status = ?3, generated = ?4, held = ?5, failed = ?6, error = ?7 WHERE id = ?1",
+                    params![id, now_ms(), status.as_str(), outcome.generated, outcome.held, outcome.failed, outcome.error],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    /// The newest runs.
+    pub async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, job_id, kind, attempt, started_at, finished_at, status, requested, generated, held, failed, error
+                     FROM runs ORDER BY id DESC LIMIT ?1",
+                )?;
+                let runs = stmt
+                    .query_map([limit as i64], |r| {
+                        Ok(Run {
+                            id: r.get(0)?, job_id: r.get(1)?, kind: r.get(2)?, attempt: r.get(3)?, started_at: r.get(4)?,
+                            finished_at: r.get(5)?, status: RunStatus::parse(&r.get::<_, String>(6)?), requested: r.get(7)?,
+                            generated: r.get(8)?, held: r.get(9)?, failed: r.get(10)?, error: r.get(11)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(runs)
+            })
+            .await?)
+    }
+
+    /// Deletes runs older than `max_age_ms` and lets SQLite tidy up. Returns rows removed.
+    pub async fn cleanup(&self, max_age_ms: i64) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let n = c.execute("DELETE FROM runs WHERE started_at < ?1 AND status != 'running'", [now_ms() - max_age_ms])?;
+                c.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
+                Ok(n as u64)
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,380 @@
+//! Posts and their publication ledger.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{PostTotals, Store, StoreError};
+use crate::content::{GeneratedPost, QualityReport};
+use crate::db::now_ms;
+
+/// Where a post is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostStatus {
+    /// Passed the quality gate; publishing is queued.
+    Ready,
+    /// Below the quality threshold: waits for a human, never published automatically.
+    Held,
+    /// Every target holds it.
+    Published,
+}
+
+impl PostStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Ready => "ready",
+            PostStatus::Held => "held",
+            PostStatus::Published => "published",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "held" => PostStatus::Held,
+            "published" => PostStatus::Published,
+            _ => PostStatus::Ready,
+        }
+    }
+}
+
+/// A post to store.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    /// Generating job.
+    pub job_id: String,
+    /// Index of the post within the job.
+    pub slot: u32,
+    /// What it is about.
+    pub topic: String,
+    /// Keyword it was picked from, if any.
+    pub keyword: Option<String>,
+    /// Category.
+    pub category: String,
+    /// Language code.
+    pub language: String,
+    /// The model's post.
+    pub post: GeneratedPost,
+    /// Its score.
+    pub quality: QualityReport,
+    /// Ready or held.
+    pub status: PostStatus,
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Prompt tokens over all attempts.
+    pub input_tokens: u32,
+    /// Completion tokens over all attempts.
+    pub output_tokens: u32,
+    /// USD over all attempts.
+    pub cost_usd: f64,
+    /// Wall time over all attempts, ms.
+    pub generation_ms: u64,
+    /// Generations it took.
+    pub attempts: u32,
+}
+
+/// A stored post.
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    /// Id.
+    pub id: String,
+    /// Generating job.
+    pub job_id: String,
+    /// Index within the job.
+    pub slot: u32,
+    /// Topic.
+    pub topic: String,
+    /// Keyword.
+    pub keyword: Option<String>,
+    /// Category.
+    pub category: String,
+    /// Language code.
+    pub language: String,
+    /// Title, slug, summary, tags, SEO fields and body.
+    #[serde(flatten)]
+    pub content: GeneratedPost,
+    /// Quality score and parts.
+    pub quality: QualityReport,
+    /// Status.
+    pub status: PostStatus,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Completion tokens.
+    pub output_tokens: u32,
+    /// USD.
+    pub cost_usd: f64,
+    /// Generation wall time, ms.
+    pub generation_ms: u64,
+    /// Generations it took.
+    pub attempts: u32,
+    /// Stored at, ms since epoch.
+    pub created_at: i64,
+    /// Published at, ms since epoch.
+    pub published_at: Option<i64>,
+}
+
+/// A post without its body, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostSummary {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Slug.
+    pub slug: String,
+    /// Status.
+    pub status: PostStatus,
+    /// Score.
+    pub quality_score: u8,
+    /// USD.
+    pub cost_usd: f64,
+    /// Stored at.
+    pub created_at: i64,
+    /// Published at.
+    pub published_at: Option<i64>,
+}
+
+/// A ledger row: `target` holds the post at `location`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Publication {
+    /// Post id.
+    pub post_id: String,
+    /// Target name (`markdown`, …).
+    pub target: String,
+    /// File path or URL.
+    pub location: String,
+    /// When, ms since epoch.
+    pub published_at: i64,
+}
+
+const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags, seo_title, \
+     seo_description, seo_keywords, body, quality, status, provider, model, input_tokens, output_tokens, cost_usd, \
+     generation_ms, attempts, created_at, published_at";
+
+fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+    let json_list = |i: usize| -> rusqlite::Result<Vec<String>> { Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default()) };
+    let quality: String = r.get(15)?;
+    Ok(Post {
+        id: r.get(0)?,
+        job_id: r.get(1)?,
+        slot: r.get(2)?,
+        topic: r.get(3)?,
+        keyword: r.get(4)?,
+        category: r.get(5)?,
+        language: r.get(6)?,
+        content: GeneratedPost {
+            title: r.get(7)?,
+            slug: r.get(8)?,
+            summary: r.get(9)?,
+            tags: json_list(10)?,
+            seo_title: r.get(11)?,
+            seo_description: r.get(12)?,
+            seo_keywords: json_list(13)?,
+            body: r.get(14)?,
+        },
+        quality: serde_json::from_str(&quality).unwrap_or(QualityReport { score: 0, parts: vec![], forbidden: vec![] }),
+        status: PostStatus::parse(&r.get::<_, String>(16)?),
+        provider: r.get(17)?,
+        model: r.get(18)?,
+        input_tokens: r.get(19)?,
+        output_tokens: r.get(20)?,
+        cost_usd: r.get(21)?,
+        generation_ms: r.get::<_, i64>(22)? as u64,
+        attempts: r.get(23)?,
+        created_at: r.get(24)?,
+        published_at: r.get(25)?,
+    })
+}
+
+impl Store {
+    /// The post a job already wrote in `slot`, if any.
+    pub async fn post_for_slot(&self, job_id: &str, slot: u32) -> Result<Option<Post>, StoreError> {
+        let job_id = job_id.to_owned();
+        Ok(self
+            .db
+            .call(move |c| {
+                let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE job_id = ?1 AND slot = ?2");
+                Ok(c.prepare_cached(&sql)?.query_row(params![job_id, slot], post_from_row).optional()?)
+            })
+            .await?)
+    }
+
+    /// Stores a post. Idempotent per `(job_id, slot)`: a second insert returns the first post.
+    /// A slug already taken by another post gets a numeric suffix.
+    pub async fn insert_post(&self, new: NewPost) -> Result<Post, StoreError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = self
+            .db
+            .transaction(move |tx| {
+                if let Some(existing) = tx
+                    .query_row("SELECT id FROM posts WHERE job_id = ?1 AND slot = ?2", params![new.job_id, new.slot], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    return Ok(existing);
+                }
+                let base = new.post.slug.clone();
+                let mut slug = base.clone();
+                let mut n = 2;
+                while tx.query_row("SELECT 1 FROM posts WHERE slug = ?1", [&slug], |_| Ok(())).optional()?.is_some() {
+                    slug = format!("{base}-{n}");
+                    n += 1;
+                }
+                let p = &new.post;
+                tx.execute(
+                    "INSERT INTO posts (id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags,
+                         seo_title, seo_description, seo_keywords, body, quality_score, quality, status, provider, model,
+                         input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                         ?21, ?22, ?23, ?24, ?25, ?26)",
+                    params![
+                        id, new.job_id, new.slot, new.topic, new.keyword, new.category, new.language, p.title, slug,
+                        p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), p.seo_title, p.seo_description,
+                        serde_json::to_string(&p.seo_keywords).unwrap_or_default(), p.body, new.quality.score,
+                        serde_json::to_string(&new.quality).unwrap_or_default(), new.status.as_str(), new.provider,
+                        new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms as i64,
+                        new.attempts, now_ms()
+                    ],
+                )?;
+                Ok(id)
+            })
+            .await?;
+        self.get_post(&id).await?.ok_or_else(|| StoreError::NotFound(format!("post {id}")))
+    }
+
+    /// One post.
+    pub async fn get_post(&self, id: &str) -> Result<Option<Post>, StoreError> {
+        let id = id.to_owned();
+        Ok(self
+            .db
+            .call(move |c| {
+                let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
+                Ok(c.prepare_cached(&sql)?.query_row([id], post_from_row).optional()?)
+            })
+            .await?)
+    }
+
+    /// The newest posts, without bodies.
+    pub async fn list_posts(&self, limit: usize) -> Result<Vec<PostSummary>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, title, slug, status, quality_score, cost_usd, created_at, published_at
+                     FROM posts ORDER BY created_at DESC, id LIMIT ?1",
+                )?;
+                let posts = stmt
+                    .query_map([limit as i64], |r| {
+                        Ok(PostSummary {
+                            id: r.get(0)?, title: r.get(1)?, slug: r.get(2)?, status: PostStatus::parse(&r.get::<_, String>(3)?),
+                            quality_score: r.get(4)?, cost_usd: r.get(5)?, created_at: r.get(6)?, published_at: r.get(7)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(posts)
+            })
+            .await?)
+    }
+
+    /// Titles written recently about `keyword` (all keywords when `None`), newest first.
+    pub async fn recent_titles(&self, keyword: Option<String>, limit: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT title FROM posts WHERE (?1 IS NULL OR keyword = ?1) ORDER BY created_at DESC LIMIT ?2",
+                )?;
+                let titles = stmt.query_map(params![keyword, limit as i64], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(titles)
+            })
+            .await?)
+    }
+
+    /// Post counts by status and total cost.
+    pub async fn post_totals(&self) -> Result<PostTotals, StoreError> {
+        Ok(self
+            .db
+            .call(|c| {
+                let mut totals = PostTotals::default();
+                let mut stmt = c.prepare_cached("SELECT status, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts GROUP BY status")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, f64>(2)?)))?;
+                for row in rows {
+                    let (status, n, cost) = row?;
+                    totals.total += n;
+                    totals.cost_usd += cost;
+                    match PostStatus::parse(&status) {
+                        PostStatus::Ready => totals.ready += n,
+                        PostStatus::Held => totals.held += n,
+                        PostStatus::Published => totals.published += n,
+                    }
+                }
+                Ok(totals)
+            })
+            .await?)
+    }
+
+    /// The ledger row of `(post, target)`, if the target holds the post.
+    pub async fn publication(&self, post_id: &str, target: &str) -> Result<Option<Publication>, StoreError> {
+        let (post_id, target) = (post_id.to_owned(), target.to_owned());
+        Ok(self
+            .db
+            .call(move |c| {
+                Ok(c.prepare_cached("SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 AND target = ?2")?
+                    .query_row(params![post_id, target], |r| {
+                        Ok(Publication { post_id: r.get(0)?, target: r.get(1)?, location: r.get(2)?, published_at: r.get(3)? })
+                    })
+                    .optional()?)
+            })
+            .await?)
+    }
+
+    /// Records that `target` holds the post. Recording twice keeps the first row.
+    pub async fn record_publication(&self, post_id: &str, target: &str, location: &str) -> Result<(), StoreError> {
+        let (post_id, target, location) = (post_id.to_owned(), target.to_owned(), location.to_owned());
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO publications (post_id, target, location, published_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (post_id, target) DO NOTHING",
+                    params![post_id, target, location, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    /// Every ledger row of a post.
+    pub async fn publications(&self, post_id: &str) -> Result<Vec<Publication>, StoreError> {
+        let post_id = post_id.to_owned();
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached("SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 ORDER BY target")?;
+                let rows = stmt
+                    .query_map([post_id], |r| Ok(Publication { post_id: r.get(0)?, target: r.get(1)?, location: r.get(2)?, published_at: r.get(3)? }))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// Marks a post published (after every target holds it).
+    pub async fn mark_published(&self, post_id: &str) -> Result<(), StoreError> {
+        let post_id = post_id.to_owned();
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE posts SET status = 'published', published_at = COALESCE(published_at, ?2) WHERE id = ?1",
+                    params![post_id, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+}
