@@ -54,7 +54,13 @@ pub struct Parts {
 
 /// Builds the provider from the configuration.
 pub fn provider(config: Option<&OpenAiConfig>) -> Result<Option<Provider>, StartError> {
-    config.map(|c| OpenAiProvider::new(c.clone()).map(Provider::OpenAi).map_err(StartError::Provider)).transpose()
+    config
+        .map(|c| {
+            OpenAiProvider::new(c.clone())
+                .map(Provider::OpenAi)
+                .map_err(StartError::Provider)
+        })
+        .transpose()
 }
 
 /// Opens the database, store and queue, and builds the job router.
@@ -64,12 +70,20 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let queue = QueueBackend::Sqlite(SqliteQueue::open(db).await?);
     let provider = provider(config.openai.as_ref())?;
     match &provider {
-        Some(p) => tracing::info!(provider = p.name(), model = p.model(), "LLM provider configured"),
-        None => tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set"),
+        Some(p) => tracing::info!(
+            provider = p.name(),
+            model = p.model(),
+            "LLM provider configured"
+        ),
+        None => {
+            tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set")
+        }
     }
     let publishers: Vec<Publisher> = config
         .markdown
-        .map(|dialect| Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), dialect)))
+        .map(|dialect| {
+            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), dialect))
+        })
         .into_iter()
         .collect();
     for p in &publishers {
@@ -77,7 +91,12 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
             tracing::error!(target = p.target(), error = %e, "publishing target is not usable; posts stay queued until it is fixed");
         }
     }
-    let generator = Generator::new(store.clone(), queue.clone(), provider, config.generation.clone());
+    let generator = Generator::new(
+        store.clone(),
+        queue.clone(),
+        provider,
+        config.generation.clone(),
+    );
     let router = JobRouter {
         generator,
         publishers: Arc::new(publishers),
@@ -86,7 +105,11 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         config: config.clone(),
         health: Default::default(),
     };
-    Ok(Parts { store, queue, router })
+    Ok(Parts {
+        store,
+        queue,
+        router,
+    })
 }
 
 /// A running service.
@@ -105,25 +128,48 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
     if config.api_token.is_none() {
-        tracing::warn!("BLOGFLOW_API_TOKEN is not set: read-only API; set it (16+ characters) to allow start/stop/generate");
+        tracing::warn!(
+            "BLOGFLOW_API_TOKEN is not set: read-only API; set it (16+ characters) to allow start/stop/generate"
+        );
     }
     let parts = open(config.clone()).await?;
     let orchestrator = Orchestrator::new(parts.router, parts.queue.clone(), config.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let state = AppState { orchestrator: orchestrator.clone(), store: parts.store.clone(), queue: parts.queue, config: config.clone() };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let state = AppState {
+        orchestrator: orchestrator.clone(),
+        store: parts.store.clone(),
+        queue: parts.queue,
+        config: config.clone(),
+    };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let stop = shutdown.clone();
     tasks.spawn(async move {
-        let served = axum::serve(listener, router(state)).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        let served = axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "API server failed");
         }
     });
     tracing::info!(%addr, "API listening");
     orchestrator.boot().await?;
-    Ok(Running { addr, orchestrator, store: parts.store, shutdown, tasks })
+    Ok(Running {
+        addr,
+        orchestrator,
+        store: parts.store,
+        shutdown,
+        tasks,
+    })
 }
 
 impl Running {
@@ -145,10 +191,11 @@ pub async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

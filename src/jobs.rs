@@ -68,9 +68,17 @@ impl JobType {
 
 /// A `content_generation` job for `request`, with the configured attempts.
 pub fn generation_job(request: &GenerateRequest, attempts: u32) -> NewJob {
-    NewJob::new(JobType::ContentGeneration.name(), serde_json::to_value(request).expect("request serialises")).with_options(JobOptions {
+    NewJob::new(
+        JobType::ContentGeneration.name(),
+        serde_json::to_value(request).expect("request serialises"),
+    )
+    .with_options(JobOptions {
         attempts,
-        backoff: Backoff::Exponential { base_ms: 30_000, max_ms: 30 * 60_000, jitter: 0.2 },
+        backoff: Backoff::Exponential {
+            base_ms: 30_000,
+            max_ms: 30 * 60_000,
+            jitter: 0.2,
+        },
         ..JobOptions::default()
     })
 }
@@ -113,21 +121,30 @@ pub struct JobRouter {
 
 impl JobHandler for JobRouter {
     async fn handle(&self, job: ActiveJob) -> Result<Value, JobError> {
-        let kind = JobType::parse(&job.name).ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
+        let kind = JobType::parse(&job.name)
+            .ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
         match kind {
             JobType::ContentGeneration => {
                 let request: GenerateRequest = serde_json::from_value(job.payload.clone())
-                    .map_err(|e| JobError::unrecoverable(format!("bad content_generation payload: {e}")))?;
-                self.generator.run_job(&job.id, job.attempt, request, job.cancel.clone()).await
+                    .map_err(|e| {
+                        JobError::unrecoverable(format!("bad content_generation payload: {e}"))
+                    })?;
+                self.generator
+                    .run_job(&job.id, job.attempt, request, job.cancel.clone())
+                    .await
             }
             JobType::BlogPublish => {
-                let p: PublishPayload = serde_json::from_value(job.payload.clone())
-                    .map_err(|e| JobError::unrecoverable(format!("bad blog_publish payload: {e}")))?;
+                let p: PublishPayload =
+                    serde_json::from_value(job.payload.clone()).map_err(|e| {
+                        JobError::unrecoverable(format!("bad blog_publish payload: {e}"))
+                    })?;
                 let report = publish_post(&self.store, &self.publishers, &p.post_id).await?;
                 Ok(serde_json::to_value(report).unwrap_or(Value::Null))
             }
             JobType::Cleanup => self.cleanup().await,
-            JobType::HealthCheck => Ok(serde_json::to_value(self.health_check().await).unwrap_or(Value::Null)),
+            JobType::HealthCheck => {
+                Ok(serde_json::to_value(self.health_check().await).unwrap_or(Value::Null))
+            }
         }
     }
 }
@@ -137,9 +154,17 @@ impl JobRouter {
         let q = &self.config.queue;
         let mut jobs_removed = 0;
         for name in names::ALL {
-            jobs_removed += self.queue.clean(name, q.completed, q.failed).await.map_err(|e| JobError::retryable(e.to_string()))?;
+            jobs_removed += self
+                .queue
+                .clean(name, q.completed, q.failed)
+                .await
+                .map_err(|e| JobError::retryable(e.to_string()))?;
         }
-        let runs_removed = self.store.cleanup(90 * 24 * 3600 * 1000).await.map_err(|e| JobError::retryable(e.to_string()))?;
+        let runs_removed = self
+            .store
+            .cleanup(90 * 24 * 3600 * 1000)
+            .await
+            .map_err(|e| JobError::retryable(e.to_string()))?;
         tracing::info!(jobs_removed, runs_removed, "cleanup done");
         Ok(json!({ "jobs_removed": jobs_removed, "runs_removed": runs_removed }))
     }
@@ -160,9 +185,16 @@ impl JobRouter {
         };
         let mut targets = Vec::new();
         for t in self.publishers.iter() {
-            targets.push((t.target().to_owned(), t.check().await.map_err(|e| e.to_string())));
+            targets.push((
+                t.target().to_owned(),
+                t.check().await.map_err(|e| e.to_string()),
+            ));
         }
-        let snapshot = HealthSnapshot { checked_at: crate::db::now_ms(), provider, targets };
+        let snapshot = HealthSnapshot {
+            checked_at: crate::db::now_ms(),
+            provider,
+            targets,
+        };
         *self.health.write().await = Some(snapshot.clone());
         snapshot
     }

@@ -22,15 +22,16 @@
 //! - [`telemetry`]: logs to console and rotated files.
 #![warn(missing_docs)]
 
-pub mod db;
-pub mod queue;
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod content;
+pub mod db;
 pub mod jobs;
 pub mod llm;
 pub mod orchestrator;
 pub mod publish;
+pub mod queue;
 pub mod store;
 pub mod telemetry;

@@ -38,7 +38,15 @@ impl RotatingFile {
     pub fn open(path: PathBuf, max_bytes: u64, keep: usize) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(Self { inner: Arc::new(Mutex::new(Rotating { path, file, size, max_bytes, keep })) })
+        Ok(Self {
+            inner: Arc::new(Mutex::new(Rotating {
+                path,
+                file,
+                size,
+                max_bytes,
+                keep,
+            })),
+        })
     }
 }
 
@@ -50,7 +58,10 @@ impl Rotating {
             let _ = std::fs::rename(name(i), name(i + 1));
         }
         std::fs::rename(&self.path, name(1))?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -58,7 +69,10 @@ impl Rotating {
 
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut r = self.inner.lock().map_err(|_| io::Error::other("log file lock poisoned"))?;
+        let mut r = self
+            .inner
+            .lock()
+            .map_err(|_| io::Error::other("log file lock poisoned"))?;
         if r.size + buf.len() as u64 > r.max_bytes && r.size > 0 {
             r.rotate()?;
         }
@@ -68,7 +82,11 @@ impl Write for RotatingFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.lock().map_err(|_| io::Error::other("log file lock poisoned"))?.file.flush()
+        self.inner
+            .lock()
+            .map_err(|_| io::Error::other("log file lock poisoned"))?
+            .file
+            .flush()
     }
 }
 
@@ -78,26 +96,47 @@ pub struct LogGuards(#[expect(dead_code, reason = "held only to flush on drop")]
 /// Installs the global subscriber. Without a log folder (CLI one-shots), logs go to the console only.
 pub fn init(config: &LoggingConfig, dir: Option<&Path>) -> io::Result<LogGuards> {
     let filter = || EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let console = fmt::layer().with_writer(io::stderr).with_target(false).with_filter(filter());
+    let console = fmt::layer()
+        .with_writer(io::stderr)
+        .with_target(false)
+        .with_filter(filter());
     let mut guards = Vec::new();
     let mut files: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
         let mut open = |name: &str| -> io::Result<tracing_appender::non_blocking::NonBlocking> {
-            let file = RotatingFile::open(dir.join(name), config.max_file_bytes, config.keep_files)?;
+            let file =
+                RotatingFile::open(dir.join(name), config.max_file_bytes, config.keep_files)?;
             let (writer, guard) = tracing_appender::non_blocking(file);
             guards.push(guard);
             Ok(writer)
         };
-        let (workflow, errors, perf) = (open("workflow.log")?, open("error.log")?, open("performance.log")?);
-        let layer = |w: tracing_appender::non_blocking::NonBlocking| -> Box<dyn Layer<_> + Send + Sync> {
-            if config.json { fmt::layer().json().with_writer(w).boxed() } else { fmt::layer().with_ansi(false).with_writer(w).boxed() }
-        };
+        let (workflow, errors, perf) = (
+            open("workflow.log")?,
+            open("error.log")?,
+            open("performance.log")?,
+        );
+        let layer =
+            |w: tracing_appender::non_blocking::NonBlocking| -> Box<dyn Layer<_> + Send + Sync> {
+                if config.json {
+                    fmt::layer().json().with_writer(w).boxed()
+                } else {
+                    fmt::layer().with_ansi(false).with_writer(w).boxed()
+                }
+            };
         files.push(layer(workflow).with_filter(filter()).boxed());
         files.push(layer(errors).with_filter(LevelFilter::WARN).boxed());
-        files.push(layer(perf).with_filter(Targets::new().with_target(PERF, LevelFilter::INFO)).boxed());
+        files.push(
+            layer(perf)
+                .with_filter(Targets::new().with_target(PERF, LevelFilter::INFO))
+                .boxed(),
+        );
     }
-    tracing_subscriber::registry().with(console).with(files).try_init().map_err(io::Error::other)?;
+    tracing_subscriber::registry()
+        .with(console)
+        .with(files)
+        .try_init()
+        .map_err(io::Error::other)?;
     Ok(LogGuards(guards))
 }
 
@@ -113,7 +152,10 @@ mod tests {
         for i in 0..10 {
             writeln!(f, "line {i:02} {}", "x".repeat(40)).unwrap();
         }
-        let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(names, ["w.log", "w.log.1", "w.log.2"]);
         assert!(std::fs::read_to_string(&path).unwrap().contains("line 09"));

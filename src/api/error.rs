@@ -18,29 +18,49 @@ pub struct ApiError {
 impl ApiError {
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "invalid_request", message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message: message.into(),
+        }
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
     }
 
     /// 409.
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::CONFLICT, code: "conflict", message: message.into() }
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+        }
     }
 
     /// 503: a dependency failed. The details go to the log, not to the client.
     pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(error = %error, "{what} failed while answering a request");
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: format!("{what} is unavailable; see the error log") }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: format!("{what} is unavailable; see the error log"),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+        (
+            self.status,
+            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response()
     }
 }
 
@@ -59,7 +79,9 @@ impl From<crate::queue::QueueError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            crate::store::StoreError::NotFound(what) => {
+                ApiError::not_found(format!("{what} not found"))
+            }
             other => ApiError::unavailable("the store", other),
         }
     }

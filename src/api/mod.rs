@@ -52,7 +52,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/automation/workflow", get(workflow_status).post(workflow_action))
+        .route(
+            "/api/automation/workflow",
+            get(workflow_status).post(workflow_action),
+        )
         .route("/api/automation/scheduler", get(scheduler_status))
         .route("/api/automation/health", get(health))
         .route("/api/jobs", get(list_jobs))
@@ -69,35 +72,76 @@ pub fn router(state: AppState) -> Router {
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     tracing::info!(target: "blogflow::perf", %method, route, status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0, "api request");
     response
 }
 
-fn authorize(config: &Config, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(token) = &config.api_token else {
-        let e = ApiError { status: StatusCode::FORBIDDEN, code: "mutations_disabled",
-            message: "mutations are disabled: set BLOGFLOW_API_TOKEN (16+ characters) and restart".into() };
-        return Err(e.into_response());
-    };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if token.matches(t.trim()) => Ok(()),
-        given => {
-            let message = if given.is_none() { "missing header Authorization: Bearer <BLOGFLOW_API_TOKEN>" } else { "invalid token" };
-            let e = ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into() };
-            Err(([(header::WWW_AUTHENTICATE, "Bearer")], e).into_response())
+/// Why a mutation was refused.
+enum Denied {
+    /// No token is configured: mutations are off.
+    Disabled,
+    /// No bearer token in the request.
+    Missing,
+    /// A token that does not match.
+    Invalid,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Denied::Disabled => (
+                StatusCode::FORBIDDEN,
+                "mutations_disabled",
+                "mutations are disabled: set BLOGFLOW_API_TOKEN (16+ characters) and restart",
+            ),
+            Denied::Missing => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing header Authorization: Bearer <BLOGFLOW_API_TOKEN>",
+            ),
+            Denied::Invalid => (StatusCode::UNAUTHORIZED, "unauthorized", "invalid token"),
+        };
+        let error = ApiError {
+            status,
+            code,
+            message: message.into(),
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            ([(header::WWW_AUTHENTICATE, "Bearer")], error).into_response()
+        } else {
+            error.into_response()
         }
+    }
+}
+
+fn authorize(config: &Config, headers: &HeaderMap) -> Result<(), Denied> {
+    let token = config.api_token.as_ref().ok_or(Denied::Disabled)?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => Err(Denied::Missing),
+        Some(t) if token.matches(t.trim()) => Ok(()),
+        Some(_) => Err(Denied::Invalid),
     }
 }
 
 const ACTIONS: &str = "start, stop, pause, resume, generate_content";
 
-async fn workflow_action(State(s): State<AppState>, headers: HeaderMap, body: Result<Json<Value>, JsonRejection>) -> Response {
+async fn workflow_action(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
     if let Err(denied) = authorize(&s.config, &headers) {
-        return denied;
+        return denied.into_response();
     }
     match run_action(&s, body).await {
         Ok(outcome) => Json(outcome).into_response(),
@@ -105,12 +149,19 @@ async fn workflow_action(State(s): State<AppState>, headers: HeaderMap, body: Re
     }
 }
 
-async fn run_action(s: &AppState, body: Result<Json<Value>, JsonRejection>) -> Result<ActionOutcome, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("{}; send a JSON object like {{\"action\":\"start\"}}", e.body_text())))?;
-    let action = body
-        .get("action")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(format!("missing \"action\": use one of {ACTIONS}")))?;
+async fn run_action(
+    s: &AppState,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<ActionOutcome, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send a JSON object like {{\"action\":\"start\"}}",
+            e.body_text()
+        ))
+    })?;
+    let action = body.get("action").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request(format!("missing \"action\": use one of {ACTIONS}"))
+    })?;
     let o = &s.orchestrator;
     Ok(match action {
         "start" => o.start().await?,
@@ -118,7 +169,11 @@ async fn run_action(s: &AppState, body: Result<Json<Value>, JsonRejection>) -> R
         "pause" => o.pause().await?,
         "resume" => o.resume().await?,
         "generate_content" => o.generate(generate_request(&body, &s.config)?).await?,
-        other => return Err(ApiError::bad_request(format!("unknown action {other:?}: use one of {ACTIONS}"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown action {other:?}: use one of {ACTIONS}"
+            )));
+        }
     })
 }
 
@@ -135,11 +190,19 @@ fn generate_request(body: &Value, config: &Config) -> Result<GenerateRequest, Ap
     let text = |key: &str| -> Result<Option<String>, ApiError> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(t)) if !t.trim().is_empty() && t.chars().count() <= 300 => Ok(Some(t.trim().to_owned())),
-            Some(_) => Err(ApiError::bad_request(format!("\"{key}\" must be a non-empty string of at most 300 characters"))),
+            Some(Value::String(t)) if !t.trim().is_empty() && t.chars().count() <= 300 => {
+                Ok(Some(t.trim().to_owned()))
+            }
+            Some(_) => Err(ApiError::bad_request(format!(
+                "\"{key}\" must be a non-empty string of at most 300 characters"
+            ))),
         }
     };
-    Ok(GenerateRequest { count, topic: text("topic")?, category: text("category")? })
+    Ok(GenerateRequest {
+        count,
+        topic: text("topic")?,
+        category: text("category")?,
+    })
 }
 
 async fn workflow_status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -147,9 +210,17 @@ async fn workflow_status(State(s): State<AppState>) -> Result<Json<Value>, ApiEr
     for name in names::ALL {
         let counts = s.queue.counts(name).await?;
         let paused = s.queue.is_paused(name).await?;
-        queues.insert(name.to_owned(), json!({ "counts": counts, "paused": paused }));
+        queues.insert(
+            name.to_owned(),
+            json!({ "counts": counts, "paused": paused }),
+        );
     }
-    let provider = s.orchestrator.router().generator.provider().map(|p| json!({ "name": p.name(), "model": p.model() }));
+    let provider = s
+        .orchestrator
+        .router()
+        .generator
+        .provider()
+        .map(|p| json!({ "name": p.name(), "model": p.model() }));
     Ok(Json(json!({
         "state": s.orchestrator.state().await,
         "uptime_secs": s.orchestrator.uptime_secs(),
@@ -184,23 +255,43 @@ async fn scheduler_status(State(s): State<AppState>) -> Json<Value> {
 
 async fn health(State(s): State<AppState>) -> Response {
     let store = s.store.ping().await.map_err(|e| e.to_string());
-    let queue = s.queue.counts(names::CONTENT_GENERATION).await.map(|_| ()).map_err(|e| e.to_string());
+    let queue = s
+        .queue
+        .counts(names::CONTENT_GENERATION)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     let snapshot = s.orchestrator.router().health.read().await.clone();
-    let provider = match (s.orchestrator.router().generator.provider(), &snapshot) {
-        (None, _) => json!({ "status": "missing", "message": crate::content::pipeline::NO_PROVIDER }),
-        (Some(p), Some(HealthLike { provider: Some((_, Ok(()))), .. })) => json!({ "name": p.name(), "status": "ok" }),
-        (Some(p), Some(HealthLike { provider: Some((_, Err(e))), .. })) => json!({ "name": p.name(), "status": "failing", "message": e }),
-        (Some(p), _) => json!({ "name": p.name(), "status": "unchecked" }),
+    let checked = |name: &str, result: Option<&Result<(), String>>| match result {
+        None => json!({ "name": name, "status": "unchecked" }),
+        Some(Ok(())) => json!({ "name": name, "status": "ok" }),
+        Some(Err(e)) => json!({ "name": name, "status": "failing", "message": e }),
+    };
+    let provider = match s.orchestrator.router().generator.provider() {
+        None => json!({ "status": "missing", "message": crate::content::pipeline::NO_PROVIDER }),
+        Some(p) => checked(
+            p.name(),
+            snapshot
+                .as_ref()
+                .and_then(|h| h.provider.as_ref())
+                .map(|(_, r)| r),
+        ),
     };
     let targets: Vec<Value> = snapshot.as_ref().map_or_else(Vec::new, |h| {
-        h.targets.iter().map(|(name, r)| match r {
-            Ok(()) => json!({ "name": name, "status": "ok" }),
-            Err(e) => json!({ "name": name, "status": "failing", "message": e }),
-        }).collect()
+        h.targets
+            .iter()
+            .map(|(name, r)| checked(name, Some(r)))
+            .collect()
     });
     let unhealthy = store.is_err() || queue.is_err();
     let degraded = provider["status"] != "ok" || targets.iter().any(|t| t["status"] != "ok");
-    let status = if unhealthy { "unhealthy" } else if degraded { "degraded" } else { "healthy" };
+    let status = if unhealthy {
+        "unhealthy"
+    } else if degraded {
+        "degraded"
+    } else {
+        "healthy"
+    };
     let check = |r: &Result<(), String>| match r {
         Ok(()) => json!({ "status": "ok" }),
         Err(_) => json!({ "status": "failing", "message": "see the error log" }),
@@ -215,11 +306,13 @@ async fn health(State(s): State<AppState>) -> Response {
         "checks": { "store": check(&store), "queue": check(&queue), "provider": provider, "targets": targets },
         "checked_at": snapshot.map(|h| h.checked_at),
     });
-    let code = if unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, Json(body)).into_response()
 }
-
-use crate::jobs::HealthSnapshot as HealthLike;
 
 #[derive(Deserialize)]
 struct JobsQuery {
@@ -229,28 +322,56 @@ struct JobsQuery {
 }
 
 fn known_queue(name: &str) -> Result<&'static str, ApiError> {
-    names::ALL.into_iter().find(|q| *q == name).ok_or_else(|| ApiError::not_found(format!("unknown queue {name:?}: use one of {}", names::ALL.join(", "))))
+    names::ALL.into_iter().find(|q| *q == name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "unknown queue {name:?}: use one of {}",
+            names::ALL.join(", ")
+        ))
+    })
 }
 
-async fn list_jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Result<Json<Value>, ApiError> {
+async fn list_jobs(
+    State(s): State<AppState>,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<Value>, ApiError> {
     let queue = known_queue(q.queue.as_deref().unwrap_or(names::CONTENT_GENERATION))?;
     let state = match q.state.as_deref() {
         None => JobState::Waiting,
-        Some(s) => JobState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}: use waiting, delayed, active, completed or failed")))?,
+        Some(s) => JobState::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown state {s:?}: use waiting, delayed, active, completed or failed"
+            ))
+        })?,
     };
-    let jobs = s.queue.list(queue, state, q.limit.unwrap_or(50).min(500)).await?;
-    Ok(Json(json!({ "queue": queue, "state": state, "jobs": jobs })))
+    let jobs = s
+        .queue
+        .list(queue, state, q.limit.unwrap_or(50).min(500))
+        .await?;
+    Ok(Json(
+        json!({ "queue": queue, "state": state, "jobs": jobs }),
+    ))
 }
 
-async fn get_job(State(s): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn get_job(
+    State(s): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let queue = known_queue(&queue)?;
-    let job = s.queue.get(queue, &id).await?.ok_or_else(|| ApiError::not_found(format!("job {id} not found in {queue}")))?;
+    let job = s
+        .queue
+        .get(queue, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} not found in {queue}")))?;
     Ok(Json(json!(job)))
 }
 
-async fn retry_job(State(s): State<AppState>, headers: HeaderMap, Path((queue, id)): Path<(String, String)>) -> Response {
+async fn retry_job(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((queue, id)): Path<(String, String)>,
+) -> Response {
     if let Err(denied) = authorize(&s.config, &headers) {
-        return denied;
+        return denied.into_response();
     }
     let result = async {
         let queue = known_queue(&queue)?;
@@ -265,12 +386,24 @@ struct PostsQuery {
     limit: Option<usize>,
 }
 
-async fn list_posts(State(s): State<AppState>, Query(q): Query<PostsQuery>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "posts": s.store.list_posts(q.limit.unwrap_or(50).min(500)).await? })))
+async fn list_posts(
+    State(s): State<AppState>,
+    Query(q): Query<PostsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "posts": s.store.list_posts(q.limit.unwrap_or(50).min(500)).await? }),
+    ))
 }
 
-async fn get_post(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let post = s.store.get_post(&id).await?.ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
+async fn get_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let post = s
+        .store
+        .get_post(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
     let publications = s.store.publications(&id).await?;
     Ok(Json(json!({ "post": post, "publications": publications })))
 }

@@ -21,7 +21,8 @@ impl Env {
             if !path.exists() {
                 continue;
             }
-            let iter = dotenvy::from_path_iter(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let iter =
+                dotenvy::from_path_iter(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             for item in iter {
                 let (k, v) = item.map_err(|e| format!("{}: {e}", path.display()))?;
                 vars.insert(k, v);
@@ -32,15 +33,23 @@ impl Env {
     }
 
     /// Exactly these variables (tests).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// The value of `name` if set and not blank.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.vars
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
     }
 
     /// A secret from `name`, or from the file named by `name_FILE` (trailing newline removed).
@@ -52,7 +61,9 @@ impl Env {
         match self.get(&file_var) {
             None => Ok(None),
             Some(path) => std::fs::read_to_string(path)
-                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_owned()).filter(|s| !s.is_empty()))
+                .map(|s| {
+                    Some(s.trim_end_matches(['\r', '\n']).to_owned()).filter(|s| !s.is_empty())
+                })
                 .map_err(|e| format!("{file_var}: cannot read {path}: {e}")),
         }
     }

@@ -62,6 +62,9 @@ mod tests {
         assert!(!s.matches("sk-live-12345"));
         assert!(!s.matches("sk-live-1234567"));
         assert!(!s.matches(""));
-        assert_eq!(s.redact_in("bad key sk-live-123456!"), "bad key [redacted]!");
+        assert_eq!(
+            s.redact_in("bad key sk-live-123456!"),
+            "bad key [redacted]!"
+        );
     }
 }

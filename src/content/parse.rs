@@ -42,16 +42,33 @@ pub enum ParseError {
     Incomplete(Vec<String>),
 }
 
-const KEYS: [&str; 8] = ["title", "slug", "summary", "tags", "seo_title", "seo_description", "seo_keywords", "body"];
+const KEYS: [&str; 8] = [
+    "title",
+    "slug",
+    "summary",
+    "tags",
+    "seo_title",
+    "seo_description",
+    "seo_keywords",
+    "body",
+];
 
 /// Parses the first JSON object in `text` (bare, fenced, or surrounded by prose).
 pub fn parse_post(text: &str) -> Result<GeneratedPost, ParseError> {
     let object = first_object(text).ok_or_else(|| {
         let preview: String = text.trim().chars().take(60).collect();
-        ParseError::NoJson(if preview.is_empty() { "empty answer".into() } else { format!("starts with {preview:?}") })
+        ParseError::NoJson(if preview.is_empty() {
+            "empty answer".into()
+        } else {
+            format!("starts with {preview:?}")
+        })
     })?;
     let mut problems = Vec::new();
-    let missing: Vec<&str> = KEYS.iter().copied().filter(|k| !object.contains_key(*k)).collect();
+    let missing: Vec<&str> = KEYS
+        .iter()
+        .copied()
+        .filter(|k| !object.contains_key(*k))
+        .collect();
     if !missing.is_empty() {
         problems.push(format!("missing {}", missing.join(", ")));
     }
@@ -87,11 +104,21 @@ pub fn parse_post(text: &str) -> Result<GeneratedPost, ParseError> {
         s => s,
     };
     if slug.is_empty() {
-        return Err(ParseError::Incomplete(vec!["title has no letters or digits for a slug".into()]));
+        return Err(ParseError::Incomplete(vec![
+            "title has no letters or digits for a slug".into(),
+        ]));
     }
     Ok(GeneratedPost {
-        seo_title: if seo_title.is_empty() { title.clone() } else { seo_title },
-        seo_description: if seo_description.is_empty() { summary.clone() } else { seo_description },
+        seo_title: if seo_title.is_empty() {
+            title.clone()
+        } else {
+            seo_title
+        },
+        seo_description: if seo_description.is_empty() {
+            summary.clone()
+        } else {
+            seo_description
+        },
         title,
         slug,
         summary,
@@ -125,7 +152,10 @@ fn list(object: &Map<String, Value>, key: &str, problems: &mut Vec<String>) -> V
             .collect(),
         Some(Value::String(s)) => s.split(',').map(|t| t.trim().to_owned()).collect(),
         Some(other) => {
-            problems.push(format!("{key} must be a list of strings, not {}", kind(other)));
+            problems.push(format!(
+                "{key} must be a list of strings, not {}",
+                kind(other)
+            ));
             return Vec::new();
         }
     };
@@ -166,7 +196,8 @@ mod tests {
     fn accepts_bare_fenced_and_chatty_answers() {
         let bare = full().to_string();
         let fenced = format!("```json\n{bare}\n```");
-        let chatty = format!("Sure! Here is your post {{as requested}}:\n{fenced}\nHope it helps {{}}.");
+        let chatty =
+            format!("Sure! Here is your post {{as requested}}:\n{fenced}\nHope it helps {{}}.");
         for text in [bare.clone(), fenced, chatty] {
             let p = parse_post(&text).unwrap();
             assert_eq!(p.title, "Agents Grow Up");
@@ -184,14 +215,21 @@ mod tests {
         o.insert("title".into(), json!(42));
         o.insert("summary".into(), json!("  "));
         let err = parse_post(&v.to_string()).unwrap_err().to_string();
-        for part in ["missing tags, body", "title must be a string, not a number", "summary is empty"] {
+        for part in [
+            "missing tags, body",
+            "title must be a string, not a number",
+            "summary is empty",
+        ] {
             assert!(err.contains(part), "{part:?} not in {err}");
         }
     }
 
     #[test]
     fn rejects_text_without_json() {
-        assert!(matches!(parse_post("I cannot help with that."), Err(ParseError::NoJson(_))));
+        assert!(matches!(
+            parse_post("I cannot help with that."),
+            Err(ParseError::NoJson(_))
+        ));
         assert!(matches!(parse_post(""), Err(ParseError::NoJson(_))));
         assert!(matches!(parse_post("{ broken"), Err(ParseError::NoJson(_))));
     }

@@ -13,10 +13,10 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{parse_post, prompt, score, GeneratedPost, QualityReport};
+use super::{GeneratedPost, QualityReport, parse_post, prompt, score};
 use crate::config::GenerationConfig;
 use crate::llm::{ChatRequest, ErrorClass, Provider};
-use crate::queue::{names, Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, Retry};
+use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, Retry, names};
 use crate::store::{NewPost, PostStatus, RunOutcome, RunStatus, Store};
 
 /// The message of every generation while no provider is configured.
@@ -63,15 +63,29 @@ pub fn publish_job(post_id: &str) -> NewJob {
         .with_id(format!("publish-{post_id}"))
         .with_options(JobOptions {
             attempts: 8,
-            backoff: Backoff::Exponential { base_ms: 5_000, max_ms: 30 * 60_000, jitter: 0.2 },
+            backoff: Backoff::Exponential {
+                base_ms: 5_000,
+                max_ms: 30 * 60_000,
+                jitter: 0.2,
+            },
             ..JobOptions::default()
         })
 }
 
 impl Generator {
     /// A generator over these parts.
-    pub fn new(store: Store, queue: QueueBackend, provider: Option<Provider>, config: GenerationConfig) -> Self {
-        Self { store, queue, provider, config: Arc::new(config) }
+    pub fn new(
+        store: Store,
+        queue: QueueBackend,
+        provider: Option<Provider>,
+        config: GenerationConfig,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            provider,
+            config: Arc::new(config),
+        }
     }
 
     /// The provider, if any.
@@ -81,8 +95,18 @@ impl Generator {
 
     /// Runs a whole `content_generation` job. Succeeds when every slot has a stored post;
     /// otherwise fails with the retry policy of the most hopeful failure.
-    pub async fn run_job(&self, job_id: &str, attempt: u32, request: GenerateRequest, cancel: CancellationToken) -> Result<serde_json::Value, JobError> {
-        let run_id = self.store.start_run(job_id, "content_generation", attempt, request.count).await.map_err(|e| JobError::retryable(e.to_string()))?;
+    pub async fn run_job(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        request: GenerateRequest,
+        cancel: CancellationToken,
+    ) -> Result<serde_json::Value, JobError> {
+        let run_id = self
+            .store
+            .start_run(job_id, "content_generation", attempt, request.count)
+            .await
+            .map_err(|e| JobError::retryable(e.to_string()))?;
         let outcomes = self.run_slots(job_id, &request, &cancel, |_| {}).await;
         let mut outcome = RunOutcome::default();
         let (mut ready, mut held, mut failures) = (Vec::new(), Vec::new(), Vec::new());
@@ -108,23 +132,43 @@ impl Generator {
         if failures.is_empty() {
             return Ok(json!({ "generated": ready, "held": held }));
         }
-        let message = format!("{} of {} posts failed: {}", failures.len(), request.count, failures[0].message);
+        let message = format!(
+            "{} of {} posts failed: {}",
+            failures.len(),
+            request.count,
+            failures[0].message
+        );
         // Retry if any failure may go away by itself; honour the longest Retry-After.
-        let retry = failures.iter().map(|f| f.retry).fold(Retry::Never, |acc, r| match (acc, r) {
-            (Retry::After(a), Retry::After(b)) => Retry::After(a.max(b)),
-            (Retry::After(a), _) | (_, Retry::After(a)) => Retry::After(a),
-            (Retry::Backoff, _) | (_, Retry::Backoff) => Retry::Backoff,
-            _ => Retry::Never,
-        });
+        let retry = failures
+            .iter()
+            .map(|f| f.retry)
+            .fold(Retry::Never, |acc, r| match (acc, r) {
+                (Retry::After(a), Retry::After(b)) => Retry::After(a.max(b)),
+                (Retry::After(a), _) | (_, Retry::After(a)) => Retry::After(a),
+                (Retry::Backoff, _) | (_, Retry::Backoff) => Retry::Backoff,
+                _ => Retry::Never,
+            });
         Err(JobError { retry, message })
     }
 
     /// Runs every slot of `request`, at most `parallelism` at once, calling `on_done` after each.
-    pub async fn run_slots(&self, job_id: &str, request: &GenerateRequest, cancel: &CancellationToken, mut on_done: impl FnMut(&SlotOutcome)) -> Vec<SlotOutcome> {
+    pub async fn run_slots(
+        &self,
+        job_id: &str,
+        request: &GenerateRequest,
+        cancel: &CancellationToken,
+        mut on_done: impl FnMut(&SlotOutcome),
+    ) -> Vec<SlotOutcome> {
         let permits = Arc::new(Semaphore::new(self.config.parallelism));
         let mut tasks = tokio::task::JoinSet::new();
         for slot in 0..request.count {
-            let (this, request, job_id, cancel, permits) = (self.clone(), request.clone(), job_id.to_owned(), cancel.clone(), permits.clone());
+            let (this, request, job_id, cancel, permits) = (
+                self.clone(),
+                request.clone(),
+                job_id.to_owned(),
+                cancel.clone(),
+                permits.clone(),
+            );
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 this.generate_slot(&job_id, slot, &request, &cancel).await
@@ -132,7 +176,9 @@ impl Generator {
         }
         let mut outcomes = Vec::with_capacity(request.count as usize);
         while let Some(joined) = tasks.join_next().await {
-            let outcome = joined.unwrap_or_else(|e| SlotOutcome::Failed(JobError::retryable(format!("post generation crashed: {e}"))));
+            let outcome = joined.unwrap_or_else(|e| {
+                SlotOutcome::Failed(JobError::retryable(format!("post generation crashed: {e}")))
+            });
             on_done(&outcome);
             outcomes.push(outcome);
         }
@@ -140,7 +186,13 @@ impl Generator {
     }
 
     /// Writes the post of one slot, or finds it written by an earlier attempt.
-    pub async fn generate_slot(&self, job_id: &str, slot: u32, request: &GenerateRequest, cancel: &CancellationToken) -> SlotOutcome {
+    pub async fn generate_slot(
+        &self,
+        job_id: &str,
+        slot: u32,
+        request: &GenerateRequest,
+        cancel: &CancellationToken,
+    ) -> SlotOutcome {
         match self.store.post_for_slot(job_id, slot).await {
             Ok(Some(post)) => return self.after_store(post.id, post.status).await,
             Ok(None) => {}
@@ -151,18 +203,33 @@ impl Generator {
         };
         let (topic, keyword, source) = match &request.topic {
             Some(t) => (t.clone(), None, "manual"),
-            None => match self.store.reserve_keyword(self.config.keywords.clone()).await {
+            None => match self
+                .store
+                .reserve_keyword(self.config.keywords.clone())
+                .await
+            {
                 Ok(k) => (k.clone(), Some(k), "keyword"),
                 Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
             },
         };
-        let category = request.category.clone().unwrap_or_else(|| self.config.category.clone());
-        let avoid = self.store.recent_titles(keyword.clone(), 10).await.unwrap_or_default();
+        let category = request
+            .category
+            .clone()
+            .unwrap_or_else(|| self.config.category.clone());
+        let avoid = self
+            .store
+            .recent_titles(keyword.clone(), 10)
+            .await
+            .unwrap_or_default();
         let p = prompt::build(&topic, &category, self.config.language, &avoid);
-        let chat = ChatRequest { system: p.system, user: p.user };
+        let chat = ChatRequest {
+            system: p.system,
+            user: p.user,
+        };
 
         let started = Instant::now();
-        let (mut input_tokens, mut output_tokens, mut cost, mut model) = (0, 0, 0.0, provider.model().to_owned());
+        let (mut input_tokens, mut output_tokens, mut cost, mut model) =
+            (0, 0, 0.0, provider.model().to_owned());
         let mut best: Option<(GeneratedPost, QualityReport)> = None;
         let mut last_problem = String::new();
         let mut attempts = 0;
@@ -191,7 +258,14 @@ impl Generator {
             model = response.model.clone();
             match parse_post(&response.text) {
                 Err(e) => {
-                    last_problem = format!("malformed answer{}: {e}", if response.truncated { " (cut off at max_tokens)" } else { "" });
+                    last_problem = format!(
+                        "malformed answer{}: {e}",
+                        if response.truncated {
+                            " (cut off at max_tokens)"
+                        } else {
+                            ""
+                        }
+                    );
                     tracing::warn!(job_id, slot, attempt, problem = %last_problem, "model answer rejected");
                 }
                 Ok(post) => {
@@ -211,13 +285,29 @@ impl Generator {
         let Some((post, quality)) = best else {
             return SlotOutcome::Failed(JobError::retryable(last_problem));
         };
-        let status = if quality.score >= self.config.quality_threshold { PostStatus::Ready } else { PostStatus::Held };
+        let status = if quality.score >= self.config.quality_threshold {
+            PostStatus::Ready
+        } else {
+            PostStatus::Held
+        };
         let elapsed = started.elapsed();
         let new = NewPost {
-            job_id: job_id.to_owned(), slot, topic: topic.clone(), keyword: keyword.clone(), category,
-            language: self.config.language.code().to_owned(), post, quality, status,
-            provider: provider.name().to_owned(), model, input_tokens, output_tokens, cost_usd: cost,
-            generation_ms: elapsed.as_millis() as u64, attempts,
+            job_id: job_id.to_owned(),
+            slot,
+            topic: topic.clone(),
+            keyword: keyword.clone(),
+            category,
+            language: self.config.language.code().to_owned(),
+            post,
+            quality,
+            status,
+            provider: provider.name().to_owned(),
+            model,
+            input_tokens,
+            output_tokens,
+            cost_usd: cost,
+            generation_ms: elapsed.as_millis() as u64,
+            attempts,
         };
         let stored = match self.store.insert_post(new).await {
             Ok(p) => p,
@@ -225,7 +315,11 @@ impl Generator {
         };
         tracing::info!(target: "blogflow::perf", job_id, slot, post_id = %stored.id, generation_ms = elapsed.as_millis() as u64,
             input_tokens, output_tokens, cost_usd = cost, score = stored.quality.score, "post generated");
-        if let Err(e) = self.store.record_topic(&topic, source, keyword.as_deref(), &stored.id).await {
+        if let Err(e) = self
+            .store
+            .record_topic(&topic, source, keyword.as_deref(), &stored.id)
+            .await
+        {
             tracing::warn!(error = %e, "could not record the topic");
         }
         self.after_store(stored.id, stored.status).await
@@ -238,9 +332,15 @@ impl Generator {
                 SlotOutcome::Held(post_id)
             }
             PostStatus::Published => SlotOutcome::Ready(post_id),
-            PostStatus::Ready => match self.queue.add(names::BLOG_PUBLISHING, publish_job(&post_id)).await {
+            PostStatus::Ready => match self
+                .queue
+                .add(names::BLOG_PUBLISHING, publish_job(&post_id))
+                .await
+            {
                 Ok(_) => SlotOutcome::Ready(post_id),
-                Err(e) => SlotOutcome::Failed(JobError::retryable(format!("post {post_id} stored, publishing not queued: {e}"))),
+                Err(e) => SlotOutcome::Failed(JobError::retryable(format!(
+                    "post {post_id} stored, publishing not queued: {e}"
+                ))),
             },
         }
     }

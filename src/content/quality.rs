@@ -50,8 +50,19 @@ impl QualityReport {
 }
 
 const FORBIDDEN: &[&str] = &[
-    "as an ai", "as a language model", "i cannot fulfill", "i'm sorry, but", "<|im_start|>", "<|im_end|>",
-    "```json", "{{", "lorem ipsum", "[insert", "todo:", "ai 언어 모델로서", "언어 모델로서",
+    "as an ai",
+    "as a language model",
+    "i cannot fulfill",
+    "i'm sorry, but",
+    "<|im_start|>",
+    "<|im_end|>",
+    "```json",
+    "{{",
+    "lorem ipsum",
+    "[insert",
+    "todo:",
+    "ai 언어 모델로서",
+    "언어 모델로서",
 ];
 
 /// Scores a post written in `language`.
@@ -66,24 +77,60 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
     let mut parts = Vec::new();
     let mut part = |name: &str, max: f64, fraction: f64, note: String| {
         let fraction = fraction.clamp(0.0, 1.0);
-        parts.push(SubScore { name: name.into(), points: (max * fraction * 10.0).round() / 10.0, max, note: if fraction < 1.0 { note } else { String::new() } });
+        parts.push(SubScore {
+            name: name.into(),
+            points: (max * fraction * 10.0).round() / 10.0,
+            max,
+            note: if fraction < 1.0 { note } else { String::new() },
+        });
     };
 
-    part("length", 25.0, ratio(chars, good_chars), format!("{chars} characters, aim for {good_chars}+ (minimum {min_chars})"));
+    part(
+        "length",
+        25.0,
+        ratio(chars, good_chars),
+        format!("{chars} characters, aim for {good_chars}+ (minimum {min_chars})"),
+    );
 
     let title_len = post.title.chars().count();
     let (tmin, tmax) = match language {
         Language::En => (20, 90),
         Language::Ko => (8, 60),
     };
-    part("title", 10.0, if (tmin..=tmax).contains(&title_len) { 1.0 } else { 0.4 }, format!("title has {title_len} characters, aim for {tmin}-{tmax}"));
+    part(
+        "title",
+        10.0,
+        if (tmin..=tmax).contains(&title_len) {
+            1.0
+        } else {
+            0.4
+        },
+        format!("title has {title_len} characters, aim for {tmin}-{tmax}"),
+    );
 
     let desc_len = post.seo_description.chars().count();
-    let meta_ok = (40..=200).contains(&desc_len) as u8 as f64 * 0.6 + (!post.tags.is_empty()) as u8 as f64 * 0.4;
-    part("meta", 10.0, meta_ok, format!("description {desc_len} characters (aim 40-200), {} tags", post.tags.len()));
+    let meta_ok = (40..=200).contains(&desc_len) as u8 as f64 * 0.6
+        + (!post.tags.is_empty()) as u8 as f64 * 0.4;
+    part(
+        "meta",
+        10.0,
+        meta_ok,
+        format!(
+            "description {desc_len} characters (aim 40-200), {} tags",
+            post.tags.len()
+        ),
+    );
 
-    let headings = body.lines().filter(|l| l.trim_start().starts_with("## ") || l.trim_start().starts_with("### ")).count();
-    part("headings", 15.0, headings as f64 / 3.0, format!("{headings} section headings, aim for 3+"));
+    let headings = body
+        .lines()
+        .filter(|l| l.trim_start().starts_with("## ") || l.trim_start().starts_with("### "))
+        .count();
+    part(
+        "headings",
+        15.0,
+        headings as f64 / 3.0,
+        format!("{headings} section headings, aim for 3+"),
+    );
 
     let paragraphs: Vec<usize> = body
         .split("\n\n")
@@ -92,21 +139,51 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
         .map(|p| p.chars().count())
         .collect();
     let long = paragraphs.iter().filter(|&&n| n > 1_200).count();
-    let para_fraction = if paragraphs.len() < 3 { paragraphs.len() as f64 / 4.0 } else { 1.0 - long as f64 / paragraphs.len() as f64 };
-    part("paragraphs", 10.0, para_fraction, format!("{} paragraphs, {long} over 1200 characters", paragraphs.len()));
+    let para_fraction = if paragraphs.len() < 3 {
+        paragraphs.len() as f64 / 4.0
+    } else {
+        1.0 - long as f64 / paragraphs.len() as f64
+    };
+    part(
+        "paragraphs",
+        10.0,
+        para_fraction,
+        format!(
+            "{} paragraphs, {long} over 1200 characters",
+            paragraphs.len()
+        ),
+    );
 
     let repeated = repetition(&text);
-    part("repetition", 15.0, 1.0 - ((repeated - 0.05).max(0.0) * 4.0), format!("{:.0}% of 5-character shingles repeat", repeated * 100.0));
+    part(
+        "repetition",
+        15.0,
+        1.0 - ((repeated - 0.05).max(0.0) * 4.0),
+        format!("{:.0}% of 5-character shingles repeat", repeated * 100.0),
+    );
 
     let lang_share = language_share(&text, language);
     let lang_needed = match language {
         Language::En => 0.9,
         Language::Ko => 0.5,
     };
-    part("language", 15.0, lang_share / lang_needed, format!("{:.0}% of letters are {}", lang_share * 100.0, language.code()));
+    part(
+        "language",
+        15.0,
+        lang_share / lang_needed,
+        format!(
+            "{:.0}% of letters are {}",
+            lang_share * 100.0,
+            language.code()
+        ),
+    );
 
     let lower = format!("{}\n{}\n{}", post.title, post.summary, body).to_lowercase();
-    let forbidden: Vec<String> = FORBIDDEN.iter().filter(|f| lower.contains(*f)).map(|f| f.to_string()).collect();
+    let forbidden: Vec<String> = FORBIDDEN
+        .iter()
+        .filter(|f| lower.contains(*f))
+        .map(|f| f.to_string())
+        .collect();
     let mut total: f64 = parts.iter().map(|p| p.points).sum();
     if chars < min_chars {
         // Under the minimum nothing can pass, and a stub must not look nearly good enough.
@@ -115,7 +192,11 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
     if !forbidden.is_empty() {
         total = total.min(20.0);
     }
-    QualityReport { score: total.round().clamp(0.0, 100.0) as u8, parts, forbidden }
+    QualityReport {
+        score: total.round().clamp(0.0, 100.0) as u8,
+        parts,
+        forbidden,
+    }
 }
 
 fn ratio(have: usize, want: usize) -> f64 {
@@ -133,7 +214,11 @@ fn plain_text(body: &str) -> String {
 /// Share of 5-character shingles (whitespace removed, lower-cased) that occur more than once.
 /// Works for any script, no word splitter needed.
 fn repetition(text: &str) -> f64 {
-    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect();
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
     if chars.len() < 50 {
         return 0.0;
     }
@@ -157,7 +242,11 @@ fn language_share(text: &str, language: Language) -> f64 {
         .iter()
         .filter(|&&c| match language {
             Language::En => c.is_ascii_alphabetic(),
-            Language::Ko => ('\u{AC00}'..='\u{D7A3}').contains(&c) || ('\u{1100}'..='\u{11FF}').contains(&c) || ('\u{3130}'..='\u{318F}').contains(&c),
+            Language::Ko => {
+                ('\u{AC00}'..='\u{D7A3}').contains(&c)
+                    || ('\u{1100}'..='\u{11FF}').contains(&c)
+                    || ('\u{3130}'..='\u{318F}').contains(&c)
+            }
         })
         .count();
     hits as f64 / letters.len() as f64
@@ -169,15 +258,23 @@ mod tests {
 
     fn post(title: &str, body: String) -> GeneratedPost {
         GeneratedPost {
-            title: title.into(), slug: "s".into(), summary: "A summary.".into(), tags: vec!["ai".into()],
-            seo_title: title.into(), seo_description: "A description of reasonable length for search engines to show.".into(),
-            seo_keywords: vec![], body,
+            title: title.into(),
+            slug: "s".into(),
+            summary: "A summary.".into(),
+            tags: vec!["ai".into()],
+            seo_title: title.into(),
+            seo_description: "A description of reasonable length for search engines to show."
+                .into(),
+            seo_keywords: vec![],
+            body,
         }
     }
 
     fn english_body() -> String {
         let topics = ["models", "agents", "chips", "data", "safety", "costs"];
-        let mut b = String::from("An introduction that sets the scene for the reader and explains the stakes.\n\n");
+        let mut b = String::from(
+            "An introduction that sets the scene for the reader and explains the stakes.\n\n",
+        );
         for (i, t) in topics.iter().enumerate() {
             b.push_str(&format!("## Section {i} on {t}\n\n"));
             for j in 0..5 {
@@ -189,7 +286,10 @@ mod tests {
 
     #[test]
     fn a_good_english_post_passes_and_a_stub_fails() {
-        let good = score(&post("How AI Agents Learned to Use Tools in 2026", english_body()), Language::En);
+        let good = score(
+            &post("How AI Agents Learned to Use Tools in 2026", english_body()),
+            Language::En,
+        );
         assert!(good.score >= 75, "{good:#?}");
         let stub = score(&post("Hi", "Too short.".into()), Language::En);
         assert!(stub.score < 40, "{stub:#?}");
@@ -198,8 +298,14 @@ mod tests {
 
     #[test]
     fn forbidden_patterns_sink_the_score() {
-        let body = format!("As an AI language model, I think this.\n\n{}", english_body());
-        let r = score(&post("How AI Agents Learned to Use Tools in 2026", body), Language::En);
+        let body = format!(
+            "As an AI language model, I think this.\n\n{}",
+            english_body()
+        );
+        let r = score(
+            &post("How AI Agents Learned to Use Tools in 2026", body),
+            Language::En,
+        );
         assert!(r.score <= 20 && r.forbidden == ["as an ai"], "{r:#?}");
     }
 
@@ -210,17 +316,31 @@ mod tests {
             body.push_str(&format!("## {i}번째 변화\n\n"));
             body.push_str(&format!("에이전트는 도구를 쓰고 계획을 세우며 결과를 검토합니다. {i}번째 사례에서 기업은 비용을 줄이고 품질을 높였습니다. 개발자는 평가 체계와 권한 관리를 먼저 갖춰야 합니다. 작은 작업부터 자동화하고 사람의 검토를 남겨 두는 것이 안전합니다. 데이터 접근 범위를 좁히고 기록을 남기면 문제를 빨리 찾을 수 있습니다. 이런 준비가 된 팀이 {i}분기에 가장 큰 효과를 보았습니다.\n\n"));
         }
-        let ko = score(&post("AI 에이전트가 바꾸는 업무 방식", body.clone()), Language::Ko);
+        let ko = score(
+            &post("AI 에이전트가 바꾸는 업무 방식", body.clone()),
+            Language::Ko,
+        );
         let as_en = score(&post("AI 에이전트가 바꾸는 업무 방식", body), Language::En);
-        assert!(ko.score > as_en.score + 10, "ko {} vs en {}", ko.score, as_en.score);
+        assert!(
+            ko.score > as_en.score + 10,
+            "ko {} vs en {}",
+            ko.score,
+            as_en.score
+        );
         let lang = ko.parts.iter().find(|p| p.name == "language").unwrap();
         assert_eq!(lang.points, lang.max);
     }
 
     #[test]
     fn heavy_repetition_costs_points() {
-        let repeated = format!("## A\n\n## B\n\n## C\n\n{}", "The same sentence again and again. ".repeat(150));
-        let r = score(&post("How AI Agents Learned to Use Tools in 2026", repeated), Language::En);
+        let repeated = format!(
+            "## A\n\n## B\n\n## C\n\n{}",
+            "The same sentence again and again. ".repeat(150)
+        );
+        let r = score(
+            &post("How AI Agents Learned to Use Tools in 2026", repeated),
+            Language::En,
+        );
         let rep = r.parts.iter().find(|p| p.name == "repetition").unwrap();
         assert!(rep.points < 5.0, "{rep:?}");
     }

@@ -135,7 +135,12 @@ impl Provider {
 
 /// Parses `Retry-After` (seconds, or an HTTP date) and OpenAI's `retry-after-ms`.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         return Some(Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 86_400.0)));
     }
@@ -144,7 +149,10 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.signed_duration_since(chrono::Utc::now()).num_milliseconds().max(0);
+    let wait = at
+        .signed_duration_since(chrono::Utc::now())
+        .num_milliseconds()
+        .max(0);
     Some(Duration::from_millis(wait as u64))
 }
 
@@ -162,17 +170,42 @@ mod tests {
         h.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
         let mut d = HeaderMap::new();
-        d.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(retry_after(&d), Some(Duration::ZERO), "a past date means now");
+        d.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&d),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
     }
 
     #[test]
     fn error_classes_map_to_retry_policies() {
-        let e = |class, retry_after| LlmError { class, provider: "p".into(), status: None, message: "m".into(), retry_after };
+        let e = |class, retry_after| LlmError {
+            class,
+            provider: "p".into(),
+            status: None,
+            message: "m".into(),
+            retry_after,
+        };
         use crate::queue::Retry;
-        assert_eq!(JobError::from(e(ErrorClass::Transient, None)).retry, Retry::Backoff);
-        assert_eq!(JobError::from(e(ErrorClass::RateLimited, Some(Duration::from_secs(3)))).retry, Retry::After(Duration::from_secs(3)));
-        assert_eq!(JobError::from(e(ErrorClass::Fatal, None)).retry, Retry::Never);
-        assert_eq!(JobError::from(e(ErrorClass::InvalidRequest, None)).retry, Retry::Never);
+        assert_eq!(
+            JobError::from(e(ErrorClass::Transient, None)).retry,
+            Retry::Backoff
+        );
+        assert_eq!(
+            JobError::from(e(ErrorClass::RateLimited, Some(Duration::from_secs(3)))).retry,
+            Retry::After(Duration::from_secs(3))
+        );
+        assert_eq!(
+            JobError::from(e(ErrorClass::Fatal, None)).retry,
+            Retry::Never
+        );
+        assert_eq!(
+            JobError::from(e(ErrorClass::InvalidRequest, None)).retry,
+            Retry::Never
+        );
     }
 }

@@ -60,7 +60,11 @@ impl OpenAiProvider {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
-        let name = if host == "api.openai.com" { "openai".to_owned() } else { format!("openai-compatible@{host}") };
+        let name = if host == "api.openai.com" {
+            "openai".to_owned()
+        } else {
+            format!("openai-compatible@{host}")
+        };
         Ok(Self { http, config, name })
     }
 
@@ -74,17 +78,32 @@ impl OpenAiProvider {
         &self.config.model
     }
 
-    fn error(&self, class: ErrorClass, status: Option<u16>, message: String, retry_after: Option<Duration>) -> LlmError {
+    fn error(
+        &self,
+        class: ErrorClass,
+        status: Option<u16>,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> LlmError {
         let message = match &self.config.api_key {
             Some(key) => key.redact_in(&message),
             None => message,
         };
-        LlmError { class, provider: self.name.clone(), status, message, retry_after }
+        LlmError {
+            class,
+            provider: self.name.clone(),
+            status,
+            message,
+            retry_after,
+        }
     }
 
     fn transport_error(&self, e: reqwest::Error) -> LlmError {
         let what = if e.is_timeout() {
-            format!("no answer within {}s (timeout)", self.config.timeout.as_secs())
+            format!(
+                "no answer within {}s (timeout)",
+                self.config.timeout.as_secs()
+            )
         } else if e.is_connect() {
             format!("cannot connect to {}", self.config.base_url)
         } else {
@@ -94,7 +113,9 @@ impl OpenAiProvider {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let req = self.http.request(method, format!("{}{path}", self.config.base_url));
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.config.base_url));
         match &self.config.api_key {
             Some(key) => req.bearer_auth(key.expose()),
             None => req,
@@ -124,22 +145,40 @@ impl OpenAiProvider {
             .map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
         if !status.is_success() {
             return Err(self.classify(status.as_u16(), &headers, &bytes));
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            self.error(ErrorClass::Transient, Some(status.as_u16()), format!("unreadable completion body: {e}"), None)
+            self.error(
+                ErrorClass::Transient,
+                Some(status.as_u16()),
+                format!("unreadable completion body: {e}"),
+                None,
+            )
         })?;
         if let Some(err) = value.get("error") {
             // Some gateways report failures inside a 200.
             return Err(self.classify_body(status.as_u16(), err, &headers));
         }
         let completion: Completion = serde_json::from_value(value).map_err(|e| {
-            self.error(ErrorClass::Transient, Some(status.as_u16()), format!("unexpected completion shape: {e}"), None)
+            self.error(
+                ErrorClass::Transient,
+                Some(status.as_u16()),
+                format!("unexpected completion shape: {e}"),
+                None,
+            )
         })?;
         let choice = completion.choices.into_iter().next().ok_or_else(|| {
-            self.error(ErrorClass::Transient, Some(status.as_u16()), "completion has no choices".into(), None)
+            self.error(
+                ErrorClass::Transient,
+                Some(status.as_u16()),
+                "completion has no choices".into(),
+                None,
+            )
         })?;
         let text = choice.message.and_then(|m| m.content).unwrap_or_default();
         let usage = completion.usage.map_or(Usage::default(), |u| Usage {
@@ -151,7 +190,9 @@ impl OpenAiProvider {
             / 1e6;
         Ok(ChatResponse {
             text,
-            model: completion.model.unwrap_or_else(|| self.config.model.clone()),
+            model: completion
+                .model
+                .unwrap_or_else(|| self.config.model.clone()),
             usage,
             cost_usd,
             latency: started.elapsed(),
@@ -181,12 +222,25 @@ impl OpenAiProvider {
         let error = serde_json::from_slice::<Value>(body)
             .ok()
             .and_then(|v| v.get("error").cloned())
-            .unwrap_or_else(|| json!({"message": String::from_utf8_lossy(&body[..body.len().min(200)])}));
+            .unwrap_or_else(
+                || json!({"message": String::from_utf8_lossy(&body[..body.len().min(200)])}),
+            );
         self.classify_body(status, &error, headers)
     }
 
-    fn classify_body(&self, status: u16, error: &Value, headers: &reqwest::header::HeaderMap) -> LlmError {
-        let field = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    fn classify_body(
+        &self,
+        status: u16,
+        error: &Value,
+        headers: &reqwest::header::HeaderMap,
+    ) -> LlmError {
+        let field = |k: &str| {
+            error
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let (code, kind) = (field("code"), field("type"));
         let detail: String = match error {
             Value::String(s) => s.clone(),
@@ -194,8 +248,23 @@ impl OpenAiProvider {
         };
         let detail: String = detail.chars().take(300).collect();
         let lowered = format!("{code} {kind} {detail}").to_lowercase();
-        let quota = ["insufficient_quota", "billing", "credit", "spend limit", "quota"].iter().any(|k| lowered.contains(k));
-        let context = ["context_length", "maximum context", "too many tokens", "context window"].iter().any(|k| lowered.contains(k));
+        let quota = [
+            "insufficient_quota",
+            "billing",
+            "credit",
+            "spend limit",
+            "quota",
+        ]
+        .iter()
+        .any(|k| lowered.contains(k));
+        let context = [
+            "context_length",
+            "maximum context",
+            "too many tokens",
+            "context window",
+        ]
+        .iter()
+        .any(|k| lowered.contains(k));
         let class = match status {
             401 | 403 => ErrorClass::Fatal,
             429 | 400 | 402 if quota => ErrorClass::Fatal,
@@ -216,7 +285,11 @@ impl OpenAiProvider {
         } else {
             format!("HTTP {status}: {detail}{hint}")
         };
-        let wait = if class == ErrorClass::RateLimited { retry_after(headers) } else { None };
+        let wait = if class == ErrorClass::RateLimited {
+            retry_after(headers)
+        } else {
+            None
+        };
         self.error(class, Some(status), message, wait)
     }
 }

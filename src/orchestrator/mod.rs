@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::{JobRouter, generation_job};
 use crate::content::pipeline::GenerateRequest;
+use crate::jobs::{JobRouter, generation_job};
 use crate::queue::worker::{Worker, WorkerOptions, WorkerReport};
 use crate::queue::{Queue, QueueBackend, QueueError, names};
 use scheduler::ScheduleBook;
@@ -79,7 +79,10 @@ impl Orchestrator {
     /// A stopped workflow. Call [`Orchestrator::boot`] to apply `auto_start` and paused queues.
     pub fn new(router: JobRouter, queue: QueueBackend, config: Arc<Config>) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Inner { state: WorkflowState::Stopped, active: None })),
+            inner: Arc::new(Mutex::new(Inner {
+                state: WorkflowState::Stopped,
+                active: None,
+            })),
             paused_flag: Arc::default(),
             router: Arc::new(router),
             queue,
@@ -97,7 +100,9 @@ impl Orchestrator {
         }
         let outcome = self.start().await?;
         if outcome.state == WorkflowState::Paused {
-            tracing::warn!("queues were paused before the restart: the workflow stays paused until resumed");
+            tracing::warn!(
+                "queues were paused before the restart: the workflow stays paused until resumed"
+            );
         }
         Ok(())
     }
@@ -128,7 +133,9 @@ impl Orchestrator {
         let paused = self.queue.is_paused(names::CONTENT_GENERATION).await?;
         let mut inner = self.inner.lock().await;
         match inner.state {
-            WorkflowState::Running => return Ok(self.outcome(WorkflowState::Running, "already running")),
+            WorkflowState::Running => {
+                return Ok(self.outcome(WorkflowState::Running, "already running"));
+            }
             WorkflowState::Paused => {
                 drop(inner);
                 return self.resume().await;
@@ -148,18 +155,45 @@ impl Orchestrator {
             retention: Some((q.completed, q.failed)),
         };
         let pools = [
-            (names::CONTENT_GENERATION, WorkerOptions { concurrency: 2, job_timeout: Some(self.config.generation.job_timeout), ..base.clone() }),
-            (names::BLOG_PUBLISHING, WorkerOptions { concurrency: 4, job_timeout: Some(std::time::Duration::from_secs(300)), ..base.clone() }),
-            (names::SYSTEM_MAINTENANCE, WorkerOptions { concurrency: 1, job_timeout: Some(std::time::Duration::from_secs(300)), ..base }),
+            (
+                names::CONTENT_GENERATION,
+                WorkerOptions {
+                    concurrency: 2,
+                    job_timeout: Some(self.config.generation.job_timeout),
+                    ..base.clone()
+                },
+            ),
+            (
+                names::BLOG_PUBLISHING,
+                WorkerOptions {
+                    concurrency: 4,
+                    job_timeout: Some(std::time::Duration::from_secs(300)),
+                    ..base.clone()
+                },
+            ),
+            (
+                names::SYSTEM_MAINTENANCE,
+                WorkerOptions {
+                    concurrency: 1,
+                    job_timeout: Some(std::time::Duration::from_secs(300)),
+                    ..base
+                },
+            ),
         ];
         let workers = pools
             .into_iter()
             .map(|(name, options)| {
-                let worker = Worker::new(Arc::new(self.queue.clone()), name, self.router.clone(), options);
+                let worker = Worker::new(
+                    Arc::new(self.queue.clone()),
+                    name,
+                    self.router.clone(),
+                    options,
+                );
                 tokio::spawn(worker.run(cancel.child_token()))
             })
             .collect();
-        self.paused_flag.store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.paused_flag
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
         let paused_flag = self.paused_flag.clone();
         let scheduler = tokio::spawn(scheduler::run(
             self.config.schedules.clone(),
@@ -169,10 +203,25 @@ impl Orchestrator {
             move || paused_flag.load(std::sync::atomic::Ordering::Relaxed),
             cancel.child_token(),
         ));
-        inner.active = Some(Active { cancel, workers, scheduler });
-        inner.state = if paused { WorkflowState::Paused } else { WorkflowState::Running };
+        inner.active = Some(Active {
+            cancel,
+            workers,
+            scheduler,
+        });
+        inner.state = if paused {
+            WorkflowState::Paused
+        } else {
+            WorkflowState::Running
+        };
         tracing::info!(paused, "workflow started");
-        Ok(self.outcome(inner.state, if paused { "started, but paused: use resume" } else { "started" }))
+        Ok(self.outcome(
+            inner.state,
+            if paused {
+                "started, but paused: use resume"
+            } else {
+                "started"
+            },
+        ))
     }
 
     /// Stops workers (gracefully) and the scheduler.
@@ -191,7 +240,11 @@ impl Orchestrator {
         let _ = active.scheduler.await;
         inner.state = WorkflowState::Stopped;
         tracing::info!(handed_back, "workflow stopped");
-        let message = if handed_back > 0 { format!("stopped; {handed_back} unfinished jobs handed back to the queue") } else { "stopped".into() };
+        let message = if handed_back > 0 {
+            format!("stopped; {handed_back} unfinished jobs handed back to the queue")
+        } else {
+            "stopped".into()
+        };
         Ok(self.outcome(WorkflowState::Stopped, &message))
     }
 
@@ -199,11 +252,16 @@ impl Orchestrator {
     pub async fn pause(&self) -> Result<ActionOutcome, QueueError> {
         let state = self.state().await;
         match state {
-            WorkflowState::Stopped => Ok(self.outcome(state, "stopped: nothing to pause (start it first)")),
+            WorkflowState::Stopped => {
+                Ok(self.outcome(state, "stopped: nothing to pause (start it first)"))
+            }
             WorkflowState::Paused => Ok(self.outcome(state, "already paused")),
             WorkflowState::Running => {
                 self.set_paused(true).await?;
-                Ok(self.outcome(WorkflowState::Paused, "paused: running jobs finish, no new ones start"))
+                Ok(self.outcome(
+                    WorkflowState::Paused,
+                    "paused: running jobs finish, no new ones start",
+                ))
             }
         }
     }
@@ -223,12 +281,21 @@ impl Orchestrator {
 
     async fn set_paused(&self, paused: bool) -> Result<(), QueueError> {
         for name in PAUSABLE {
-            if paused { self.queue.pause(name).await? } else { self.queue.resume(name).await? }
+            if paused {
+                self.queue.pause(name).await?
+            } else {
+                self.queue.resume(name).await?
+            }
         }
-        self.paused_flag.store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.paused_flag
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
         let mut inner = self.inner.lock().await;
         if inner.active.is_some() {
-            inner.state = if paused { WorkflowState::Paused } else { WorkflowState::Running };
+            inner.state = if paused {
+                WorkflowState::Paused
+            } else {
+                WorkflowState::Running
+            };
         }
         tracing::info!(paused, "workflow pause changed");
         Ok(())
@@ -237,18 +304,37 @@ impl Orchestrator {
     /// Enqueues a `content_generation` job.
     pub async fn generate(&self, request: GenerateRequest) -> Result<ActionOutcome, QueueError> {
         let job = generation_job(&request, self.config.generation.job_attempts);
-        let id = self.queue.add(names::CONTENT_GENERATION, job).await?.id().to_owned();
+        let id = self
+            .queue
+            .add(names::CONTENT_GENERATION, job)
+            .await?
+            .id()
+            .to_owned();
         let state = self.state().await;
         let message = match state {
             WorkflowState::Running => format!("queued {} post(s)", request.count),
-            WorkflowState::Paused => format!("queued {} post(s); the workflow is paused, they start on resume", request.count),
-            WorkflowState::Stopped => format!("queued {} post(s); the workflow is stopped, they start on start", request.count),
+            WorkflowState::Paused => format!(
+                "queued {} post(s); the workflow is paused, they start on resume",
+                request.count
+            ),
+            WorkflowState::Stopped => format!(
+                "queued {} post(s); the workflow is stopped, they start on start",
+                request.count
+            ),
         };
         tracing::info!(job_id = %id, count = request.count, "generation requested");
-        Ok(ActionOutcome { state, message, job_id: Some(id) })
+        Ok(ActionOutcome {
+            state,
+            message,
+            job_id: Some(id),
+        })
     }
 
     fn outcome(&self, state: WorkflowState, message: &str) -> ActionOutcome {
-        ActionOutcome { state, message: message.to_owned(), job_id: None }
+        ActionOutcome {
+            state,
+            message: message.to_owned(),
+            job_id: None,
+        }
     }
 }

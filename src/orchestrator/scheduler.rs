@@ -29,22 +29,49 @@ pub struct ScheduleStatus {
 pub type ScheduleBook = Arc<Mutex<HashMap<String, ScheduleStatus>>>;
 
 /// The job a schedule enqueues at `tick`.
-pub fn tick_job(schedule: &Schedule, tick: DateTime<Utc>, job_attempts: u32) -> (&'static str, NewJob) {
+pub fn tick_job(
+    schedule: &Schedule,
+    tick: DateTime<Utc>,
+    job_attempts: u32,
+) -> (&'static str, NewJob) {
     let id = format!("sched-{}-{}", schedule.name, tick.timestamp());
     let (kind, job) = match schedule.action {
-        ScheduleAction::Generate { count } => {
-            (JobType::ContentGeneration, generation_job(&GenerateRequest { count, topic: None, category: None }, job_attempts))
-        }
-        ScheduleAction::Cleanup => (JobType::Cleanup, NewJob::new(JobType::Cleanup.name(), serde_json::json!({}))),
-        ScheduleAction::HealthCheck => (JobType::HealthCheck, NewJob::new(JobType::HealthCheck.name(), serde_json::json!({}))),
+        ScheduleAction::Generate { count } => (
+            JobType::ContentGeneration,
+            generation_job(
+                &GenerateRequest {
+                    count,
+                    topic: None,
+                    category: None,
+                },
+                job_attempts,
+            ),
+        ),
+        ScheduleAction::Cleanup => (
+            JobType::Cleanup,
+            NewJob::new(JobType::Cleanup.name(), serde_json::json!({})),
+        ),
+        ScheduleAction::HealthCheck => (
+            JobType::HealthCheck,
+            NewJob::new(JobType::HealthCheck.name(), serde_json::json!({})),
+        ),
     };
     (kind.queue(), job.with_id(id))
 }
 
 /// The next tick after `after` and the schedules due at it.
-pub fn next_tick(schedules: &[Schedule], after: DateTime<Utc>) -> Option<(DateTime<Utc>, Vec<&Schedule>)> {
-    let next = schedules.iter().filter_map(|s| s.cron.after(&after).next()).min()?;
-    let due = schedules.iter().filter(|s| s.cron.after(&after).next() == Some(next)).collect();
+pub fn next_tick(
+    schedules: &[Schedule],
+    after: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Vec<&Schedule>)> {
+    let next = schedules
+        .iter()
+        .filter_map(|s| s.cron.after(&after).next())
+        .min()?;
+    let due = schedules
+        .iter()
+        .filter(|s| s.cron.after(&after).next() == Some(next))
+        .collect();
     Some((next, due))
 }
 
@@ -72,7 +99,9 @@ pub async fn run(
         for schedule in due {
             let (queue_name, job) = tick_job(schedule, tick, job_attempts);
             let id = job.id.clone().unwrap_or_default();
-            let outcome = if matches!(schedule.action, ScheduleAction::Generate { .. }) && generation_paused() {
+            let outcome = if matches!(schedule.action, ScheduleAction::Generate { .. })
+                && generation_paused()
+            {
                 "skipped (paused)".to_owned()
             } else {
                 match queue.add(queue_name, job).await {
@@ -84,7 +113,11 @@ pub async fn run(
             tracing::debug!(schedule = %schedule.name, job_id = %id, %outcome, "schedule tick");
             book.lock().expect("schedule book").insert(
                 schedule.name.clone(),
-                ScheduleStatus { last_tick: Some(tick.to_rfc3339()), last_job_id: Some(id), last_outcome: Some(outcome) },
+                ScheduleStatus {
+                    last_tick: Some(tick.to_rfc3339()),
+                    last_job_id: Some(id),
+                    last_outcome: Some(outcome),
+                },
             );
         }
         after = tick;
@@ -97,7 +130,10 @@ mod tests {
     use crate::config::{Config, Env, RawConfig};
 
     fn schedules() -> Vec<Schedule> {
-        Config::validate(RawConfig::default(), &Env::default()).unwrap().0.schedules
+        Config::validate(RawConfig::default(), &Env::default())
+            .unwrap()
+            .0
+            .schedules
     }
 
     #[test]
@@ -105,11 +141,23 @@ mod tests {
         let s = schedules();
         let start: DateTime<Utc> = "2026-11-26T01:59:40Z".parse().unwrap();
         let (t, due) = next_tick(&s, start).unwrap();
-        assert_eq!((t.to_rfc3339(), due.len()), ("2026-11-26T02:00:00+00:00".into(), 3), "generate, cleanup and health all fire at 02:00");
+        assert_eq!(
+            (t.to_rfc3339(), due.len()),
+            ("2026-11-26T02:00:00+00:00".into(), 3),
+            "generate, cleanup and health all fire at 02:00"
+        );
         let (t, due) = next_tick(&s, t).unwrap();
-        assert_eq!((t.to_rfc3339(), due[0].name.as_str()), ("2026-11-26T02:00:30+00:00".into(), "health"));
+        assert_eq!(
+            (t.to_rfc3339(), due[0].name.as_str()),
+            ("2026-11-26T02:00:30+00:00".into(), "health")
+        );
         let generate = &s[0];
-        let after: Vec<String> = generate.cron.after(&start).take(3).map(|t| t.format("%H:%M").to_string()).collect();
+        let after: Vec<String> = generate
+            .cron
+            .after(&start)
+            .take(3)
+            .map(|t| t.format("%H:%M").to_string())
+            .collect();
         assert_eq!(after, ["02:00", "04:00", "06:00"]);
     }
 

@@ -21,7 +21,10 @@ pub struct MarkdownPublisher {
 }
 
 fn err(message: String) -> PublishError {
-    PublishError::Target { target: "markdown", message }
+    PublishError::Target {
+        target: "markdown",
+        message,
+    }
 }
 
 impl MarkdownPublisher {
@@ -34,9 +37,11 @@ impl MarkdownPublisher {
     pub async fn check(&self) -> Result<(), PublishError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
             let probe = dir.join(".blogflow-write-check");
-            std::fs::write(&probe, b"ok").map_err(|e| err(format!("{} is not writable: {e}", dir.display())))?;
+            std::fs::write(&probe, b"ok")
+                .map_err(|e| err(format!("{} is not writable: {e}", dir.display())))?;
             let _ = std::fs::remove_file(probe);
             Ok(())
         })
@@ -57,11 +62,20 @@ impl MarkdownPublisher {
 fn holds(path: &Path, post_id: &str) -> Option<bool> {
     let text = std::fs::read_to_string(path).ok()?;
     let head: String = text.lines().take(40).collect::<Vec<_>>().join("\n");
-    Some(head.contains(&format!("blogflow_id: \"{post_id}\"")) || head.contains(&format!("blogflow_id = \"{post_id}\"")))
+    Some(
+        head.contains(&format!("blogflow_id: \"{post_id}\""))
+            || head.contains(&format!("blogflow_id = \"{post_id}\"")),
+    )
 }
 
-fn write_post(dir: &Path, post_id: &str, slug: &str, document: &str) -> Result<String, PublishError> {
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+fn write_post(
+    dir: &Path,
+    post_id: &str,
+    slug: &str,
+    document: &str,
+) -> Result<String, PublishError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     // The slug was cleaned when the post was parsed; cleaning again keeps the path confined
     // even if a row was edited by hand.
     let slug = match slugify(slug) {
@@ -80,11 +94,17 @@ fn write_post(dir: &Path, post_id: &str, slug: &str, document: &str) -> Result<S
             }
         }
     }
-    Err(err(format!("{slug}.md and {slug}-{short}.md both exist and belong to other posts")))
+    Err(err(format!(
+        "{slug}.md and {slug}-{short}.md both exist and belong to other posts"
+    )))
 }
 
 fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("post"), uuid::Uuid::new_v4().simple()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("post"),
+        uuid::Uuid::new_v4().simple()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -105,26 +125,55 @@ fn q(s: &str) -> String {
 }
 
 fn list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// The whole file: front matter in `dialect`, then the body.
 pub fn render(post: &Post, dialect: FrontMatter) -> String {
     let c = &post.content;
-    let date = chrono::DateTime::from_timestamp_millis(post.created_at).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let date = chrono::DateTime::from_timestamp_millis(post.created_at)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let categories = list(std::slice::from_ref(&post.category));
     let front = match dialect {
         FrontMatter::HugoYaml => format!(
             "---\ntitle: {}\ndate: {date}\nslug: {}\ndescription: {}\nsummary: {}\ntags: {}\ncategories: {categories}\nkeywords: {}\nseo_title: {}\nlang: {}\ndraft: false\nblogflow_id: {}\n---\n",
-            q(&c.title), q(&c.slug), q(&c.seo_description), q(&c.summary), list(&c.tags), list(&c.seo_keywords), q(&c.seo_title), q(&post.language), q(&post.id)
+            q(&c.title),
+            q(&c.slug),
+            q(&c.seo_description),
+            q(&c.summary),
+            list(&c.tags),
+            list(&c.seo_keywords),
+            q(&c.seo_title),
+            q(&post.language),
+            q(&post.id)
         ),
         FrontMatter::HugoToml => format!(
             "+++\ntitle = {}\ndate = {date}\nslug = {}\ndescription = {}\nsummary = {}\ntags = {}\ncategories = {categories}\nkeywords = {}\nseo_title = {}\nlang = {}\ndraft = false\nblogflow_id = {}\n+++\n",
-            q(&c.title), q(&c.slug), q(&c.seo_description), q(&c.summary), list(&c.tags), list(&c.seo_keywords), q(&c.seo_title), q(&post.language), q(&post.id)
+            q(&c.title),
+            q(&c.slug),
+            q(&c.seo_description),
+            q(&c.summary),
+            list(&c.tags),
+            list(&c.seo_keywords),
+            q(&c.seo_title),
+            q(&post.language),
+            q(&post.id)
         ),
         FrontMatter::Zola => format!(
             "+++\ntitle = {}\ndate = {date}\nslug = {}\ndescription = {}\ndraft = false\n\n[taxonomies]\ntags = {}\ncategories = {categories}\n\n[extra]\nsummary = {}\nkeywords = {}\nseo_title = {}\nlang = {}\nblogflow_id = {}\n+++\n",
-            q(&c.title), q(&c.slug), q(&c.seo_description), list(&c.tags), q(&c.summary), list(&c.seo_keywords), q(&c.seo_title), q(&post.language), q(&post.id)
+            q(&c.title),
+            q(&c.slug),
+            q(&c.seo_description),
+            list(&c.tags),
+            q(&c.summary),
+            list(&c.seo_keywords),
+            q(&c.seo_title),
+            q(&post.language),
+            q(&post.id)
         ),
     };
     format!("{front}\n{}\n", c.body.trim_end())

@@ -39,8 +39,12 @@ pub enum PublishError {
 impl From<PublishError> for JobError {
     fn from(e: PublishError) -> Self {
         match e {
-            PublishError::NotFound(_) | PublishError::Held(_) => JobError::unrecoverable(e.to_string()),
-            PublishError::Target { .. } | PublishError::Store(_) => JobError::retryable(e.to_string()),
+            PublishError::NotFound(_) | PublishError::Held(_) => {
+                JobError::unrecoverable(e.to_string())
+            }
+            PublishError::Target { .. } | PublishError::Store(_) => {
+                JobError::retryable(e.to_string())
+            }
         }
     }
 }
@@ -88,8 +92,15 @@ pub struct PublishReport {
 }
 
 /// Publishes a stored post to every target that does not hold it yet, recording each.
-pub async fn publish_post(store: &Store, publishers: &[Publisher], post_id: &str) -> Result<PublishReport, PublishError> {
-    let post = store.get_post(post_id).await?.ok_or_else(|| PublishError::NotFound(post_id.to_owned()))?;
+pub async fn publish_post(
+    store: &Store,
+    publishers: &[Publisher],
+    post_id: &str,
+) -> Result<PublishReport, PublishError> {
+    let post = store
+        .get_post(post_id)
+        .await?
+        .ok_or_else(|| PublishError::NotFound(post_id.to_owned()))?;
     if post.status == PostStatus::Held {
         return Err(PublishError::Held(post_id.to_owned()));
     }
@@ -105,5 +116,9 @@ pub async fn publish_post(store: &Store, publishers: &[Publisher], post_id: &str
         delivered.push(target);
     }
     store.mark_published(post_id).await?;
-    Ok(PublishReport { post_id: post_id.to_owned(), publications: store.publications(post_id).await?, delivered })
+    Ok(PublishReport {
+        post_id: post_id.to_owned(),
+        publications: store.publications(post_id).await?,
+        delivered,
+    })
 }

@@ -131,7 +131,8 @@ pub struct Store {
 impl Store {
     /// Opens the store on `db`, applying migrations.
     pub async fn open(db: Db) -> Result<Self, StoreError> {
-        db.call(|c| crate::db::migrate(c, "store", MIGRATIONS)).await?;
+        db.call(|c| crate::db::migrate(c, "store", MIGRATIONS))
+            .await?;
         Ok(Self { db })
     }
 
@@ -142,7 +143,10 @@ impl Store {
 
     /// Proves the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.db.call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await?)
+        Ok(self
+            .db
+            .call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await?)
     }
 
     /// Picks the least recently used of `keywords` and marks it used, atomically, so that
@@ -155,7 +159,11 @@ impl Store {
                 let mut pick: Option<(i64, usize)> = None;
                 for (i, k) in keywords.iter().enumerate() {
                     let last: i64 = tx
-                        .query_row("SELECT last_used_at FROM keyword_usage WHERE keyword = ?1", [k], |r| r.get(0))
+                        .query_row(
+                            "SELECT last_used_at FROM keyword_usage WHERE keyword = ?1",
+                            [k],
+                            |r| r.get(0),
+                        )
                         .optional()?
                         .unwrap_or(0);
                     if pick.is_none_or(|(best, _)| last < best) {
@@ -176,8 +184,19 @@ impl Store {
     }
 
     /// Records that a topic was written about.
-    pub async fn record_topic(&self, title: &str, source: &str, keyword: Option<&str>, post_id: &str) -> Result<(), StoreError> {
-        let (title, source, keyword, post_id) = (title.to_owned(), source.to_owned(), keyword.map(str::to_owned), post_id.to_owned());
+    pub async fn record_topic(
+        &self,
+        title: &str,
+        source: &str,
+        keyword: Option<&str>,
+        post_id: &str,
+    ) -> Result<(), StoreError> {
+        let (title, source, keyword, post_id) = (
+            title.to_owned(),
+            source.to_owned(),
+            keyword.map(str::to_owned),
+            post_id.to_owned(),
+        );
         let normalized = crate::content::slug::slugify(&title);
         Ok(self
             .db
@@ -192,7 +211,13 @@ impl Store {
     }
 
     /// Starts a run row and returns its id.
-    pub async fn start_run(&self, job_id: &str, kind: &str, attempt: u32, requested: u32) -> Result<i64, StoreError> {
+    pub async fn start_run(
+        &self,
+        job_id: &str,
+        kind: &str,
+        attempt: u32,
+        requested: u32,
+    ) -> Result<i64, StoreError> {
         let (job_id, kind) = (job_id.to_owned(), kind.to_owned());
         Ok(self
             .db
@@ -207,7 +232,12 @@ impl Store {
     }
 
     /// Ends a run.
-    pub async fn finish_run(&self, id: i64, status: RunStatus, outcome: RunOutcome) -> Result<(), StoreError> {
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        outcome: RunOutcome,
+    ) -> Result<(), StoreError> {
         Ok(self
             .db
             .call(move |c| {
@@ -248,7 +278,10 @@ impl Store {
         Ok(self
             .db
             .call(move |c| {
-                let n = c.execute("DELETE FROM runs WHERE started_at < ?1 AND status != 'running'", [now_ms() - max_age_ms])?;
+                let n = c.execute(
+                    "DELETE FROM runs WHERE started_at < ?1 AND status != 'running'",
+                    [now_ms() - max_age_ms],
+                )?;
                 c.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
                 Ok(n as u64)
             })

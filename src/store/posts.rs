@@ -157,7 +157,9 @@ const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language
      generation_ms, attempts, created_at, published_at";
 
 fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
-    let json_list = |i: usize| -> rusqlite::Result<Vec<String>> { Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default()) };
+    let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+    };
     let quality: String = r.get(15)?;
     Ok(Post {
         id: r.get(0)?,
@@ -177,7 +179,11 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
             seo_keywords: json_list(13)?,
             body: r.get(14)?,
         },
-        quality: serde_json::from_str(&quality).unwrap_or(QualityReport { score: 0, parts: vec![], forbidden: vec![] }),
+        quality: serde_json::from_str(&quality).unwrap_or(QualityReport {
+            score: 0,
+            parts: vec![],
+            forbidden: vec![],
+        }),
         status: PostStatus::parse(&r.get::<_, String>(16)?),
         provider: r.get(17)?,
         model: r.get(18)?,
@@ -198,8 +204,11 @@ impl Store {
         Ok(self
             .db
             .call(move |c| {
-                let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE job_id = ?1 AND slot = ?2");
-                Ok(c.prepare_cached(&sql)?.query_row(params![job_id, slot], post_from_row).optional()?)
+                let sql =
+                    format!("SELECT {POST_COLUMNS} FROM posts WHERE job_id = ?1 AND slot = ?2");
+                Ok(c.prepare_cached(&sql)?
+                    .query_row(params![job_id, slot], post_from_row)
+                    .optional()?)
             })
             .await?)
     }
@@ -243,7 +252,9 @@ impl Store {
                 Ok(id)
             })
             .await?;
-        self.get_post(&id).await?.ok_or_else(|| StoreError::NotFound(format!("post {id}")))
+        self.get_post(&id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("post {id}")))
     }
 
     /// One post.
@@ -253,7 +264,9 @@ impl Store {
             .db
             .call(move |c| {
                 let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
-                Ok(c.prepare_cached(&sql)?.query_row([id], post_from_row).optional()?)
+                Ok(c.prepare_cached(&sql)?
+                    .query_row([id], post_from_row)
+                    .optional()?)
             })
             .await?)
     }
@@ -281,7 +294,11 @@ impl Store {
     }
 
     /// Titles written recently about `keyword` (all keywords when `None`), newest first.
-    pub async fn recent_titles(&self, keyword: Option<String>, limit: usize) -> Result<Vec<String>, StoreError> {
+    pub async fn recent_titles(
+        &self,
+        keyword: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(self
             .db
             .call(move |c| {
@@ -318,7 +335,11 @@ impl Store {
     }
 
     /// The ledger row of `(post, target)`, if the target holds the post.
-    pub async fn publication(&self, post_id: &str, target: &str) -> Result<Option<Publication>, StoreError> {
+    pub async fn publication(
+        &self,
+        post_id: &str,
+        target: &str,
+    ) -> Result<Option<Publication>, StoreError> {
         let (post_id, target) = (post_id.to_owned(), target.to_owned());
         Ok(self
             .db
@@ -333,8 +354,14 @@ impl Store {
     }
 
     /// Records that `target` holds the post. Recording twice keeps the first row.
-    pub async fn record_publication(&self, post_id: &str, target: &str, location: &str) -> Result<(), StoreError> {
-        let (post_id, target, location) = (post_id.to_owned(), target.to_owned(), location.to_owned());
+    pub async fn record_publication(
+        &self,
+        post_id: &str,
+        target: &str,
+        location: &str,
+    ) -> Result<(), StoreError> {
+        let (post_id, target, location) =
+            (post_id.to_owned(), target.to_owned(), location.to_owned());
         Ok(self
             .db
             .call(move |c| {

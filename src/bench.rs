@@ -1,0 +1,182 @@
+//! Benchmarks that print figures (`blogflow bench …`), never timed assertions.
+//!
+//! Figures are printed next to a baseline measured in the same process, so a noisy shared
+//! machine shifts both: the queue against raw SQLite write transactions on the same file
+//! settings, the idle service against the target budget.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::Db;
+use crate::queue::worker::{ActiveJob, JobHandler, Worker, WorkerOptions};
+use crate::queue::{JobError, NewJob, Queue, SqliteQueue};
+
+struct NoOp;
+
+impl JobHandler for NoOp {
+    async fn handle(&self, _job: ActiveJob) -> Result<Value, JobError> {
+        Ok(Value::Null)
+    }
+}
+
+/// Raw SQLite: `n` autocommit INSERTs then `n` autocommit UPDATEs on the same settings as the
+/// queue. Returns pairs per second: what the disk and SQLite allow, before any queue logic.
+fn raw_sqlite_pairs_per_sec(n: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let conn = rusqlite::Connection::open(dir.path().join("raw.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, state TEXT, payload TEXT)")?;
+    let started = Instant::now();
+    let mut insert = conn.prepare("INSERT INTO t (state, payload) VALUES ('waiting', ?1)")?;
+    for i in 0..n {
+        insert.execute([format!("{{\"n\":{i}}}")])?;
+    }
+    let mut update = conn.prepare("UPDATE t SET state = 'completed' WHERE id = ?1")?;
+    for i in 1..=n {
+        update.execute([i as i64])?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn drain(
+    queue: &SqliteQueue,
+    name: &str,
+    jobs: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
+    let cancel = CancellationToken::new();
+    let options = WorkerOptions {
+        concurrency,
+        poll_interval: Duration::from_millis(50),
+        ..WorkerOptions::default()
+    };
+    let worker = Worker::new(Arc::new(queue.clone()), name, Arc::new(NoOp), options);
+    let started = Instant::now();
+    let handle = tokio::spawn(worker.run(cancel.clone()));
+    loop {
+        if queue.counts(name).await?.completed as usize >= jobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    cancel.cancel();
+    handle.await?;
+    Ok(elapsed)
+}
+
+/// Prints enqueue and drain throughput of the embedded queue at concurrency 1, 10 and 50.
+pub async fn queue(jobs: usize) -> anyhow::Result<()> {
+    let baseline = tokio::task::spawn_blocking(move || raw_sqlite_pairs_per_sec(jobs)).await??;
+    println!("embedded queue, {jobs} jobs per run, no-op handler");
+    println!("baseline: raw SQLite insert+update pairs      {baseline:>10.0} /s");
+    println!(
+        "{:<14} {:>14} {:>12} {:>14} {:>12}",
+        "concurrency", "enqueue/s", "vs raw", "drain/s", "vs raw"
+    );
+    for concurrency in [1, 10, 50] {
+        let dir = tempfile::tempdir()?;
+        let queue = SqliteQueue::open(Db::open(&dir.path().join("bench.db"))?).await?;
+        let name = "bench";
+        let started = Instant::now();
+        for i in 0..jobs {
+            queue
+                .add(name, NewJob::new("noop", json!({ "n": i })))
+                .await?;
+        }
+        let enqueue = jobs as f64 / started.elapsed().as_secs_f64();
+        let drained = jobs as f64 / drain(&queue, name, jobs, concurrency).await?.as_secs_f64();
+        println!(
+            "{concurrency:<14} {enqueue:>14.0} {:>11.2}x {drained:>14.0} {:>11.2}x",
+            enqueue / baseline,
+            drained / baseline
+        );
+    }
+    println!("target: >= 5000 jobs/s drain at concurrency 10");
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Starts `blogflow run` on temporary folders, waits until it answers, lets it settle and
+/// prints its resident memory.
+pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg("run")
+        .current_dir(dir.path())
+        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+        .env("BLOGFLOW_DATA_DIR", dir.path().join("data"))
+        .env("BLOGFLOW_CONTENT_DIR", dir.path().join("content"))
+        .env("BLOGFLOW_LOG_DIR", dir.path().join("logs"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("child exited at once"))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let addr = crate::bench::wait_for_address(stderr).await?;
+    reqwest::get(format!("http://{addr}/healthz"))
+        .await?
+        .error_for_status()?;
+    tokio::time::sleep(Duration::from_secs(settle_secs)).await;
+    let (rss, hwm) =
+        rss_kib(pid).ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}/status"))?;
+    let (own, _) = rss_kib(std::process::id()).unwrap_or((0, 0));
+    child.kill().await?;
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("idle `blogflow run` (no provider, embedded SQLite, {settle_secs} s settled)");
+    println!(
+        "RSS now   {:>7.1} MiB   ratio to the 30 MiB target {:.2}",
+        mib(rss),
+        mib(rss) / 30.0
+    );
+    println!("RSS peak  {:>7.1} MiB", mib(hwm));
+    println!(
+        "baseline: this bench process (same binary, tokio + reqwest loaded) {:.1} MiB",
+        mib(own)
+    );
+    Ok(())
+}
+
+/// Reads the child's stderr until it prints its address ("running at http://ADDR").
+pub async fn wait_for_address(stderr: tokio::process::ChildStderr) -> anyhow::Result<String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.split("running at http://").nth(1) {
+                return Ok::<_, std::io::Error>(Some(
+                    rest.split_whitespace().next().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+        Ok(None)
+    })
+    .await??;
+    // Keep draining so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    found.ok_or_else(|| anyhow::anyhow!("blogflow exited before listening"))
+}

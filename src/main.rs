@@ -1,0 +1,360 @@
+//! The `blogflow` command: parses arguments and wires library parts together.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use blogflow::config::{Config, Severity, Sources};
+use blogflow::content::pipeline::{GenerateRequest, SlotOutcome};
+
+#[derive(Parser)]
+#[command(
+    name = "blogflow",
+    version,
+    about = "Keeps an AI blog publishing on schedule, unattended."
+)]
+struct Cli {
+    /// Configuration file (default: $BLOGFLOW_CONFIG, else ./blogflow.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything in one process: API, scheduler, workers.
+    Run,
+    /// Generate and publish posts now, in this process, with a progress bar.
+    Generate {
+        /// Posts to write.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Topic for every post (default: rotate the configured keywords).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Category (default: generation.category).
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Show the state of a running service.
+    Status {
+        /// Base URL of the service (default: http://BLOGFLOW_LISTEN).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Report every configuration problem at once; exit 1 if there are errors.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Embedded queue throughput: enqueue and drain with a no-op handler.
+    Queue {
+        /// Jobs per run.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: usize,
+    },
+    /// Resident memory of an idle `blogflow run`.
+    IdleRss {
+        /// Seconds to let it settle.
+        #[arg(long, default_value_t = 5)]
+        settle: u64,
+    },
+}
+
+fn load(
+    cli_config: Option<&PathBuf>,
+) -> Result<(Config, Vec<blogflow::config::Problem>), Vec<blogflow::config::Problem>> {
+    let sources = Sources::load(
+        &std::env::current_dir().unwrap_or_else(|_| ".".into()),
+        cli_config.map(PathBuf::as_path),
+    )?;
+    Config::from_sources(&sources)
+}
+
+fn load_or_exit(cli_config: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    match load(cli_config) {
+        Ok((config, warnings)) => {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+            Ok(config)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "configuration is invalid ({} problem(s)); `blogflow config check` lists them",
+                problems.len()
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Config {
+                command: ConfigCommand::Check,
+            } => Ok(config_check(cli.config.as_ref())),
+            Command::Run => run(cli.config.as_ref()).await,
+            Command::Generate {
+                count,
+                topic,
+                category,
+            } => {
+                generate(
+                    cli.config.as_ref(),
+                    GenerateRequest {
+                        count,
+                        topic,
+                        category,
+                    },
+                )
+                .await
+            }
+            Command::Status { url } => status(cli.config.as_ref(), url).await,
+            Command::Bench {
+                command: BenchCommand::Queue { jobs },
+            } => blogflow::bench::queue(jobs)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Bench {
+                command: BenchCommand::IdleRss { settle },
+            } => blogflow::bench::idle_rss(settle)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_check(path: Option<&PathBuf>) -> ExitCode {
+    match load(path) {
+        Ok((config, warnings)) => {
+            for w in &warnings {
+                println!("{w}");
+            }
+            println!(
+                "configuration is valid{}",
+                if warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warning(s))", warnings.len())
+                }
+            );
+            println!("  listen       {}", config.listen);
+            println!("  data dir     {}", config.data_dir.display());
+            println!("  content dir  {}", config.content_dir.display());
+            println!("  log dir      {}", config.log_dir.display());
+            println!("  language     {}", config.generation.language.code());
+            println!(
+                "  provider     {}",
+                config.openai.as_ref().map_or(
+                    "none (generation fails until one is set)".to_owned(),
+                    |o| format!("{} model {}", o.base_url, o.model)
+                )
+            );
+            println!(
+                "  api token    {}",
+                if config.api_token.is_some() {
+                    "set"
+                } else {
+                    "not set (mutations refused)"
+                }
+            );
+            for s in &config.schedules {
+                println!(
+                    "  schedule     {} \"{}\" {:?}",
+                    s.name, s.expression, s.action
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            let errors = problems
+                .iter()
+                .filter(|p| p.severity == Severity::Error)
+                .count();
+            println!(
+                "configuration is invalid: {errors} error(s), {} warning(s)",
+                problems.len() - errors
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = match load_or_exit(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let _guards = blogflow::telemetry::init(&config.logging, Some(&config.log_dir))
+        .context("cannot set up logging")?;
+    let running = blogflow::app::start(config).await?;
+    eprintln!(
+        "blogflow is running at http://{} (Ctrl-C to stop)",
+        running.addr
+    );
+    blogflow::app::signal().await;
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn generate(path: Option<&PathBuf>, request: GenerateRequest) -> anyhow::Result<ExitCode> {
+    let config = match load_or_exit(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let max = config.generation.max_posts_per_request;
+    if request.count == 0 || request.count > max {
+        anyhow::bail!("--count must be from 1 to {max} (generation.max_posts_per_request)");
+    }
+    let _guards =
+        blogflow::telemetry::init(&config.logging, None).context("cannot set up logging")?;
+    let config = Arc::new(config);
+    let parts = blogflow::app::open(config.clone()).await?;
+    let job_id = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let bar = ProgressBar::new(request.count as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} posts {msg}",
+        )
+        .expect("template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        blogflow::app::signal().await;
+        stop.cancel();
+    });
+    let outcomes = parts
+        .router
+        .generator
+        .run_slots(&job_id, &request, &cancel, |o| {
+            bar.inc(1);
+            bar.set_message(match o {
+                SlotOutcome::Ready(_) => "written".to_owned(),
+                SlotOutcome::Held(_) => "held for review".to_owned(),
+                SlotOutcome::Failed(e) => format!("failed: {}", e.message),
+            });
+        })
+        .await;
+    bar.finish_and_clear();
+    let mut failed = 0;
+    for outcome in outcomes {
+        match outcome {
+            SlotOutcome::Ready(id) => {
+                let report =
+                    blogflow::publish::publish_post(&parts.store, &parts.router.publishers, &id)
+                        .await?;
+                for p in report.publications {
+                    println!("published  {}  {}", p.target, p.location);
+                }
+            }
+            SlotOutcome::Held(id) => println!(
+                "held       post {id} (below the quality threshold; see `GET /api/posts/{id}`)"
+            ),
+            SlotOutcome::Failed(e) => {
+                failed += 1;
+                println!("failed     {}", e.message);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn status(path: Option<&PathBuf>, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let base = match url {
+        Some(u) => u,
+        None => match load_or_exit(path) {
+            Ok(c) => format!("http://{}", c.listen),
+            Err(code) => return Ok(code),
+        },
+    };
+    let base = base.trim_end_matches('/');
+    let body: serde_json::Value = reqwest::get(format!("{base}/api/automation/workflow"))
+        .await
+        .with_context(|| format!("cannot reach blogflow at {base} (is `blogflow run` running?)"))?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!("state      {}", body["state"].as_str().unwrap_or("?"));
+    println!("uptime     {} s", body["uptime_secs"]);
+    println!(
+        "provider   {}",
+        body["provider"]["name"].as_str().unwrap_or("none")
+    );
+    if let Some(queues) = body["queues"].as_object() {
+        for (name, q) in queues {
+            let c = &q["counts"];
+            println!(
+                "queue      {name:<20} waiting {} delayed {} active {} completed {} failed {}{}",
+                c["waiting"],
+                c["delayed"],
+                c["active"],
+                c["completed"],
+                c["failed"],
+                if q["paused"] == true { " (paused)" } else { "" }
+            );
+        }
+    }
+    let p = &body["posts"];
+    println!(
+        "posts      {} total, {} published, {} ready, {} held, ${:.4}",
+        p["total"],
+        p["published"],
+        p["ready"],
+        p["held"],
+        p["cost_usd"].as_f64().unwrap_or(0.0)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,212 @@
+//! The real `blogflow run` binary killed and restarted: jobs are recovered, nothing is lost
+//! and nothing is published twice.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{FakeOpenAi, Reply, TOKEN, test_toml};
+use tokio::process::{Child, Command};
+
+struct Process {
+    child: Child,
+    base: String,
+}
+
+async fn spawn(dir: &Path, fake: &FakeOpenAi) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blogflow"))
+        .arg("run")
+        .current_dir(dir)
+        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+        .env("BLOGFLOW_DATA_DIR", dir.join("data"))
+        .env("BLOGFLOW_CONTENT_DIR", dir.join("content"))
+        .env("BLOGFLOW_LOG_DIR", dir.join("logs"))
+        .env("BLOGFLOW_API_TOKEN", TOKEN)
+        .env("OPENAI_BASE_URL", &fake.base_url)
+        .env("OPENAI_API_KEY", "sk-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr = blogflow::bench::wait_for_address(child.stderr.take().unwrap())
+        .await
+        .unwrap();
+    Process {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+impl Process {
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get(path).await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn generate(&self, count: u32) -> String {
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/api/automation/workflow", self.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"action": "generate_content", "count": count}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["job_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exit after SIGTERM")
+            .unwrap()
+    }
+}
+
+fn markdown_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect()
+}
+
+#[tokio::test]
+async fn kill_9_mid_job_then_restart_completes_it_without_duplicates() {
+    let fake = FakeOpenAi::start().await;
+    // The first post is answered at once; the other two hang until the process is killed.
+    fake.script([Reply::Post, Reply::Hang, Reply::Hang]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
+
+    let mut first = spawn(dir.path(), &fake).await;
+    let job_id = first.generate(3).await;
+    fake.wait_for_requests(3).await;
+    first
+        .wait_for(
+            "/api/automation/workflow",
+            "the first post to be published",
+            |v| v["posts"]["published"] == 1,
+        )
+        .await;
+    let job = first
+        .get(&format!("/api/jobs/content-generation/{job_id}"))
+        .await;
+    assert_eq!(job["state"], "active");
+    let published_before = markdown_files(&dir.path().join("content"));
+    let first_file = std::fs::read_to_string(&published_before[0]).unwrap();
+
+    first.child.start_kill().unwrap(); // SIGKILL
+    first.child.wait().await.unwrap();
+
+    let second = spawn(dir.path(), &fake).await;
+    let job = second
+        .wait_for(
+            &format!("/api/jobs/content-generation/{job_id}"),
+            "the recovered job to complete",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    assert_eq!(job["stalled_count"], 1, "recovered as stalled: {job:#}");
+    assert_eq!(job["attempts_made"], 0, "a crash is not a failed attempt");
+    second
+        .wait_for("/api/automation/workflow", "three published posts", |v| {
+            v["posts"]["published"] == 3
+        })
+        .await;
+
+    let files = markdown_files(&dir.path().join("content"));
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(
+        std::fs::read_to_string(&published_before[0]).unwrap(),
+        first_file,
+        "the first post was not rewritten"
+    );
+    let posts = second.get("/api/posts").await;
+    let posts = posts["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 3);
+    for p in posts {
+        let detail = second
+            .get(&format!("/api/posts/{}", p["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            detail["publications"].as_array().unwrap().len(),
+            1,
+            "published once: {detail:#}"
+        );
+    }
+    assert_eq!(
+        fake.requests(),
+        5,
+        "the finished post was not generated again"
+    );
+    assert!(second.terminate().await.success());
+}
+
+#[tokio::test]
+async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
+    let fake = FakeOpenAi::start().await;
+    fake.script([Reply::Hang]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("blogflow.toml"),
+        test_toml("").replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1"),
+    )
+    .unwrap();
+
+    let first = spawn(dir.path(), &fake).await;
+    let job_id = first.generate(1).await;
+    fake.wait_for_requests(1).await;
+    let status = first.terminate().await;
+    assert!(status.success(), "graceful exit: {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("logs/workflow.log")).unwrap();
+    assert!(log.contains("job handed back to the queue"), "{log}");
+
+    let second = spawn(dir.path(), &fake).await;
+    let job = second
+        .wait_for(
+            &format!("/api/jobs/content-generation/{job_id}"),
+            "the handed-back job to complete",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    assert_eq!(
+        (job["stalled_count"].as_u64(), job["attempts_made"].as_u64()),
+        (Some(0), Some(0)),
+        "handed back, not stalled or failed: {job:#}"
+    );
+    assert_eq!(markdown_files(&dir.path().join("content")).len(), 1);
+    assert!(second.terminate().await.success());
+}

@@ -1,0 +1,222 @@
+//! Test support: a fake OpenAI-compatible server speaking the real wire format (including its
+//! errors), started on port 0 by each test, and configuration helpers.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support code"
+)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+
+/// What the fake answers to one chat request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A good post (unique title per request).
+    Post,
+    /// A completion whose content is this text.
+    Text(String),
+    /// An HTTP error with an OpenAI-style body and optional headers.
+    Error {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+        retry_after: Option<&'static str>,
+    },
+    /// Wait until [`FakeOpenAi::release`] is called, then answer a good post.
+    Hang,
+}
+
+struct Inner {
+    script: Mutex<VecDeque<Reply>>,
+    default: Mutex<Reply>,
+    requests: AtomicUsize,
+    bodies: Mutex<Vec<Value>>,
+    auth: Mutex<Vec<Option<String>>>,
+    arrived: Notify,
+    gate: Semaphore,
+}
+
+/// A fake OpenAI-compatible server.
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    inner: Arc<Inner>,
+    /// Base URL including `/v1`.
+    pub base_url: String,
+}
+
+impl FakeOpenAi {
+    /// Starts the server; answers good posts unless scripted otherwise.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner {
+            script: Mutex::new(VecDeque::new()),
+            default: Mutex::new(Reply::Post),
+            requests: AtomicUsize::new(0),
+            bodies: Mutex::new(Vec::new()),
+            auth: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
+            gate: Semaphore::new(0),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/models", get(|| async { Json(json!({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})) }))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            inner,
+            base_url: format!("http://{addr}/v1"),
+        }
+    }
+
+    /// Answers the next requests with these replies, in order, then the default.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.inner.script.lock().unwrap().extend(replies);
+    }
+
+    /// The reply once the script is used up.
+    pub fn set_default(&self, reply: Reply) {
+        *self.inner.default.lock().unwrap() = reply;
+    }
+
+    /// Lets `n` hanging requests answer.
+    pub fn release(&self, n: usize) {
+        self.inner.gate.add_permits(n);
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> usize {
+        self.inner.requests.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for_requests(&self, n: usize) {
+        loop {
+            let notified = self.inner.arrived.notified();
+            if self.requests() >= n {
+                return;
+            }
+            tokio::time::timeout(Duration::from_secs(60), notified)
+                .await
+                .expect("fake provider: requests did not arrive in 60 s");
+        }
+    }
+
+    /// Request bodies received.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.inner.bodies.lock().unwrap().clone()
+    }
+
+    /// Authorization headers received.
+    pub fn auth_headers(&self) -> Vec<Option<String>> {
+        self.inner.auth.lock().unwrap().clone()
+    }
+}
+
+/// A post that passes the quality gate, unique per `n`.
+pub fn good_post(n: usize) -> Value {
+    let mut body = String::from(
+        "Artificial intelligence keeps moving, and this article looks at one concrete shift in detail.\n\n",
+    );
+    for (i, topic) in [
+        "models", "agents", "hardware", "policy", "practice", "outlook",
+    ]
+    .iter()
+    .enumerate()
+    {
+        body.push_str(&format!("## What changed in {topic}\n\n"));
+        for j in 0..4 {
+            body.push_str(&format!(
+                "Observation {j} about {topic}: teams report measurable change number {} in area {}, which matters because adoption in {} depends on it.\n\n",
+                n * 31 + i * 7 + j, i + j * 3, 2020 + i
+            ));
+        }
+    }
+    json!({
+        "title": format!("How AI Agents Changed Software Teams, Part {n}"),
+        "slug": format!("how-ai-agents-changed-software-teams-part-{n}"),
+        "summary": "A look at what changed and why it matters now.",
+        "tags": ["AI", "agents", "software"],
+        "seo_title": format!("AI Agents and Software Teams {n}"),
+        "seo_description": "How AI agents changed the daily work of software teams, what it costs, and what to do next.",
+        "seo_keywords": ["ai agents", "software teams"],
+        "body": body,
+    })
+}
+
+fn completion(content: String) -> Value {
+    json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": "fake-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 900, "total_tokens": 1020}
+    })
+}
+
+async fn chat(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
+    inner.bodies.lock().unwrap().push(body);
+    inner.auth.lock().unwrap().push(
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    );
+    inner.arrived.notify_waiters();
+    let reply = inner
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    match reply {
+        Reply::Post => Json(completion(good_post(n).to_string())).into_response(),
+        Reply::Text(t) => Json(completion(t)).into_response(),
+        Reply::Hang => {
+            inner.gate.acquire().await.unwrap().forget();
+            Json(completion(good_post(n).to_string())).into_response()
+        }
+        Reply::Error {
+            status,
+            code,
+            message,
+            retry_after,
+        } => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap(),
+                Json(json!({"error": {"message": message, "type": code, "param": null, "code": code}})),
+            )
+                .into_response();
+            if let Some(r) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from_static(r));
+            }
+            response
+        }
+    }
+}
+
+/// A test token (16+ characters).
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// TOML for tests: no schedules, fast polling and stall detection.
+pub fn test_toml(extra: &str) -> String {
+    format!(
+        "schedules = []\n{extra}\n[queue]\nlease_secs = 2\nstalled_interval_secs = 1\npoll_interval_ms = 50\nshutdown_grace_secs = 5\n"
+    )
+}
