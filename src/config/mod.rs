@@ -511,7 +511,13 @@ fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Optio
         .get("OPENAI_BASE_URL")
         .map(str::to_owned)
         .or(raw.base_url);
-    if api_key.is_none() && base_url.is_none() && !raw_present {
+    if api_key.is_none() && base_url.is_none() {
+        if raw_present {
+            c.problems.push(warning(
+                "providers.openai",
+                "no OPENAI_API_KEY and no base_url: the provider stays off",
+            ));
+        }
         return None;
     }
     let base_url = base_url.unwrap_or_else(|| "https://api.openai.com/v1".into());

@@ -1,0 +1,171 @@
+//! The `blogflow` command line: `config check`, `generate` and `status`.
+
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use support::{FakeOpenAi, TOKEN};
+
+/// A command with a clean environment (nothing from the developer's shell leaks in).
+fn blogflow(dir: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_blogflow"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BLOGFLOW_DATA_DIR", dir.join("data"))
+        .env("BLOGFLOW_CONTENT_DIR", dir.join("content"))
+        .env("BLOGFLOW_LOG_DIR", dir.join("logs"))
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn config_check_lists_every_problem_with_its_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "BLOGFLOW_LANGUAGE=fr\nBLOGFLOW_API_TOKEN=short\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), "[generation]\nparallelism = 99\n[[schedules]]\nname = \"x\"\ncron = \"soon\"\naction = \"generate\"\n").unwrap();
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .env("BLOGFLOW_LISTEN", "nowhere")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for setting in [
+        "BLOGFLOW_LISTEN",
+        "BLOGFLOW_LANGUAGE",
+        "BLOGFLOW_API_TOKEN",
+        "generation.parallelism",
+        "schedules[0].cron",
+    ] {
+        assert!(
+            text.contains(&format!("error: {setting}:")),
+            "{setting} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("5 error(s)"), "{text}");
+}
+
+#[tokio::test]
+async fn config_check_accepts_the_shipped_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("blogflow.example.toml"),
+        dir.path().join("blogflow.toml"),
+    )
+    .unwrap();
+    std::fs::copy(root.join(".env.example"), dir.path().join(".env")).unwrap();
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("configuration is valid") && text.contains("schedule     generate"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn generate_writes_and_publishes_posts_from_the_command_line() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = blogflow(dir.path())
+        .args(["generate", "--count", "2", "--topic", "AI chips"])
+        .env("OPENAI_BASE_URL", &fake.base_url)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("published  markdown"))
+            .count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("content"))
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "md"))
+            .count(),
+        2
+    );
+    let bad = blogflow(dir.path())
+        .args(["generate", "--count", "0"])
+        .env("OPENAI_BASE_URL", &fake.base_url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--count must be from 1 to 20"));
+}
+
+#[tokio::test]
+async fn generate_without_a_provider_says_how_to_configure_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = blogflow(dir.path())
+        .args(["generate"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no LLM provider is configured: set OPENAI_API_KEY"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn status_reports_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = blogflow(dir.path())
+        .arg("run")
+        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+        .env("BLOGFLOW_API_TOKEN", TOKEN)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = blogflow::bench::wait_for_address(run.stderr.take().unwrap())
+        .await
+        .unwrap();
+    let out = blogflow(dir.path())
+        .args(["status", "--url", &format!("http://{addr}")])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("state      running") && text.contains("queue      content-generation"),
+        "{text}"
+    );
+    let down = blogflow(dir.path())
+        .args(["status", "--url", "http://127.0.0.1:9"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&down.stderr).contains("is `blogflow run` running?"));
+    run.start_kill().unwrap();
+}
