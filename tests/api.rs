@@ -542,3 +542,46 @@ async fn pause_resume_stop_and_start_move_the_workflow() {
     assert_eq!(r["state"], "running");
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_answers_while_stop_waits_for_a_running_job() {
+    let fake = FakeOpenAi::start().await;
+    fake.script([Reply::Hang]);
+    let svc = start(Some(&fake.base_url), Some(TOKEN), "").await;
+    let (_, r) = svc
+        .action(json!({"action": "generate_content", "count": 1}))
+        .await;
+    let id = r["job_id"].as_str().unwrap().to_owned();
+    fake.wait_for_requests(1).await;
+    let stopping = {
+        let (http, url) = (
+            svc.http.clone(),
+            format!("{}/api/automation/workflow", svc.base),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(TOKEN)
+                .json(&json!({"action": "stop"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    // While stop waits for the hung job, reads still answer and say what is happening.
+    svc.wait_for("/api/automation/workflow", "the stopping state", |v| {
+        v["state"] == "stopping"
+    })
+    .await;
+    fake.release(1);
+    let stopped = stopping.await.unwrap();
+    assert_eq!(stopped["state"], "stopped");
+    assert_eq!(
+        svc.job(&id).await["state"],
+        "completed",
+        "the running job finished within the grace period"
+    );
+    svc.stop().await;
+}

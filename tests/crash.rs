@@ -191,8 +191,25 @@ async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
     fake.wait_for_requests(1).await;
     let status = first.terminate().await;
     assert!(status.success(), "graceful exit: {status:?}");
-    let log = std::fs::read_to_string(dir.path().join("logs/workflow.log")).unwrap();
-    assert!(log.contains("job handed back to the queue"), "{log}");
+    let log = |name: &str| std::fs::read_to_string(dir.path().join("logs").join(name)).unwrap();
+    assert!(log("workflow.log").contains("job handed back to the queue"));
+    assert!(
+        log("error.log").contains("job handed back to the queue"),
+        "warnings reach error.log"
+    );
+    assert!(
+        !log("error.log").contains("api request"),
+        "info events stay out of error.log"
+    );
+    let perf = log("performance.log");
+    assert!(
+        perf.contains("api request") && perf.contains("latency_ms"),
+        "{perf}"
+    );
+    assert!(
+        !perf.contains("worker started"),
+        "only performance events in performance.log"
+    );
 
     let second = spawn(dir.path(), &fake).await;
     let job = second

@@ -445,12 +445,10 @@ impl Config {
                 c.problems.push(warning(var, "set, but the Redis queue backend is not in this version; the embedded SQLite queue is used"));
             }
         }
-        if let Some(url) = env
-            .get("DATABASE_URL")
-            .filter(|u| !u.starts_with("sqlite:"))
-        {
+        if let Some(url) = env.get("DATABASE_URL") {
+            // Even a sqlite: URL is not honoured yet: the file is BLOGFLOW_DATA_DIR/blogflow.db.
             let scheme = url.split(':').next().unwrap_or("");
-            c.problems.push(warning("DATABASE_URL", format!("{scheme}: is not supported in this version; the embedded SQLite store in BLOGFLOW_DATA_DIR is used")));
+            c.problems.push(warning("DATABASE_URL", format!("{scheme}: is not used by this version; the SQLite file in BLOGFLOW_DATA_DIR is used")));
         }
 
         let generation = generation_config(&mut c, env, raw.generation);

@@ -33,6 +33,8 @@ pub enum WorkflowState {
     Running,
     /// Generation and publishing are paused.
     Paused,
+    /// Workers are finishing their jobs (until the grace deadline).
+    Stopping,
     /// Nothing runs but the API.
     Stopped,
 }
@@ -46,15 +48,13 @@ struct Active {
     scheduler: JoinHandle<()>,
 }
 
-struct Inner {
-    state: WorkflowState,
-    active: Option<Active>,
-}
-
 /// Handle to the workflow. Cheap to clone.
 #[derive(Clone)]
 pub struct Orchestrator {
-    inner: Arc<Mutex<Inner>>,
+    /// Serialises start and stop; held while workers drain, so readers never take it.
+    control: Arc<Mutex<Option<Active>>>,
+    /// What readers see, updated under `control`.
+    state: Arc<std::sync::Mutex<WorkflowState>>,
     paused_flag: Arc<std::sync::atomic::AtomicBool>,
     router: Arc<JobRouter>,
     queue: QueueBackend,
@@ -79,10 +79,9 @@ impl Orchestrator {
     /// A stopped workflow. Call [`Orchestrator::boot`] to apply `auto_start` and paused queues.
     pub fn new(router: JobRouter, queue: QueueBackend, config: Arc<Config>) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Inner {
-                state: WorkflowState::Stopped,
-                active: None,
-            })),
+            control: Arc::new(Mutex::new(None)),
+            state: Arc::new(std::sync::Mutex::new(WorkflowState::Stopped)),
+
             paused_flag: Arc::default(),
             router: Arc::new(router),
             queue,
@@ -109,7 +108,11 @@ impl Orchestrator {
 
     /// Current state.
     pub async fn state(&self) -> WorkflowState {
-        self.inner.lock().await.state
+        *self.state.lock().expect("workflow state")
+    }
+
+    fn set_state(&self, state: WorkflowState) {
+        *self.state.lock().expect("workflow state") = state;
     }
 
     /// Seconds since this process started.
@@ -131,16 +134,13 @@ impl Orchestrator {
     /// stop or a restart) stay paused: the workflow comes up paused.
     pub async fn start(&self) -> Result<ActionOutcome, QueueError> {
         let paused = self.queue.is_paused(names::CONTENT_GENERATION).await?;
-        let mut inner = self.inner.lock().await;
-        match inner.state {
-            WorkflowState::Running => {
-                return Ok(self.outcome(WorkflowState::Running, "already running"));
-            }
-            WorkflowState::Paused => {
-                drop(inner);
-                return self.resume().await;
-            }
-            WorkflowState::Stopped => {}
+        let mut control = self.control.lock().await;
+        if control.is_some() {
+            drop(control);
+            return match self.state().await {
+                WorkflowState::Paused => self.resume().await,
+                state => Ok(self.outcome(state, "already running")),
+            };
         }
         let cancel = CancellationToken::new();
         let q = &self.config.queue;
@@ -203,19 +203,20 @@ impl Orchestrator {
             move || paused_flag.load(std::sync::atomic::Ordering::Relaxed),
             cancel.child_token(),
         ));
-        inner.active = Some(Active {
+        *control = Some(Active {
             cancel,
             workers,
             scheduler,
         });
-        inner.state = if paused {
+        let state = if paused {
             WorkflowState::Paused
         } else {
             WorkflowState::Running
         };
+        self.set_state(state);
         tracing::info!(paused, "workflow started");
         Ok(self.outcome(
-            inner.state,
+            state,
             if paused {
                 "started, but paused: use resume"
             } else {
@@ -226,10 +227,11 @@ impl Orchestrator {
 
     /// Stops workers (gracefully) and the scheduler.
     pub async fn stop(&self) -> Result<ActionOutcome, QueueError> {
-        let mut inner = self.inner.lock().await;
-        let Some(active) = inner.active.take() else {
+        let mut control = self.control.lock().await;
+        let Some(active) = control.take() else {
             return Ok(self.outcome(WorkflowState::Stopped, "already stopped"));
         };
+        self.set_state(WorkflowState::Stopping);
         active.cancel.cancel();
         let mut handed_back = 0;
         for w in active.workers {
@@ -238,7 +240,7 @@ impl Orchestrator {
             }
         }
         let _ = active.scheduler.await;
-        inner.state = WorkflowState::Stopped;
+        self.set_state(WorkflowState::Stopped);
         tracing::info!(handed_back, "workflow stopped");
         let message = if handed_back > 0 {
             format!("stopped; {handed_back} unfinished jobs handed back to the queue")
@@ -252,7 +254,7 @@ impl Orchestrator {
     pub async fn pause(&self) -> Result<ActionOutcome, QueueError> {
         let state = self.state().await;
         match state {
-            WorkflowState::Stopped => {
+            WorkflowState::Stopped | WorkflowState::Stopping => {
                 Ok(self.outcome(state, "stopped: nothing to pause (start it first)"))
             }
             WorkflowState::Paused => Ok(self.outcome(state, "already paused")),
@@ -270,7 +272,9 @@ impl Orchestrator {
     pub async fn resume(&self) -> Result<ActionOutcome, QueueError> {
         let state = self.state().await;
         match state {
-            WorkflowState::Stopped => Ok(self.outcome(state, "stopped: use start")),
+            WorkflowState::Stopped | WorkflowState::Stopping => {
+                Ok(self.outcome(state, "stopped: use start"))
+            }
             WorkflowState::Running => Ok(self.outcome(state, "already running")),
             WorkflowState::Paused => {
                 self.set_paused(false).await?;
@@ -289,9 +293,9 @@ impl Orchestrator {
         }
         self.paused_flag
             .store(paused, std::sync::atomic::Ordering::Relaxed);
-        let mut inner = self.inner.lock().await;
-        if inner.active.is_some() {
-            inner.state = if paused {
+        let mut state = self.state.lock().expect("workflow state");
+        if matches!(*state, WorkflowState::Running | WorkflowState::Paused) {
+            *state = if paused {
                 WorkflowState::Paused
             } else {
                 WorkflowState::Running
@@ -317,7 +321,7 @@ impl Orchestrator {
                 "queued {} post(s); the workflow is paused, they start on resume",
                 request.count
             ),
-            WorkflowState::Stopped => format!(
+            WorkflowState::Stopped | WorkflowState::Stopping => format!(
                 "queued {} post(s); the workflow is stopped, they start on start",
                 request.count
             ),
