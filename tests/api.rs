@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use blogflow::config::{Config, Env, RawConfig};
 use serde_json::{Value, json};
@@ -78,18 +77,28 @@ impl Service {
 
     /// Polls `path` until `done` holds (the service is observed from outside, like a client).
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let v = self.get(path).await;
-            if done(&v) {
-                return v;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {v:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        support::poll_json(
+            &reqwest::Client::new(),
+            &format!("{}{path}", self.base),
+            what,
+            done,
+        )
+        .await
+    }
+
+    /// Queues a generation job and returns its id.
+    async fn generate(&self, count: u32) -> String {
+        let (status, body) = self
+            .action(json!({"action": "generate_content", "count": count}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["job_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Waits until the generation job `id` satisfies `done`.
+    async fn wait_job(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for(&format!("/api/jobs/content-generation/{id}"), what, done)
+            .await
     }
 
     async fn job(&self, id: &str) -> Value {
@@ -328,16 +337,9 @@ async fn a_malformed_model_answer_fails_the_job_clearly_and_stores_nothing() {
         "[generation]\njob_attempts = 1\nattempts_per_post = 2\n",
     )
     .await;
-    let (_, body) = svc
-        .action(json!({"action": "generate_content", "count": 1}))
-        .await;
-    let id = body["job_id"].as_str().unwrap().to_owned();
+    let id = svc.generate(1).await;
     let job = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "the job to fail",
-            |j| j["state"] == "failed",
-        )
+        .wait_job(&id, "the job to fail", |j| j["state"] == "failed")
         .await;
     let error = job["last_error"].as_str().unwrap();
     assert!(
@@ -359,16 +361,9 @@ async fn a_malformed_model_answer_fails_the_job_clearly_and_stores_nothing() {
 #[tokio::test]
 async fn an_unreachable_provider_fails_with_a_retry_and_the_api_keeps_answering() {
     let svc = start(Some("http://127.0.0.1:9/v1"), Some(TOKEN), "").await;
-    let (_, body) = svc
-        .action(json!({"action": "generate_content", "count": 2}))
-        .await;
-    let id = body["job_id"].as_str().unwrap().to_owned();
+    let id = svc.generate(2).await;
     let job = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "a failed attempt",
-            |j| j["attempts_made"] == 1,
-        )
+        .wait_job(&id, "a failed attempt", |j| j["attempts_made"] == 1)
         .await;
     assert_eq!(
         job["state"], "delayed",
@@ -401,16 +396,9 @@ async fn auth_and_quota_errors_are_not_retried_and_never_leak_the_key() {
         retry_after: None,
     });
     let svc = start(Some(&fake.base_url), Some(TOKEN), "").await;
-    let (_, body) = svc
-        .action(json!({"action": "generate_content", "count": 1}))
-        .await;
-    let id = body["job_id"].as_str().unwrap().to_owned();
+    let id = svc.generate(1).await;
     let job = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "the job to fail",
-            |j| j["state"] == "failed",
-        )
+        .wait_job(&id, "the job to fail", |j| j["state"] == "failed")
         .await;
     assert_eq!(job["attempts_made"], 1, "a 401 is never retried");
     let error = job["last_error"].as_str().unwrap();
@@ -435,16 +423,9 @@ async fn a_rate_limit_waits_for_retry_after() {
         retry_after: Some("120"),
     }]);
     let svc = start(Some(&fake.base_url), Some(TOKEN), "").await;
-    let (_, body) = svc
-        .action(json!({"action": "generate_content", "count": 1}))
-        .await;
-    let id = body["job_id"].as_str().unwrap().to_owned();
+    let id = svc.generate(1).await;
     let job = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "a failed attempt",
-            |j| j["attempts_made"] == 1,
-        )
+        .wait_job(&id, "a failed attempt", |j| j["attempts_made"] == 1)
         .await;
     assert_eq!(job["state"], "delayed");
     let wait_ms = job["run_at"].as_i64().unwrap() - blogflow::db::now_ms();
@@ -470,16 +451,9 @@ async fn one_failing_post_does_not_fail_the_others() {
         "[generation]\nparallelism = 1\n",
     )
     .await;
-    let (_, body) = svc
-        .action(json!({"action": "generate_content", "count": 3}))
-        .await;
-    let id = body["job_id"].as_str().unwrap().to_owned();
+    let id = svc.generate(3).await;
     let job = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "the first attempt to end",
-            |j| j["attempts_made"] == 1,
-        )
+        .wait_job(&id, "the first attempt to end", |j| j["attempts_made"] == 1)
         .await;
     assert_eq!(job["state"], "delayed", "{job:#}");
     assert!(

@@ -52,18 +52,13 @@ impl Process {
     }
 
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let v = self.get(path).await;
-            if done(&v) {
-                return v;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {v:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        support::poll_json(
+            &reqwest::Client::new(),
+            &format!("{}{path}", self.base),
+            what,
+            done,
+        )
+        .await
     }
 
     async fn generate(&self, count: u32) -> String {

@@ -132,49 +132,194 @@ fn list(items: &[String]) -> String {
 }
 
 /// The whole file: front matter in `dialect`, then the body.
+///
+/// The same fields in every dialect; Zola wants tags and categories under `[taxonomies]` and
+/// its own unknown keys under `[extra]`, Hugo takes them all at the top.
 pub fn render(post: &Post, dialect: FrontMatter) -> String {
     let c = &post.content;
     let date = chrono::DateTime::from_timestamp_millis(post.created_at)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let categories = list(std::slice::from_ref(&post.category));
-    let front = match dialect {
-        FrontMatter::HugoYaml => format!(
-            "---\ntitle: {}\ndate: {date}\nslug: {}\ndescription: {}\nsummary: {}\ntags: {}\ncategories: {categories}\nkeywords: {}\nseo_title: {}\nlang: {}\ndraft: false\nblogflow_id: {}\n---\n",
-            q(&c.title),
-            q(&c.slug),
-            q(&c.seo_description),
-            q(&c.summary),
-            list(&c.tags),
-            list(&c.seo_keywords),
-            q(&c.seo_title),
-            q(&post.language),
-            q(&post.id)
+    let head = [
+        ("title", q(&c.title)),
+        ("date", date),
+        ("slug", q(&c.slug)),
+        ("description", q(&c.seo_description)),
+        ("draft", "false".to_owned()),
+    ];
+    let taxonomies = [
+        ("tags", list(&c.tags)),
+        ("categories", list(std::slice::from_ref(&post.category))),
+    ];
+    let extra = [
+        ("summary", q(&c.summary)),
+        ("keywords", list(&c.seo_keywords)),
+        ("seo_title", q(&c.seo_title)),
+        ("lang", q(&post.language)),
+        ("blogflow_id", q(&post.id)),
+    ];
+    let lines = |fields: &[(&str, String)], sep: &str| -> String {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{k}{sep}{v}\n"))
+            .collect()
+    };
+    let (fence, front) = match dialect {
+        FrontMatter::HugoYaml => (
+            "---",
+            [
+                lines(&head, ": "),
+                lines(&taxonomies, ": "),
+                lines(&extra, ": "),
+            ]
+            .concat(),
         ),
-        FrontMatter::HugoToml => format!(
-            "+++\ntitle = {}\ndate = {date}\nslug = {}\ndescription = {}\nsummary = {}\ntags = {}\ncategories = {categories}\nkeywords = {}\nseo_title = {}\nlang = {}\ndraft = false\nblogflow_id = {}\n+++\n",
-            q(&c.title),
-            q(&c.slug),
-            q(&c.seo_description),
-            q(&c.summary),
-            list(&c.tags),
-            list(&c.seo_keywords),
-            q(&c.seo_title),
-            q(&post.language),
-            q(&post.id)
+        FrontMatter::HugoToml => (
+            "+++",
+            [
+                lines(&head, " = "),
+                lines(&taxonomies, " = "),
+                lines(&extra, " = "),
+            ]
+            .concat(),
         ),
-        FrontMatter::Zola => format!(
-            "+++\ntitle = {}\ndate = {date}\nslug = {}\ndescription = {}\ndraft = false\n\n[taxonomies]\ntags = {}\ncategories = {categories}\n\n[extra]\nsummary = {}\nkeywords = {}\nseo_title = {}\nlang = {}\nblogflow_id = {}\n+++\n",
-            q(&c.title),
-            q(&c.slug),
-            q(&c.seo_description),
-            list(&c.tags),
-            q(&c.summary),
-            list(&c.seo_keywords),
-            q(&c.seo_title),
-            q(&post.language),
-            q(&post.id)
+        FrontMatter::Zola => (
+            "+++",
+            format!(
+                "{}\n[taxonomies]\n{}\n[extra]\n{}",
+                lines(&head, " = "),
+                lines(&taxonomies, " = "),
+                lines(&extra, " = ")
+            ),
         ),
     };
-    format!("{front}\n{}\n", c.body.trim_end())
+    format!("{fence}\n{front}{fence}\n\n{}\n", c.body.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::{GeneratedPost, QualityReport};
+    use crate::store::PostStatus;
+
+    fn post() -> Post {
+        Post {
+            id: "abc123".into(),
+            job_id: "j".into(),
+            slot: 0,
+            topic: "t".into(),
+            keyword: None,
+            category: "ai-trends".into(),
+            language: "ko".into(),
+            content: GeneratedPost {
+                title: "AI \"에이전트\": 무엇이 바뀌나".into(),
+                slug: "ai-agents".into(),
+                summary: "요약\n둘째 줄".into(),
+                tags: vec!["AI".into(), "에이전트".into()],
+                seo_title: "S".into(),
+                seo_description: "D: with colon".into(),
+                seo_keywords: vec!["k".into()],
+                body: "## Intro\n\nText.\n".into(),
+            },
+            quality: QualityReport {
+                score: 80,
+                parts: vec![],
+                forbidden: vec![],
+            },
+            status: PostStatus::Ready,
+            provider: "p".into(),
+            model: "m".into(),
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            generation_ms: 0,
+            attempts: 1,
+            created_at: 1_795_658_400_000,
+            published_at: None,
+        }
+    }
+
+    fn front(doc: &str, fence: &str) -> String {
+        doc.strip_prefix(&format!("{fence}\n"))
+            .unwrap()
+            .split(&format!("\n{fence}\n"))
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn toml_dialects_parse_and_keep_tricky_text() {
+        for dialect in [FrontMatter::HugoToml, FrontMatter::Zola] {
+            let doc = render(&post(), dialect);
+            let table: toml::Table = toml::from_str(&front(&doc, "+++")).unwrap();
+            assert_eq!(
+                table["title"].as_str(),
+                Some("AI \"에이전트\": 무엇이 바뀌나")
+            );
+            assert_eq!(
+                table["date"].as_datetime().unwrap().to_string(),
+                "2026-11-26T02:00:00Z"
+            );
+            let tags = if dialect == FrontMatter::Zola {
+                &table["taxonomies"]["tags"]
+            } else {
+                &table["tags"]
+            };
+            assert_eq!(tags.as_array().unwrap().len(), 2);
+            let id = if dialect == FrontMatter::Zola {
+                &table["extra"]["blogflow_id"]
+            } else {
+                &table["blogflow_id"]
+            };
+            assert_eq!(id.as_str(), Some("abc123"));
+            assert!(doc.ends_with("## Intro\n\nText.\n"));
+        }
+    }
+
+    #[test]
+    fn a_file_is_recognised_as_ours_only_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        for dialect in [
+            FrontMatter::HugoYaml,
+            FrontMatter::HugoToml,
+            FrontMatter::Zola,
+        ] {
+            let path = dir.path().join(format!("{dialect:?}.md"));
+            std::fs::write(&path, render(&post(), dialect)).unwrap();
+            assert_eq!(holds(&path, "abc123"), Some(true), "{dialect:?}");
+            assert_eq!(holds(&path, "abc12"), Some(false), "{dialect:?}");
+        }
+        assert_eq!(holds(&dir.path().join("missing.md"), "abc123"), None);
+    }
+
+    #[test]
+    fn foreign_files_are_never_overwritten_and_retries_write_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ai-agents.md"),
+            "---\ntitle: mine\n---\nhand written",
+        )
+        .unwrap();
+        let doc = render(&post(), FrontMatter::HugoYaml);
+        let first = write_post(dir.path(), "abc123", "ai-agents", &doc).unwrap();
+        assert!(first.ends_with("ai-agents-abc123.md"), "{first}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ai-agents.md")).unwrap(),
+            "---\ntitle: mine\n---\nhand written"
+        );
+        let again = write_post(dir.path(), "abc123", "ai-agents", &doc).unwrap();
+        assert_eq!(again, first);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary files or copies left"
+        );
+        let escape = write_post(dir.path(), "def456", "../../etc/passwd", &doc).unwrap();
+        assert!(
+            escape.starts_with(&dir.path().display().to_string())
+                && escape.ends_with("etc-passwd.md"),
+            "{escape}"
+        );
+    }
 }

@@ -499,13 +499,7 @@ impl Queue for SqliteQueue {
         let state = self
             .db
             .transaction(move |tx| {
-                let state: Option<String> = tx
-                    .query_row(
-                        "SELECT state FROM queue_jobs WHERE queue = ?1 AND id = ?2",
-                        params![q, id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let state = job_state(tx, &q, &id)?;
                 if state.as_deref() == Some("failed") {
                     tx.execute(
                         "UPDATE queue_jobs SET state = 'waiting', run_at = ?3, attempts_made = 0,
@@ -540,13 +534,7 @@ impl Queue for SqliteQueue {
         let outcome = self
             .db
             .transaction(move |tx| {
-                let state: Option<String> = tx
-                    .query_row(
-                        "SELECT state FROM queue_jobs WHERE queue = ?1 AND id = ?2",
-                        params![q, id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let state = job_state(tx, &q, &id)?;
                 if state.as_deref().is_some_and(|s| s != "active") {
                     tx.execute(
                         "DELETE FROM queue_jobs WHERE queue = ?1 AND id = ?2",
@@ -601,6 +589,19 @@ impl Queue for SqliteQueue {
     fn work_signal(&self) -> watch::Receiver<u64> {
         self.work.subscribe()
     }
+}
+
+fn job_state(
+    tx: &rusqlite::Transaction<'_>,
+    queue: &str,
+    id: &str,
+) -> rusqlite::Result<Option<String>> {
+    tx.query_row(
+        "SELECT state FROM queue_jobs WHERE queue = ?1 AND id = ?2",
+        params![queue, id],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 async fn set_paused(db: &Db, queue: &str, paused: bool) -> Result<(), QueueError> {

@@ -220,3 +220,25 @@ pub fn test_toml(extra: &str) -> String {
         "schedules = []\n{extra}\n[queue]\nlease_secs = 2\nstalled_interval_secs = 1\npoll_interval_ms = 50\nshutdown_grace_secs = 5\n"
     )
 }
+
+/// GETs `url` until `done` holds or 60 s pass. Used where the service is observed from
+/// outside, like a client would (another process, or through its HTTP API).
+pub async fn poll_json(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {v:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
