@@ -7,11 +7,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{AppState, router};
-use crate::config::{Config, OpenAiConfig};
+use crate::config::Config;
 use crate::content::pipeline::{Generator, NO_PROVIDER};
 use crate::db::Db;
 use crate::jobs::JobRouter;
-use crate::llm::{OpenAiProvider, Provider};
+use crate::llm::{LocalProvider, OpenAiProvider, Provider};
 use crate::orchestrator::Orchestrator;
 use crate::publish::{MarkdownPublisher, Publisher};
 use crate::queue::{QueueBackend, SqliteQueue};
@@ -52,15 +52,19 @@ pub struct Parts {
     pub router: JobRouter,
 }
 
-/// Builds the provider from the configuration.
-pub fn provider(config: Option<&OpenAiConfig>) -> Result<Option<Provider>, StartError> {
-    config
-        .map(|c| {
-            OpenAiProvider::new(c.clone())
-                .map(Provider::OpenAi)
-                .map_err(StartError::Provider)
-        })
-        .transpose()
+/// Builds the providers from the configuration, in fallback order: the configured API
+/// provider first, the local model last.
+pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
+    let mut providers = Vec::new();
+    if let Some(c) = &config.openai {
+        providers.push(Provider::OpenAi(
+            OpenAiProvider::new(c.clone()).map_err(StartError::Provider)?,
+        ));
+    }
+    if let Some(c) = &config.local {
+        providers.push(Provider::Local(LocalProvider::new(c.clone())));
+    }
+    Ok(providers)
 }
 
 /// Opens the database, store and queue, and builds the job router.
@@ -68,16 +72,19 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let db = Db::open(&config.database_path())?;
     let store = Store::open(db.clone()).await?;
     let queue = QueueBackend::Sqlite(SqliteQueue::open(db).await?);
-    let provider = provider(config.openai.as_ref())?;
-    match &provider {
-        Some(p) => tracing::info!(
+    let providers = providers(&config)?;
+    for p in &providers {
+        tracing::info!(
             provider = p.name(),
             model = p.model(),
             "LLM provider configured"
-        ),
-        None => {
-            tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set")
+        );
+        if let Provider::Local(local) = p {
+            local.warn_language_once(config.generation.language);
         }
+    }
+    if providers.is_empty() {
+        tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set");
     }
     let publishers: Vec<Publisher> = config
         .markdown
@@ -94,7 +101,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let generator = Generator::new(
         store.clone(),
         queue.clone(),
-        provider,
+        providers,
         config.generation.clone(),
     );
     let router = JobRouter {
@@ -162,6 +169,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     });
     tracing::info!(%addr, "API listening");
+    // Fetch and load the local model now rather than on the first post, so the operator sees
+    // it happen (and any problem) at start.
+    if let Some(Provider::Local(local)) = orchestrator
+        .router()
+        .generator
+        .providers()
+        .iter()
+        .find(|p| matches!(p, Provider::Local(_)))
+    {
+        let local = local.clone();
+        // Detached: shutdown must not wait for a download.
+        tokio::spawn(async move {
+            if let Err(e) = local.engine().await {
+                tracing::error!(error = %e, "the local model is not usable; generation with it fails until this is fixed");
+            }
+        });
+    }
     orchestrator.boot().await?;
     Ok(Running {
         addr,

@@ -124,6 +124,7 @@ pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
         .env("BLOGFLOW_DATA_DIR", dir.path().join("data"))
         .env("BLOGFLOW_CONTENT_DIR", dir.path().join("content"))
         .env("BLOGFLOW_LOG_DIR", dir.path().join("logs"))
+        .env("BLOGFLOW_LOCAL_MODEL", "off")
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .stderr(std::process::Stdio::piped())
@@ -147,7 +148,9 @@ pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
     let (own, _) = rss_kib(std::process::id()).unwrap_or((0, 0));
     child.kill().await?;
     let mib = |k: u64| k as f64 / 1024.0;
-    println!("idle `blogflow run` (no provider, embedded SQLite, {settle_secs} s settled)");
+    println!(
+        "idle `blogflow run` (no provider, local model off, embedded SQLite, {settle_secs} s settled)"
+    );
     println!(
         "RSS now   {:>7.1} MiB   ratio to the 30 MiB target {:.2}",
         mib(rss),

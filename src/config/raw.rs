@@ -90,6 +90,36 @@ pub struct RawGeneration {
 pub struct RawProviders {
     /// `[providers.openai]`: OpenAI or any OpenAI-compatible server.
     pub openai: Option<RawOpenAi>,
+    /// `[providers.local]`: the in-process local model.
+    pub local: RawLocal,
+}
+
+/// `[providers.local]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLocal {
+    /// `auto` (default: on when no other provider is configured), `on` (also as the last
+    /// fallback after the others) or `off` (`BLOGFLOW_LOCAL_MODEL`).
+    pub mode: Option<String>,
+    /// Any llama-architecture GGUF; default: SmolLM2-135M-Instruct, fetched on first use
+    /// (`BLOGFLOW_MODEL_PATH`).
+    pub model_path: Option<String>,
+    /// CPU threads per generation; default: all cores (`BLOGFLOW_MODEL_THREADS`).
+    pub threads: Option<i32>,
+    /// Context size in tokens (prompt + answer).
+    pub context_tokens: Option<u32>,
+    /// Generations at once, each with its own KV cache (~24 MB per 1k tokens of context).
+    pub concurrency: Option<usize>,
+    /// Answer budget in tokens.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature (0 = greedy).
+    pub temperature: Option<f32>,
+    /// Nucleus sampling mass.
+    pub top_p: Option<f32>,
+    /// Repetition penalty (1 = off).
+    pub repeat_penalty: Option<f32>,
+    /// Fixed seed for reproducible output; random when absent.
+    pub seed: Option<u32>,
 }
 
 /// `[providers.openai]`

@@ -5,6 +5,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod prompt;
 pub mod quality;
+pub mod simple;
 pub mod slug;
 
 pub use parse::{GeneratedPost, ParseError, parse_post};

@@ -13,15 +13,15 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{GeneratedPost, QualityReport, parse_post, prompt, score};
-use crate::config::GenerationConfig;
+use super::{GeneratedPost, QualityReport, parse_post, prompt, score, simple};
+use crate::config::{GenerationConfig, Language};
 use crate::llm::{ChatRequest, ErrorClass, Provider};
 use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, Retry, names};
 use crate::store::{NewPost, PostStatus, RunOutcome, RunStatus, Store};
 
 /// The message of every generation while no provider is configured.
-pub const NO_PROVIDER: &str = "no LLM provider is configured: set OPENAI_API_KEY, or OPENAI_BASE_URL for an \
-     OpenAI-compatible server (Ollama, vLLM, llama.cpp)";
+pub const NO_PROVIDER: &str = "no LLM provider is configured: the local model is off (BLOGFLOW_LOCAL_MODEL=off) and \
+     neither OPENAI_API_KEY nor OPENAI_BASE_URL (Ollama, vLLM, llama.cpp) is set";
 
 /// Payload of a `content_generation` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,8 +53,40 @@ pub enum SlotOutcome {
 pub struct Generator {
     store: Store,
     queue: QueueBackend,
-    provider: Option<Provider>,
+    /// In fallback order: the next is tried when one fails in a way another may not.
+    providers: Arc<Vec<Provider>>,
     config: Arc<GenerationConfig>,
+}
+
+/// What one provider produced for a slot, with its costs.
+#[derive(Debug, Default)]
+struct Draft {
+    post: Option<(GeneratedPost, QualityReport)>,
+    language: Language,
+    provider: String,
+    model: String,
+    input_tokens: u32,
+    output_tokens: u32,
+    cost_usd: f64,
+    elapsed_ms: u64,
+    attempts: u32,
+}
+
+impl Draft {
+    fn add(&mut self, response: &crate::llm::ChatResponse) {
+        self.input_tokens += response.usage.input_tokens;
+        self.output_tokens += response.usage.output_tokens;
+        self.cost_usd += response.cost_usd;
+        self.model = response.model.clone();
+    }
+}
+
+/// Why an answer was not a post.
+enum Answer {
+    /// The provider call failed.
+    Provider(crate::llm::LlmError),
+    /// The answer could not be used; the reason.
+    Malformed(String),
 }
 
 /// The publish job of a post: one per post, whatever retries happen upstream.
@@ -73,24 +105,29 @@ pub fn publish_job(post_id: &str) -> NewJob {
 }
 
 impl Generator {
-    /// A generator over these parts.
+    /// A generator over these parts; `providers` in fallback order.
     pub fn new(
         store: Store,
         queue: QueueBackend,
-        provider: Option<Provider>,
+        providers: Vec<Provider>,
         config: GenerationConfig,
     ) -> Self {
         Self {
             store,
             queue,
-            provider,
+            providers: Arc::new(providers),
             config: Arc::new(config),
         }
     }
 
-    /// The provider, if any.
+    /// The first provider, if any.
     pub fn provider(&self) -> Option<&Provider> {
-        self.provider.as_ref()
+        self.providers.first()
+    }
+
+    /// All providers, in fallback order.
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
     }
 
     /// Runs a whole `content_generation` job. Succeeds when every slot has a stored post;
@@ -198,9 +235,9 @@ impl Generator {
             Ok(None) => {}
             Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
         }
-        let Some(provider) = &self.provider else {
+        if self.providers.is_empty() {
             return SlotOutcome::Failed(JobError::unrecoverable(NO_PROVIDER));
-        };
+        }
         let (topic, keyword, source) = match &request.topic {
             Some(t) => (t.clone(), None, "manual"),
             None => match self
@@ -221,103 +258,219 @@ impl Generator {
             .recent_titles(keyword.clone(), 10)
             .await
             .unwrap_or_default();
-        let p = prompt::build(&topic, &category, self.config.language, &avoid);
-        let chat = ChatRequest {
-            system: p.system,
-            user: p.user,
-        };
+        let mut failure = JobError::unrecoverable(NO_PROVIDER);
+        for (i, provider) in self.providers.iter().enumerate() {
+            let draft = match self
+                .draft(provider, &topic, &category, &avoid, job_id, slot, cancel)
+                .await
+            {
+                Ok(draft) => draft,
+                Err((error, failover)) => {
+                    let next = self.providers.get(i + 1).filter(|_| failover);
+                    if let Some(next) = next {
+                        tracing::warn!(job_id, slot, provider = provider.name(), next = next.name(), error = %error, "falling over to the next provider");
+                    }
+                    failure = error;
+                    if next.is_some() {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            return self
+                .store_draft(
+                    job_id,
+                    slot,
+                    &topic,
+                    keyword.as_deref(),
+                    source,
+                    category,
+                    draft,
+                )
+                .await;
+        }
+        SlotOutcome::Failed(failure)
+    }
 
+    /// Generates until a post passes the quality gate or the attempts run out, with one
+    /// provider. `Err` carries the failure and whether another provider may succeed.
+    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
+    async fn draft(
+        &self,
+        provider: &Provider,
+        topic: &str,
+        category: &str,
+        avoid: &[String],
+        job_id: &str,
+        slot: u32,
+        cancel: &CancellationToken,
+    ) -> Result<Draft, (JobError, bool)> {
+        let language = if provider.writes(self.config.language) {
+            self.config.language
+        } else {
+            if let Provider::Local(local) = provider {
+                local.warn_language_once(self.config.language);
+            }
+            Language::En
+        };
         let started = Instant::now();
-        let (mut input_tokens, mut output_tokens, mut cost, mut model) =
-            (0, 0, 0.0, provider.model().to_owned());
+        let mut draft = Draft {
+            language,
+            model: provider.model().to_owned(),
+            provider: provider.name().to_owned(),
+            ..Draft::default()
+        };
         let mut best: Option<(GeneratedPost, QualityReport)> = None;
         let mut last_problem = String::new();
-        let mut attempts = 0;
         for attempt in 1..=self.config.attempts_per_post {
             if cancel.is_cancelled() {
-                return SlotOutcome::Failed(JobError::retryable("cancelled"));
+                return Err((JobError::retryable("cancelled"), false));
             }
-            attempts = attempt;
-            let response = tokio::select! {
-                r = provider.chat(&chat) => r,
-                _ = cancel.cancelled() => return SlotOutcome::Failed(JobError::retryable("cancelled")),
+            draft.attempts = attempt;
+            let answer = tokio::select! {
+                a = self.ask(provider, topic, category, language, avoid, &mut draft) => a,
+                _ = cancel.cancelled() => return Err((JobError::retryable("cancelled"), false)),
             };
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => {
+            let post = match answer {
+                Ok(post) => post,
+                Err(Answer::Provider(e)) => {
                     tracing::warn!(job_id, slot, provider = provider.name(), class = ?e.class, status = ?e.status, error = %e.message, "provider call failed");
-                    if e.class != ErrorClass::Transient || best.is_none() {
-                        return SlotOutcome::Failed(e.into());
+                    if e.class == ErrorClass::Transient && best.is_some() {
+                        break; // keep the best answer we have
                     }
-                    break; // keep the best answer we have
+                    let failover = e.class != ErrorClass::InvalidRequest;
+                    return Err((e.into(), failover));
+                }
+                Err(Answer::Malformed(problem)) => {
+                    tracing::warn!(job_id, slot, attempt, %problem, "model answer rejected");
+                    last_problem = problem;
+                    continue;
                 }
             };
-            input_tokens += response.usage.input_tokens;
-            output_tokens += response.usage.output_tokens;
-            cost += response.cost_usd;
-            model = response.model.clone();
-            match parse_post(&response.text) {
-                Err(e) => {
-                    last_problem = format!(
-                        "malformed answer{}: {e}",
-                        if response.truncated {
-                            " (cut off at max_tokens)"
-                        } else {
-                            ""
-                        }
-                    );
-                    tracing::warn!(job_id, slot, attempt, problem = %last_problem, "model answer rejected");
-                }
-                Ok(post) => {
-                    let report = score(&post, self.config.language);
-                    let passed = report.score >= self.config.quality_threshold;
-                    tracing::info!(job_id, slot, attempt, score = report.score, passed, notes = %report.summary(), "post scored");
-                    if best.as_ref().is_none_or(|(_, b)| report.score > b.score) {
-                        best = Some((post, report));
-                    }
-                    if passed {
-                        break;
-                    }
-                    last_problem = format!("quality score below {}", self.config.quality_threshold);
-                }
+            let report = score(&post, language);
+            let passed = report.score >= self.config.quality_threshold;
+            tracing::info!(job_id, slot, attempt, score = report.score, passed, notes = %report.summary(), "post scored");
+            if best.as_ref().is_none_or(|(_, b)| report.score > b.score) {
+                best = Some((post, report));
             }
+            if passed {
+                break;
+            }
+            last_problem = format!("quality score below {}", self.config.quality_threshold);
         }
-        let Some((post, quality)) = best else {
-            return SlotOutcome::Failed(JobError::retryable(last_problem));
+        draft.elapsed_ms = started.elapsed().as_millis() as u64;
+        match best {
+            Some((post, quality)) => {
+                draft.post = Some((post, quality));
+                Ok(draft)
+            }
+            None => Err((JobError::retryable(last_problem), true)),
+        }
+    }
+
+    /// One answer from the provider, in the format it can handle.
+    async fn ask(
+        &self,
+        provider: &Provider,
+        topic: &str,
+        category: &str,
+        language: Language,
+        avoid: &[String],
+        draft: &mut Draft,
+    ) -> Result<GeneratedPost, Answer> {
+        if provider.needs_simple_format() {
+            let body = provider
+                .chat(&simple::body_request(topic, category, language))
+                .await
+                .map_err(Answer::Provider)?;
+            draft.add(&body);
+            let body_text = simple::clean_body(&body.text, body.truncated);
+            if body_text.chars().count() < 200 {
+                return Err(Answer::Malformed(format!(
+                    "the body is too short ({} characters)",
+                    body_text.chars().count()
+                )));
+            }
+            let title = provider
+                .chat(&simple::title_request(topic, language))
+                .await
+                .map_err(Answer::Provider)?;
+            draft.add(&title);
+            return Ok(simple::assemble(
+                simple::clean_title(&title.text, topic),
+                body_text,
+                topic,
+                category,
+            ));
+        }
+        let p = prompt::build(topic, category, language, avoid);
+        let response = provider
+            .chat(&ChatRequest {
+                system: p.system,
+                user: p.user,
+                max_tokens: None,
+            })
+            .await
+            .map_err(Answer::Provider)?;
+        draft.add(&response);
+        parse_post(&response.text).map_err(|e| {
+            Answer::Malformed(format!(
+                "malformed answer{}: {e}",
+                if response.truncated {
+                    " (cut off at max_tokens)"
+                } else {
+                    ""
+                }
+            ))
+        })
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
+    async fn store_draft(
+        &self,
+        job_id: &str,
+        slot: u32,
+        topic: &str,
+        keyword: Option<&str>,
+        source: &str,
+        category: String,
+        draft: Draft,
+    ) -> SlotOutcome {
+        let Some((post, quality)) = draft.post else {
+            return SlotOutcome::Failed(JobError::retryable("no post was produced"));
         };
         let status = if quality.score >= self.config.quality_threshold {
             PostStatus::Ready
         } else {
             PostStatus::Held
         };
-        let elapsed = started.elapsed();
         let new = NewPost {
             job_id: job_id.to_owned(),
             slot,
-            topic: topic.clone(),
-            keyword: keyword.clone(),
+            topic: topic.to_owned(),
+            keyword: keyword.map(str::to_owned),
             category,
-            language: self.config.language.code().to_owned(),
+            language: draft.language.code().to_owned(),
             post,
             quality,
             status,
-            provider: provider.name().to_owned(),
-            model,
-            input_tokens,
-            output_tokens,
-            cost_usd: cost,
-            generation_ms: elapsed.as_millis() as u64,
-            attempts,
+            provider: draft.provider,
+            model: draft.model,
+            input_tokens: draft.input_tokens,
+            output_tokens: draft.output_tokens,
+            cost_usd: draft.cost_usd,
+            generation_ms: draft.elapsed_ms,
+            attempts: draft.attempts,
         };
         let stored = match self.store.insert_post(new).await {
             Ok(p) => p,
             Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
         };
-        tracing::info!(target: "blogflow::perf", job_id, slot, post_id = %stored.id, generation_ms = elapsed.as_millis() as u64,
-            input_tokens, output_tokens, cost_usd = cost, score = stored.quality.score, "post generated");
+        tracing::info!(target: "blogflow::perf", job_id, slot, post_id = %stored.id, provider = %stored.provider, generation_ms = stored.generation_ms,
+            input_tokens = stored.input_tokens, output_tokens = stored.output_tokens, cost_usd = stored.cost_usd, score = stored.quality.score, "post generated");
         if let Err(e) = self
             .store
-            .record_topic(&topic, source, keyword.as_deref(), &stored.id)
+            .record_topic(topic, source, keyword, &stored.id)
             .await
         {
             tracing::warn!(error = %e, "could not record the topic");

@@ -7,12 +7,14 @@
 //! [`ErrorClass::Fatal`] (never retried: the same request fails the same way until an operator
 //! acts); a 400/404/413 or a too-long context is [`ErrorClass::InvalidRequest`].
 
+pub mod local;
 pub mod openai;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+pub use local::LocalProvider;
 pub use openai::OpenAiProvider;
 
 use crate::queue::JobError;
@@ -24,6 +26,8 @@ pub struct ChatRequest {
     pub system: String,
     /// User message.
     pub user: String,
+    /// Answer budget; `None` uses the provider's configured budget (never more than it).
+    pub max_tokens: Option<u32>,
 }
 
 /// Token usage reported by the provider.
@@ -101,6 +105,8 @@ impl From<LlmError> for JobError {
 pub enum Provider {
     /// OpenAI or any OpenAI-compatible server (vLLM, llama.cpp, Ollama).
     OpenAi(OpenAiProvider),
+    /// The in-process local model.
+    Local(LocalProvider),
 }
 
 impl Provider {
@@ -108,6 +114,7 @@ impl Provider {
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         match self {
             Provider::OpenAi(p) => p.chat(request).await,
+            Provider::Local(p) => p.chat(request).await,
         }
     }
 
@@ -115,6 +122,7 @@ impl Provider {
     pub fn name(&self) -> &str {
         match self {
             Provider::OpenAi(p) => p.name(),
+            Provider::Local(p) => p.name(),
         }
     }
 
@@ -122,6 +130,7 @@ impl Provider {
     pub fn model(&self) -> &str {
         match self {
             Provider::OpenAi(p) => p.model(),
+            Provider::Local(p) => p.model(),
         }
     }
 
@@ -129,6 +138,24 @@ impl Provider {
     pub async fn check(&self) -> Result<(), LlmError> {
         match self {
             Provider::OpenAi(p) => p.check().await,
+            Provider::Local(p) => p.check().await,
+        }
+    }
+
+    /// Whether the model needs the simple plain-text format (small models cannot be trusted
+    /// to produce the structured JSON post).
+    pub fn needs_simple_format(&self) -> bool {
+        match self {
+            Provider::OpenAi(_) => false,
+            Provider::Local(_) => true,
+        }
+    }
+
+    /// Whether the model writes `language`.
+    pub fn writes(&self, language: crate::config::Language) -> bool {
+        match self {
+            Provider::OpenAi(_) => true,
+            Provider::Local(p) => p.writes(language),
         }
     }
 }

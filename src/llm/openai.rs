@@ -131,7 +131,7 @@ impl OpenAiProvider {
                 {"role": "user", "content": request.user},
             ],
             "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
+            "max_tokens": request.max_tokens.map_or(self.config.max_tokens, |m| m.min(self.config.max_tokens)),
         });
         if self.config.json_mode {
             body["response_format"] = json!({"type": "json_object"});
