@@ -183,3 +183,88 @@ pub async fn wait_for_address(stderr: tokio::process::ChildStderr) -> anyhow::Re
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     found.ok_or_else(|| anyhow::anyhow!("blogflow exited before listening"))
 }
+
+/// The prompt both sides of the local-model benchmark process: a fixed ChatML request of
+/// about 300 tokens.
+pub fn local_bench_prompt() -> String {
+    let context = "Open-weight language models changed how teams build products. They run on local hardware, \
+        keep data in house, and can be tuned for a domain. Costs fell as quantisation matured, and small models now \
+        answer routine questions well. ";
+    crate::llm::local::template::render_chatml(&[
+        crate::llm::local::template::Message {
+            role: "system",
+            content: "You are a helpful assistant who writes blog articles.",
+        },
+        crate::llm::local::template::Message {
+            role: "user",
+            content: &format!(
+                "{}\nWrite a blog article about open-weight models.",
+                context.repeat(6)
+            ),
+        },
+    ])
+}
+
+/// Loads the local model and prints load time, prompt and generation speed and peak RSS, as
+/// one JSON line per run (for `bench/local_model.sh`) or as text.
+pub async fn local_model(
+    model: Option<std::path::PathBuf>,
+    tokens: u32,
+    threads: i32,
+    runs: usize,
+    json_lines: bool,
+) -> anyhow::Result<()> {
+    use crate::llm::local::{Engine, EngineConfig, Sampling, fetch};
+    let path = match model {
+        Some(p) => p,
+        None => {
+            let env =
+                crate::config::Env::load(&std::env::current_dir()?).map_err(anyhow::Error::msg)?;
+            tokio::task::spawn_blocking(move || {
+                fetch::ensure(&fetch::SMOLLM2, &fetch::cache_dir(&env), &mut |_| {})
+            })
+            .await??
+        }
+    };
+    let config = EngineConfig {
+        model_path: path.clone(),
+        threads,
+        context_tokens: 2048,
+        concurrency: 1,
+    };
+    let engine = tokio::task::spawn_blocking(move || Engine::load(config)).await??;
+    let prompt = local_bench_prompt();
+    for run in 0..runs {
+        let sampling = Sampling {
+            temperature: 0.8,
+            top_p: 0.9,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            seed: 1 + run as u32,
+            max_tokens: tokens,
+            ignore_end: true,
+        };
+        let out = engine
+            .generate(prompt.clone(), sampling, CancellationToken::new())
+            .await?;
+        let pp = out.prompt_tokens as f64 / out.prompt_time.as_secs_f64();
+        let tg = out.completion_tokens as f64 / out.generation_time.as_secs_f64();
+        let (_, hwm) = rss_kib(std::process::id()).unwrap_or((0, 0));
+        if json_lines {
+            println!(
+                "{}",
+                json!({"engine": "blogflow", "run": run, "load_ms": engine.load_time().as_secs_f64() * 1e3, "prompt_tokens": out.prompt_tokens,
+                "prompt_tok_s": pp, "gen_tokens": out.completion_tokens, "gen_tok_s": tg, "peak_rss_mib": hwm as f64 / 1024.0})
+            );
+        } else {
+            println!(
+                "run {run}: load {:.0} ms, prompt {} tok at {pp:.1} tok/s, generation {} tok at {tg:.1} tok/s, peak RSS {:.1} MiB",
+                engine.load_time().as_secs_f64() * 1e3,
+                out.prompt_tokens,
+                out.completion_tokens,
+                hwm as f64 / 1024.0
+            );
+        }
+    }
+    Ok(())
+}

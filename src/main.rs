@@ -85,6 +85,26 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         jobs: usize,
     },
+    /// Local model speed: load time, prompt and generation tokens/s, peak RSS.
+    LocalModel {
+        /// GGUF file (default: the fetched SmolLM2 model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Tokens to generate per run.
+        #[arg(long, default_value_t = 200)]
+        tokens: u32,
+        /// CPU threads.
+        #[arg(long, default_value_t = 2)]
+        threads: i32,
+        /// Runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// One JSON object per run (for bench/local_model.sh).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the local-model benchmark's prompt (for the llama.cpp side of bench/local_model.sh).
+    PrintLocalPrompt,
     /// Resident memory of an idle `blogflow run`.
     IdleRss {
         /// Seconds to let it settle.
@@ -164,6 +184,24 @@ fn main() -> ExitCode {
             Command::Bench {
                 command: BenchCommand::Queue { jobs },
             } => blogflow::bench::queue(jobs)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Bench {
+                command: BenchCommand::PrintLocalPrompt,
+            } => {
+                print!("{}", blogflow::bench::local_bench_prompt());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Bench {
+                command:
+                    BenchCommand::LocalModel {
+                        model,
+                        tokens,
+                        threads,
+                        runs,
+                        json,
+                    },
+            } => blogflow::bench::local_model(model, tokens, threads, runs, json)
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Bench {

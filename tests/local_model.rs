@@ -53,6 +53,7 @@ fn sampling(seed: u32, max_tokens: u32) -> Sampling {
         repeat_last_n: 64,
         seed,
         max_tokens,
+        ignore_end: false,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Sampling {
     pub seed: u32,
     /// Token budget of the answer.
     pub max_tokens: u32,
+    /// Keep going past the end of the turn (benchmarks want exactly `max_tokens`).
+    pub ignore_end: bool,
 }
 
 /// Why a generation stopped.
@@ -396,7 +398,7 @@ fn run(
             return Err(EngineError::Cancelled);
         }
         let token = sampler.sample(ctx, batch.n_tokens() - 1);
-        if vocab.is_eog(token) || vocab.is_control(token) {
+        if !s.ignore_end && (vocab.is_eog(token) || vocab.is_control(token)) {
             stop = Stop::EndOfTurn;
             break;
         }

@@ -182,6 +182,7 @@ impl LocalProvider {
             max_tokens: max_tokens
                 .unwrap_or(self.config.max_tokens)
                 .min(self.config.max_tokens.max(1)),
+            ignore_end: false,
         }
     }
 
