@@ -559,3 +559,35 @@ async fn the_api_answers_while_stop_waits_for_a_running_job() {
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn curl_style_form_content_type_is_accepted_for_json_bodies() {
+    let svc = start(Some("http://127.0.0.1:9/v1"), Some(TOKEN), "").await;
+    let send = |body: &'static str| {
+        let req = svc
+            .http
+            .post(format!("{}/api/automation/workflow", svc.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = send(r#"{"action":"pause"}"#).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("paused")),
+        "{body}"
+    );
+    let (status, body) = send(r#"[1, 2]"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object")
+    );
+    svc.stop().await;
+}

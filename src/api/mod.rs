@@ -17,7 +17,6 @@ mod error;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -138,7 +137,7 @@ const ACTIONS: &str = "start, stop, pause, resume, generate_content";
 async fn workflow_action(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Response {
     if let Err(denied) = authorize(&s.config, &headers) {
         return denied.into_response();
@@ -149,16 +148,18 @@ async fn workflow_action(
     }
 }
 
-async fn run_action(
-    s: &AppState,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<ActionOutcome, ApiError> {
-    let Json(body) = body.map_err(|e| {
+async fn run_action(s: &AppState, body: axum::body::Bytes) -> Result<ActionOutcome, ApiError> {
+    // Any content type: operators script this with `curl -d`, which sends a form type.
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
-            "{}; send a JSON object like {{\"action\":\"start\"}}",
-            e.body_text()
+            "the body is not JSON ({e}); send a JSON object like {{\"action\":\"start\"}}"
         ))
     })?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "send a JSON object like {\"action\":\"start\"}",
+        ));
+    }
     let action = body.get("action").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request(format!("missing \"action\": use one of {ACTIONS}"))
     })?;

@@ -379,29 +379,9 @@ impl Generator {
         draft: &mut Draft,
     ) -> Result<GeneratedPost, Answer> {
         if provider.needs_simple_format() {
-            let body = provider
-                .chat(&simple::body_request(topic, category, language))
-                .await
-                .map_err(Answer::Provider)?;
-            draft.add(&body);
-            let body_text = simple::clean_body(&body.text, body.truncated);
-            if body_text.chars().count() < 200 {
-                return Err(Answer::Malformed(format!(
-                    "the body is too short ({} characters)",
-                    body_text.chars().count()
-                )));
-            }
-            let title = provider
-                .chat(&simple::title_request(topic, language))
-                .await
-                .map_err(Answer::Provider)?;
-            draft.add(&title);
-            return Ok(simple::assemble(
-                simple::clean_title(&title.text, topic),
-                body_text,
-                topic,
-                category,
-            ));
+            return self
+                .ask_in_steps(provider, topic, category, language, draft)
+                .await;
         }
         let p = prompt::build(topic, category, language, avoid);
         let response = provider
@@ -423,6 +403,46 @@ impl Generator {
                 }
             ))
         })
+    }
+
+    /// The small-model format: outline, introduction, sections, conclusion and title, each a
+    /// short plain-text request ([`simple`]).
+    async fn ask_in_steps(
+        &self,
+        provider: &Provider,
+        topic: &str,
+        category: &str,
+        language: Language,
+        draft: &mut Draft,
+    ) -> Result<GeneratedPost, Answer> {
+        let mut ask = async |request: crate::llm::ChatRequest| -> Result<String, Answer> {
+            let response = provider.chat(&request).await.map_err(Answer::Provider)?;
+            draft.add(&response);
+            Ok(response.text)
+        };
+        let outline = ask(simple::outline_request(topic, language)).await?;
+        let headings = simple::parse_outline(&outline, topic, language);
+        let intro = ask(simple::intro_request(topic, category, language)).await?;
+        let mut sections = Vec::with_capacity(headings.len());
+        for heading in headings {
+            let text = ask(simple::section_request(topic, &heading, language)).await?;
+            sections.push((heading, text));
+        }
+        let conclusion = ask(simple::conclusion_request(topic, language)).await?;
+        let title = ask(simple::title_request(topic, language)).await?;
+        let body = simple::assemble_body(&intro, &sections, &conclusion, language);
+        if body.chars().count() < 200 {
+            return Err(Answer::Malformed(format!(
+                "the article is too short ({} characters)",
+                body.chars().count()
+            )));
+        }
+        Ok(simple::assemble(
+            simple::clean_title(&title, topic),
+            body,
+            topic,
+            category,
+        ))
     }
 
     #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]

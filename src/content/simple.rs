@@ -1,6 +1,8 @@
-//! The plain-text format for small models: the body and the title are asked for in two simple
-//! requests, and the structured fields (slug, summary, tags, SEO) are derived from them. A
-//! 135M-parameter model cannot be trusted to emit a complete JSON object; it can write prose.
+//! The plain-text format for small models. A 135M-parameter model cannot be trusted to emit a
+//! complete JSON object, nor to follow "write three sections of 300 words": it stops early and
+//! forgets the headings. It can write a paragraph about a given point. So the article is
+//! written in small steps (an outline of three headings, an introduction, each section, a
+//! conclusion, a title) and assembled here; slug, summary, tags and SEO fields are derived.
 
 use super::GeneratedPost;
 use super::prompt::sanitize;
@@ -8,32 +10,159 @@ use super::slug::slugify;
 use crate::config::Language;
 use crate::llm::ChatRequest;
 
-/// The request for the article body.
-pub fn body_request(topic: &str, category: &str, language: Language) -> ChatRequest {
-    let (topic, category) = (sanitize(topic), sanitize(category));
-    let (system, user) = match language {
-        Language::En => (
+fn request(system: &str, user: String, max_tokens: u32) -> ChatRequest {
+    ChatRequest {
+        system: system.to_owned(),
+        user,
+        max_tokens: Some(max_tokens),
+    }
+}
+
+fn writer(language: Language) -> &'static str {
+    match language {
+        Language::En => {
             "You are a helpful assistant who writes clear, factual blog articles in English."
-                .to_owned(),
-            format!(
-                "Write a blog article about {topic} for a blog about {category}. Start with a short introduction. \
-                 Then write three sections; start each section with a heading line like \"## Heading\". \
-                 End with a short conclusion."
-            ),
+        }
+        Language::Ko => "당신은 명확하고 사실에 기반한 블로그 글을 한국어로 쓰는 도우미입니다.",
+    }
+}
+
+/// The request for three section headings, one per line.
+pub fn outline_request(topic: &str, language: Language) -> ChatRequest {
+    let topic = sanitize(topic);
+    let user = match language {
+        Language::En => format!(
+            "List three short section headings for a blog article about {topic}. Write one heading per line and nothing else."
         ),
-        Language::Ko => (
-            "당신은 명확하고 사실에 기반한 블로그 글을 한국어로 쓰는 도우미입니다.".to_owned(),
-            format!(
-                "{category} 블로그에 올릴 {topic}에 관한 글을 쓰세요. 짧은 도입부로 시작하고, \"## 제목\" 형식의 \
-                 소제목이 붙은 섹션 세 개를 쓴 뒤, 짧은 결론으로 끝내세요."
-            ),
+        Language::Ko => {
+            format!("{topic}에 관한 블로그 글의 짧은 소제목 세 개를 한 줄에 하나씩만 쓰세요.")
+        }
+    };
+    request(writer(language), user, 60)
+}
+
+/// The request for the introduction.
+pub fn intro_request(topic: &str, category: &str, language: Language) -> ChatRequest {
+    let (topic, category) = (sanitize(topic), sanitize(category));
+    let user = match language {
+        Language::En => format!(
+            "Write the introduction of a blog article about {topic} for a blog about {category}: one paragraph that says why it matters now."
+        ),
+        Language::Ko => format!(
+            "{category} 블로그에 올릴 {topic}에 관한 글의 도입부를 한 문단으로 쓰세요. 왜 지금 중요한지 설명하세요."
         ),
     };
-    ChatRequest {
-        system,
-        user,
-        max_tokens: None,
+    request(writer(language), user, 180)
+}
+
+/// The request for one section's text.
+pub fn section_request(topic: &str, heading: &str, language: Language) -> ChatRequest {
+    let (topic, heading) = (sanitize(topic), sanitize(heading));
+    let user = match language {
+        Language::En => format!(
+            "Write two paragraphs for the section \"{heading}\" of a blog article about {topic}. Do not repeat the heading."
+        ),
+        Language::Ko => format!(
+            "{topic}에 관한 블로그 글의 \"{heading}\" 섹션을 두 문단으로 쓰세요. 소제목은 반복하지 마세요."
+        ),
+    };
+    request(writer(language), user, 280)
+}
+
+/// The request for the conclusion.
+pub fn conclusion_request(topic: &str, language: Language) -> ChatRequest {
+    let topic = sanitize(topic);
+    let user = match language {
+        Language::En => format!(
+            "Write the conclusion of a blog article about {topic}: one short paragraph with a practical takeaway."
+        ),
+        Language::Ko => format!(
+            "{topic}에 관한 블로그 글의 결론을 실용적인 조언을 담아 짧은 한 문단으로 쓰세요."
+        ),
+    };
+    request(writer(language), user, 150)
+}
+
+/// Three headings from the model's outline, or sensible ones when it gave fewer.
+pub fn parse_outline(raw: &str, topic: &str, language: Language) -> Vec<String> {
+    let mut headings: Vec<String> = Vec::new();
+    for line in crate::llm::local::template::strip_control(raw).lines() {
+        let t = line.trim().trim_start_matches(['#', '-', '*', '•', ' ']);
+        let t = t
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start_matches(['.', ')', ':', ' ']);
+        let t = t
+            .trim_matches(|c: char| matches!(c, '"' | '\'' | '*' | '`' | ':'))
+            .trim();
+        let len = t.chars().count();
+        // The introduction and conclusion are written by their own steps.
+        let own_step = ["introduction", "conclusion", "summary", "결론", "서론"]
+            .iter()
+            .any(|w| t.to_lowercase().starts_with(w));
+        if (3..=80).contains(&len)
+            && !own_step
+            && !headings.iter().any(|h| h.eq_ignore_ascii_case(t))
+        {
+            headings.push(t.to_owned());
+        }
+        if headings.len() == 3 {
+            return headings;
+        }
     }
+    let topic = sanitize(topic);
+    let fallback = match language {
+        Language::En => [
+            format!("Why {topic} matters now"),
+            format!("How {topic} works in practice"),
+            "What to watch next".to_owned(),
+        ],
+        Language::Ko => [
+            format!("{topic}이(가) 지금 중요한 이유"),
+            format!("{topic}의 실제 활용"),
+            "앞으로 지켜볼 점".to_owned(),
+        ],
+    };
+    for f in fallback {
+        if headings.len() < 3 {
+            headings.push(f);
+        }
+    }
+    headings
+}
+
+/// The body from its parts; each part is cleaned, a section that repeats its heading loses it.
+pub fn assemble_body(
+    intro: &str,
+    sections: &[(String, String)],
+    conclusion: &str,
+    language: Language,
+) -> String {
+    let mut out = vec![clean_body(intro, true)];
+    for (heading, text) in sections {
+        let mut text = clean_body(text, true);
+        if let Some(first) = text.lines().next()
+            && first
+                .trim_start_matches(['#', ' '])
+                .trim()
+                .eq_ignore_ascii_case(heading)
+        {
+            text = text
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_owned();
+        }
+        out.push(format!("## {heading}\n\n{text}"));
+    }
+    let title = match language {
+        Language::En => "Conclusion",
+        Language::Ko => "결론",
+    };
+    out.push(format!("## {title}\n\n{}", clean_body(conclusion, true)));
+    out.retain(|part| !part.trim().is_empty());
+    out.join("\n\n")
 }
 
 /// The request for the title.
@@ -71,7 +200,7 @@ pub fn clean_title(raw: &str, topic: &str) -> String {
     let t = t
         .trim_matches(|c: char| matches!(c, '"' | '\'' | '*' | '“' | '”' | '`'))
         .trim();
-    let t: String = t.chars().take(120).collect();
+    let t = shorten(t, 70);
     if slugify(&t).len() < 3 {
         let topic = sanitize(topic);
         let mut chars = topic.chars();
@@ -80,6 +209,30 @@ pub fn clean_title(raw: &str, topic: &str) -> String {
             .map_or(topic.clone(), |c| c.to_uppercase().chain(chars).collect());
     }
     t
+}
+
+/// Cuts a title that runs on (a small model often answers with a sentence) at the last word
+/// boundary within `max` characters, dropping a dangling connective.
+fn shorten(title: &str, max: usize) -> String {
+    if title.chars().count() <= max {
+        return title.to_owned();
+    }
+    let cut: String = title.chars().take(max).collect();
+    let mut words: Vec<&str> = cut.split_whitespace().collect();
+    words.pop(); // possibly cut mid-word
+    while words.last().is_some_and(|w| {
+        [
+            "a", "an", "and", "the", "of", "to", "in", "for", "with", "is", "or",
+        ]
+        .contains(&w.to_lowercase().trim_matches([',', ';', ':']))
+            || w.ends_with(',')
+    }) {
+        words.pop();
+    }
+    words
+        .join(" ")
+        .trim_end_matches([',', ';', ':', '-', '–'])
+        .to_owned()
 }
 
 /// Cleans a model's body into Markdown a site renders well: drops a leading `# Title` and
@@ -170,6 +323,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outlines_are_cleaned_and_completed() {
+        let h = parse_outline(
+            "1. **The Rise of Agents**\n- Tools and Plans:\n\n1. The Rise of Agents\nConclusion and Future\n",
+            "AI agents",
+            Language::En,
+        );
+        assert_eq!(
+            h,
+            [
+                "The Rise of Agents",
+                "Tools and Plans",
+                "Why AI agents matters now"
+            ]
+        );
+    }
+
+    #[test]
+    fn sections_are_assembled_with_headings_and_without_repeats() {
+        let body = assemble_body(
+            "Intro text.",
+            &[("Tools".into(), "## Tools\nAgents use tools.".into())],
+            "In short, plan ahead. And then",
+            Language::En,
+        );
+        assert_eq!(
+            body,
+            "Intro text.\n\n## Tools\n\nAgents use tools.\n\n## Conclusion\n\nIn short, plan ahead."
+        );
+    }
+
+    #[test]
     fn titles_lose_their_decoration() {
         assert_eq!(
             clean_title("Title: \"The Rise of AI Agents\"\nMore text", "x"),
@@ -178,6 +362,11 @@ mod tests {
         assert_eq!(clean_title("# **Chips for AI**", "x"), "Chips for AI");
         assert_eq!(clean_title("  \n\n", "AI chips"), "AI chips");
         assert_eq!(clean_title("", "open models"), "Open models");
+        let long = "In a world where AI can learn from multiple sources, integrating multimodal learning into digital systems is no longer j";
+        assert_eq!(
+            clean_title(long, "x"),
+            "In a world where AI can learn from multiple sources, integrating"
+        );
     }
 
     #[test]
