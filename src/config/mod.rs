@@ -646,7 +646,7 @@ fn local_config(
         threads: c.range("providers.local.threads", threads, 1, 256),
         context_tokens: c.range(
             "providers.local.context_tokens",
-            raw.context_tokens.unwrap_or(2048),
+            raw.context_tokens.unwrap_or(1024),
             256,
             131_072,
         ),
