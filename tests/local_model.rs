@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use blogflow::config::{Config, Env, RawConfig};
 use blogflow::llm::local::engine::{Engine, EngineConfig, EngineError, Sampling};
 use blogflow::llm::local::{fetch, template};
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::TOKEN;
 use tokio_util::sync::CancellationToken;
 
@@ -255,20 +255,7 @@ async fn with_no_key_a_generate_request_publishes_an_english_post_and_healthz_st
     let running = start_local(dir.path()).await;
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
-    let r: Value = http
-        .post(format!("{base}/api/automation/workflow"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"action": "generate_content", "count": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let job_url = format!(
-        "{base}/api/jobs/content-generation/{}",
-        r["job_id"].as_str().unwrap()
-    );
+    let job_url = support::request_generation(&http, &base, 1).await;
 
     // While the model works, sample /healthz latency until the job is done.
     let mut latencies = Vec::new();
@@ -369,4 +356,76 @@ async fn the_cli_generates_with_the_local_model_when_no_key_is_set() {
         stdout.contains("published  markdown") || stdout.contains("held"),
         "{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_model_is_the_last_fallback_and_writes_english_when_it_cannot_write_korean() {
+    let _gate = exclusive();
+    let fake = support::FakeOpenAi::start().await;
+    fake.set_default(support::Reply::Error {
+        status: 401,
+        code: "invalid_api_key",
+        message: "Incorrect API key provided",
+        retry_after: None,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let raw: RawConfig =
+        toml::from_str(&support::test_toml("[providers.local]\nseed = 7\n")).unwrap();
+    let env = Env::from_pairs([
+        ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "BLOGFLOW_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        (
+            "BLOGFLOW_CONTENT_DIR",
+            dir.path().join("content").display().to_string(),
+        ),
+        ("BLOGFLOW_MODEL_PATH", model_path().display().to_string()),
+        ("BLOGFLOW_API_TOKEN", TOKEN.to_owned()),
+        ("BLOGFLOW_LANGUAGE", "ko".to_owned()),
+        ("BLOGFLOW_LOCAL_MODEL", "on".to_owned()),
+        ("OPENAI_BASE_URL", fake.base_url.clone()),
+        ("OPENAI_API_KEY", "sk-wrong".to_owned()),
+    ]);
+    let (config, _) = Config::validate(raw, &env).unwrap();
+    let running = blogflow::app::start(config).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+    let job_url = support::request_generation(&http, &base, 1).await;
+    let job = support::poll_json(&http, &job_url, "the job to finish", |j| {
+        j["state"] == "completed" || j["state"] == "failed"
+    })
+    .await;
+    assert_eq!(job["state"], "completed", "{job:#}");
+    assert_eq!(
+        fake.requests(),
+        1,
+        "the 401 was not retried on the same provider"
+    );
+    let posts: Value = http
+        .get(format!("{base}/api/posts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let post: Value = http
+        .get(format!(
+            "{base}/api/posts/{}",
+            posts["posts"][0]["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(post["post"]["provider"], "local");
+    assert_eq!(
+        post["post"]["language"], "en",
+        "the local model writes English, and the post says so"
+    );
+    running.shutdown().await;
 }

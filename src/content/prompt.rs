@@ -28,19 +28,8 @@ const FORMAT_KO: &str = r#"다른 말 없이 JSON 객체 하나로만 답하세�
 /// Removes chat-template control tokens (`<|im_start|>` and the like) and trims, so text from
 /// feeds or requests cannot steer the model's turn structure.
 pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<|") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("|>") {
-            Some(end) => rest = &rest[start + end + 2..],
-            None => {
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out.split_whitespace()
+    let text = crate::llm::local::template::strip_control(text);
+    text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .chars()

@@ -242,3 +242,21 @@ pub async fn poll_json(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Asks the service at `base` for `count` posts; returns the job's URL.
+pub async fn request_generation(http: &reqwest::Client, base: &str, count: u32) -> String {
+    let r: Value = http
+        .post(format!("{base}/api/automation/workflow"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "generate_content", "count": count}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    format!(
+        "{base}/api/jobs/content-generation/{}",
+        r["job_id"].as_str().expect("a job id")
+    )
+}

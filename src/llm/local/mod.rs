@@ -94,9 +94,15 @@ impl LocalProvider {
         &self.model
     }
 
-    /// Languages the model writes. Only the default model is known; others are trusted.
+    /// Languages the model writes: SmolLM2 (wherever its file lives) writes English only;
+    /// other models are trusted with the configured language.
     pub fn writes(&self, language: crate::config::Language) -> bool {
-        self.config.model_path.is_some() || language == crate::config::Language::En
+        let default_model = self
+            .config
+            .model_path
+            .as_ref()
+            .is_none_or(|p| p.file_name().is_some_and(|n| n == fetch::SMOLLM2.file_name));
+        !default_model || language == crate::config::Language::En
     }
 
     /// Logs once that the configured language is not one the model writes.
