@@ -73,7 +73,15 @@ impl Db {
             .name("blogflow-sqlite".into())
             .spawn(move || {
                 while let Some(call) = rx.blocking_recv() {
-                    call(&mut conn);
+                    // A panicking closure must not take the database down with it: its caller
+                    // sees `Closed` (the reply is dropped), every other caller carries on.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut conn)))
+                        .is_err()
+                    {
+                        tracing::error!(
+                            "a database call panicked; the call failed, the database thread goes on"
+                        );
+                    }
                 }
             })
             .expect("spawning the database thread");
@@ -190,6 +198,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cols, 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_fails_alone_and_the_database_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let failed = db
+            .call(|_| -> Result<(), DbError> { panic!("bug in a query closure") })
+            .await;
+        assert!(matches!(failed, Err(DbError::Closed)));
+        let one: i64 = db
+            .call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
     }
 
     #[test]

@@ -196,6 +196,12 @@ async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
         !log("error.log").contains("api request"),
         "info events stay out of error.log"
     );
+    for name in ["workflow.log", "error.log", "performance.log"] {
+        assert!(
+            !log(name).contains("sk-test") && !log(name).contains(TOKEN),
+            "a secret reached {name}"
+        );
+    }
     let perf = log("performance.log");
     assert!(
         perf.contains("api request") && perf.contains("latency_ms"),
