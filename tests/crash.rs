@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::{FakeOpenAi, Reply, TOKEN, test_toml};
 use tokio::process::{Child, Command};
 
@@ -43,12 +43,7 @@ async fn spawn(dir: &Path, fake: &FakeOpenAi) -> Process {
 
 impl Process {
     async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        support::get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
     }
 
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -62,17 +57,7 @@ impl Process {
     }
 
     async fn generate(&self, count: u32) -> String {
-        let r: Value = reqwest::Client::new()
-            .post(format!("{}/api/automation/workflow", self.base))
-            .bearer_auth(TOKEN)
-            .json(&json!({"action": "generate_content", "count": count}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["job_id"].as_str().unwrap().to_owned()
+        support::request_generation(&reqwest::Client::new(), &self.base, count).await
     }
 
     async fn terminate(mut self) -> std::process::ExitStatus {

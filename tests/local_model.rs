@@ -226,11 +226,11 @@ fn missing_corrupt_and_truncated_model_files_are_refused_with_the_path_and_the_f
     );
 }
 
-/// The service with no key, only the local model (fixed seed), in-process.
-async fn start_local(dir: &Path) -> blogflow::app::Running {
+/// The service in-process with the local model (fixed seed), plus `extra_env`.
+async fn start_local(dir: &Path, extra_env: &[(&str, String)]) -> blogflow::app::Running {
     let raw: RawConfig =
         toml::from_str(&support::test_toml("[providers.local]\nseed = 42\n")).unwrap();
-    let env = Env::from_pairs([
+    let mut env = vec![
         ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
         ("BLOGFLOW_DATA_DIR", dir.join("data").display().to_string()),
         (
@@ -239,12 +239,10 @@ async fn start_local(dir: &Path) -> blogflow::app::Running {
         ),
         ("BLOGFLOW_MODEL_PATH", model_path().display().to_string()),
         ("BLOGFLOW_API_TOKEN", TOKEN.to_owned()),
-    ]);
-    let (config, _) = Config::validate(raw, &env).unwrap();
-    assert!(
-        config.openai.is_none() && config.local.is_some(),
-        "only the local model is configured"
-    );
+    ];
+    env.extend(extra_env.iter().cloned());
+    let (config, _) = Config::validate(raw, &Env::from_pairs(env)).unwrap();
+    assert!(config.local.is_some(), "the local model is configured");
     blogflow::app::start(config).await.unwrap()
 }
 
@@ -252,10 +250,10 @@ async fn start_local(dir: &Path) -> blogflow::app::Running {
 async fn with_no_key_a_generate_request_publishes_an_english_post_and_healthz_stays_fast() {
     let _gate = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let running = start_local(dir.path()).await;
+    let running = start_local(dir.path(), &[]).await;
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
-    let job_url = support::request_generation(&http, &base, 1).await;
+    let job_url = support::job_url(&base, &support::request_generation(&http, &base, 1).await);
 
     // While the model works, sample /healthz latency until the job is done.
     let mut latencies = Vec::new();
@@ -270,14 +268,7 @@ async fn with_no_key_a_generate_request_publishes_an_english_post_and_healthz_st
             200
         );
         latencies.push(started.elapsed());
-        let job: Value = http
-            .get(&job_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job: Value = support::get_json(&http, &job_url).await;
         if job["state"] == "completed" || job["state"] == "failed" {
             assert_eq!(job["state"], "completed", "{job:#}");
             break;
@@ -369,30 +360,19 @@ async fn the_local_model_is_the_last_fallback_and_writes_english_when_it_cannot_
         retry_after: None,
     });
     let dir = tempfile::tempdir().unwrap();
-    let raw: RawConfig =
-        toml::from_str(&support::test_toml("[providers.local]\nseed = 7\n")).unwrap();
-    let env = Env::from_pairs([
-        ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
-        (
-            "BLOGFLOW_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
-        (
-            "BLOGFLOW_CONTENT_DIR",
-            dir.path().join("content").display().to_string(),
-        ),
-        ("BLOGFLOW_MODEL_PATH", model_path().display().to_string()),
-        ("BLOGFLOW_API_TOKEN", TOKEN.to_owned()),
-        ("BLOGFLOW_LANGUAGE", "ko".to_owned()),
-        ("BLOGFLOW_LOCAL_MODEL", "on".to_owned()),
-        ("OPENAI_BASE_URL", fake.base_url.clone()),
-        ("OPENAI_API_KEY", "sk-wrong".to_owned()),
-    ]);
-    let (config, _) = Config::validate(raw, &env).unwrap();
-    let running = blogflow::app::start(config).await.unwrap();
+    let running = start_local(
+        dir.path(),
+        &[
+            ("BLOGFLOW_LANGUAGE", "ko".to_owned()),
+            ("BLOGFLOW_LOCAL_MODEL", "on".to_owned()),
+            ("OPENAI_BASE_URL", fake.base_url.clone()),
+            ("OPENAI_API_KEY", "sk-wrong".to_owned()),
+        ],
+    )
+    .await;
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
-    let job_url = support::request_generation(&http, &base, 1).await;
+    let job_url = support::job_url(&base, &support::request_generation(&http, &base, 1).await);
     let job = support::poll_json(&http, &job_url, "the job to finish", |j| {
         j["state"] == "completed" || j["state"] == "failed"
     })
@@ -403,14 +383,7 @@ async fn the_local_model_is_the_last_fallback_and_writes_english_when_it_cannot_
         1,
         "the 401 was not retried on the same provider"
     );
-    let posts: Value = http
-        .get(format!("{base}/api/posts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posts: Value = support::get_json(&http, &format!("{base}/api/posts")).await;
     let post: Value = http
         .get(format!(
             "{base}/api/posts/{}",

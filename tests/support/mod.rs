@@ -243,7 +243,12 @@ pub async fn poll_json(
     }
 }
 
-/// Asks the service at `base` for `count` posts; returns the job's URL.
+/// GETs `url` as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Asks the service at `base` for `count` posts; returns the job id.
 pub async fn request_generation(http: &reqwest::Client, base: &str, count: u32) -> String {
     let r: Value = http
         .post(format!("{base}/api/automation/workflow"))
@@ -255,8 +260,10 @@ pub async fn request_generation(http: &reqwest::Client, base: &str, count: u32) 
         .json()
         .await
         .unwrap();
-    format!(
-        "{base}/api/jobs/content-generation/{}",
-        r["job_id"].as_str().expect("a job id")
-    )
+    r["job_id"].as_str().expect("a job id").to_owned()
+}
+
+/// The API URL of a generation job.
+pub fn job_url(base: &str, id: &str) -> String {
+    format!("{base}/api/jobs/content-generation/{id}")
 }
