@@ -196,7 +196,13 @@ impl Generator {
         cancel: &CancellationToken,
         mut on_done: impl FnMut(&SlotOutcome),
     ) -> Vec<SlotOutcome> {
-        let permits = Arc::new(Semaphore::new(self.config.parallelism));
+        // No more posts at once than the primary provider serves at once.
+        let limit = self
+            .providers
+            .first()
+            .and_then(Provider::max_parallel)
+            .unwrap_or(usize::MAX);
+        let permits = Arc::new(Semaphore::new(self.config.parallelism.min(limit).max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for slot in 0..request.count {
             let (this, request, job_id, cancel, permits) = (

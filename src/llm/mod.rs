@@ -151,6 +151,15 @@ impl Provider {
         }
     }
 
+    /// Requests it can serve at once, if limited: more in flight only queue up behind each
+    /// other and make every post slower.
+    pub fn max_parallel(&self) -> Option<usize> {
+        match self {
+            Provider::OpenAi(_) => None,
+            Provider::Local(p) => Some(p.concurrency()),
+        }
+    }
+
     /// Whether the model writes `language`.
     pub fn writes(&self, language: crate::config::Language) -> bool {
         match self {

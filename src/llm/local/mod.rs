@@ -89,6 +89,11 @@ impl LocalProvider {
         &self.name
     }
 
+    /// Generations that can run at once.
+    pub fn concurrency(&self) -> usize {
+        self.config.concurrency
+    }
+
     /// Model name (the file's stem).
     pub fn model(&self) -> &str {
         &self.model
