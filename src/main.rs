@@ -243,11 +243,38 @@ fn config_check(path: Option<&PathBuf>) -> ExitCode {
             println!("  language     {}", config.generation.language.code());
             println!(
                 "  provider     {}",
-                config.openai.as_ref().map_or(
-                    "none (generation fails until one is set)".to_owned(),
-                    |o| format!("{} model {}", o.base_url, o.model)
-                )
+                match (&config.openai, &config.local) {
+                    (Some(o), _) => format!(
+                        "{} model {}{}",
+                        o.base_url,
+                        o.model,
+                        if config.local.is_some() {
+                            ", local model as fallback"
+                        } else {
+                            ""
+                        }
+                    ),
+                    (None, Some(_)) => "local model (no API provider configured)".to_owned(),
+                    (None, None) => "none (generation fails until one is set)".to_owned(),
+                }
             );
+            if let Some(local) = &config.local {
+                let spec = blogflow::llm::local::fetch::SMOLLM2;
+                let path = local
+                    .model_path
+                    .clone()
+                    .unwrap_or_else(|| local.cache_dir.join(spec.file_name));
+                let state = if path.is_file() {
+                    "present"
+                } else {
+                    "not yet fetched: `blogflow model fetch` or the first start does it"
+                };
+                println!(
+                    "  local model  {} ({state}), {} threads",
+                    path.display(),
+                    local.threads
+                );
+            }
             println!(
                 "  api token    {}",
                 if config.api_token.is_some() {
