@@ -154,11 +154,19 @@ impl Orchestrator {
             shutdown_grace: q.shutdown_grace,
             retention: Some((q.completed, q.failed)),
         };
+        // Two generation jobs at once, unless the primary provider serves one request at a
+        // time (the local model): a second job would only slow the first down.
+        let primary_limit = self
+            .router
+            .generator
+            .provider()
+            .and_then(crate::llm::Provider::max_parallel);
+        let generation_jobs = if primary_limit == Some(1) { 1 } else { 2 };
         let pools = [
             (
                 names::CONTENT_GENERATION,
                 WorkerOptions {
-                    concurrency: 2,
+                    concurrency: generation_jobs,
                     job_timeout: Some(self.config.generation.job_timeout),
                     ..base.clone()
                 },
