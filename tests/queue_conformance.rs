@@ -14,11 +14,15 @@ use blogflow::queue::{
 use serde_json::json;
 
 const Q: &str = "conformance";
-const LEASE: Duration = Duration::from_secs(30);
 
 /// What the suite needs from a backend under test.
+///
+/// Every duration in the suite is a multiple of `UNIT`: a harness with a manual clock uses
+/// whole seconds (instant), one with a real clock (Redis) a short unit so that waiting is cheap.
 trait Harness: Sized {
     type Q: Queue;
+    /// The suite's time unit for this backend.
+    const UNIT: Duration;
     async fn new() -> Self;
     fn queue(&self) -> &Self::Q;
     /// Moves the queue's notion of time forward.
@@ -33,6 +37,7 @@ struct SqliteHarness {
 
 impl Harness for SqliteHarness {
     type Q = SqliteQueue;
+    const UNIT: Duration = Duration::from_secs(1);
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("q.db")).unwrap();
@@ -67,14 +72,35 @@ fn with(priority: i32, attempts: u32, backoff: Backoff) -> JobOptions {
     }
 }
 
-const FIXED_1S: Backoff = Backoff::Fixed { delay_ms: 1_000 };
-
-async fn claim_one<Q: Queue>(q: &Q) -> Option<blogflow::queue::ClaimedJob> {
-    q.claim(Q, LEASE, 1).await.unwrap().pop()
+/// `n` time units of the harness.
+fn u<H: Harness>(n: u32) -> Duration {
+    H::UNIT * n
 }
 
-async fn claimed_ids<Q: Queue>(q: &Q, max: usize) -> Vec<u64> {
-    q.claim(Q, LEASE, max)
+/// `n` time units in ms, for backoff settings.
+fn ms<H: Harness>(n: u32) -> u64 {
+    u::<H>(n).as_millis() as u64
+}
+
+/// The lease the suite claims with.
+fn lease<H: Harness>() -> Duration {
+    u::<H>(30)
+}
+
+/// A fixed backoff of one unit.
+fn fixed_1<H: Harness>() -> Backoff {
+    Backoff::Fixed {
+        delay_ms: ms::<H>(1),
+    }
+}
+
+async fn claim_one<H: Harness>(h: &H) -> Option<blogflow::queue::ClaimedJob> {
+    h.queue().claim(Q, lease::<H>(), 1).await.unwrap().pop()
+}
+
+async fn claimed_ids<H: Harness>(h: &H, max: usize) -> Vec<u64> {
+    h.queue()
+        .claim(Q, lease::<H>(), max)
         .await
         .unwrap()
         .iter()
@@ -86,13 +112,13 @@ async fn priority_then_fifo<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     for (n, prio) in [(1, 5), (2, 1), (3, 5), (4, 0), (5, 1)] {
-        q.add(Q, job(n).with_options(with(prio, 1, FIXED_1S)))
+        q.add(Q, job(n).with_options(with(prio, 1, fixed_1::<H>())))
             .await
             .unwrap();
     }
-    assert_eq!(claimed_ids(q, 2).await, [4, 2]);
-    assert_eq!(claimed_ids(q, 10).await, [5, 1, 3]);
-    assert!(q.claim(Q, LEASE, 10).await.unwrap().is_empty());
+    assert_eq!(claimed_ids(&h, 2).await, [4, 2]);
+    assert_eq!(claimed_ids(&h, 10).await, [5, 1, 3]);
+    assert!(q.claim(Q, lease::<H>(), 10).await.unwrap().is_empty());
 }
 
 async fn dedup_by_id_while_the_job_exists<H: Harness>() {
@@ -106,7 +132,7 @@ async fn dedup_by_id_while_the_job_exists<H: Harness>() {
         q.add(Q, job(2).with_id("tick-1")).await.unwrap(),
         AddOutcome::Duplicate("tick-1".into())
     );
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     assert_eq!(j.payload["n"], 1, "the first add wins");
     q.complete(&j.lease, json!(null)).await.unwrap();
     assert!(matches!(
@@ -124,7 +150,7 @@ async fn delayed_jobs_wait_for_their_time<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     let opts = JobOptions {
-        delay: Duration::from_secs(10),
+        delay: u::<H>(10),
         ..JobOptions::default()
     };
     let id = q
@@ -138,21 +164,21 @@ async fn delayed_jobs_wait_for_their_time<H: Harness>() {
         q.get(Q, &id).await.unwrap().unwrap().state,
         JobState::Delayed
     );
-    assert!(claim_one(q).await.is_none());
-    h.advance(Duration::from_secs(11)).await;
+    assert!(claim_one(&h).await.is_none());
+    h.advance(u::<H>(11)).await;
     assert_eq!(
         q.get(Q, &id).await.unwrap().unwrap().state,
         JobState::Waiting
     );
-    assert!(claim_one(q).await.is_some());
+    assert!(claim_one(&h).await.is_some());
 }
 
 async fn failed_attempts_back_off_then_die<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     let backoff = Backoff::Exponential {
-        base_ms: 1_000,
-        max_ms: 60_000,
+        base_ms: ms::<H>(1),
+        max_ms: ms::<H>(60),
         jitter: 0.0,
     };
     let id = q
@@ -162,7 +188,7 @@ async fn failed_attempts_back_off_then_die<H: Harness>() {
         .id()
         .to_owned();
     for (attempt, wait_s) in [(1, 1), (2, 2)] {
-        let j = claim_one(q).await.unwrap();
+        let j = claim_one(&h).await.unwrap();
         assert_eq!(j.attempt, attempt);
         let out = q
             .fail(&j.lease, &JobError::retryable(format!("boom {attempt}")))
@@ -173,14 +199,14 @@ async fn failed_attempts_back_off_then_die<H: Harness>() {
             q.get(Q, &id).await.unwrap().unwrap().state,
             JobState::Delayed
         );
-        h.advance(Duration::from_millis(wait_s * 1_000 - 100)).await;
+        h.advance(u::<H>(wait_s) - u::<H>(1) / 10).await;
         assert!(
-            claim_one(q).await.is_none(),
+            claim_one(&h).await.is_none(),
             "attempt {attempt}: retried before its backoff"
         );
-        h.advance(Duration::from_millis(100)).await;
+        h.advance(u::<H>(1) / 10).await;
     }
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     assert_eq!(j.attempt, 3);
     assert_eq!(
         q.fail(&j.lease, &JobError::retryable("boom 3"))
@@ -197,10 +223,10 @@ async fn failed_attempts_back_off_then_die<H: Harness>() {
 async fn unrecoverable_errors_are_not_retried<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
-    q.add(Q, job(1).with_options(with(0, 5, FIXED_1S)))
+    q.add(Q, job(1).with_options(with(0, 5, fixed_1::<H>())))
         .await
         .unwrap();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     assert_eq!(
         q.fail(&j.lease, &JobError::unrecoverable("401"))
             .await
@@ -213,36 +239,33 @@ async fn unrecoverable_errors_are_not_retried<H: Harness>() {
 async fn retry_after_overrides_the_backoff<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
-    q.add(Q, job(1).with_options(with(0, 2, FIXED_1S)))
+    q.add(Q, job(1).with_options(with(0, 2, fixed_1::<H>())))
         .await
         .unwrap();
-    let j = claim_one(q).await.unwrap();
-    q.fail(
-        &j.lease,
-        &JobError::retry_after(Duration::from_secs(60), "429"),
-    )
-    .await
-    .unwrap();
-    h.advance(Duration::from_secs(59)).await;
-    assert!(claim_one(q).await.is_none());
-    h.advance(Duration::from_secs(1)).await;
-    assert!(claim_one(q).await.is_some());
+    let j = claim_one(&h).await.unwrap();
+    q.fail(&j.lease, &JobError::retry_after(u::<H>(60), "429"))
+        .await
+        .unwrap();
+    h.advance(u::<H>(59)).await;
+    assert!(claim_one(&h).await.is_none());
+    h.advance(u::<H>(1)).await;
+    assert!(claim_one(&h).await.is_some());
 }
 
 async fn expired_leases_stall_and_the_old_holder_is_refused<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     let id = q.add(Q, job(1)).await.unwrap().id().to_owned();
-    let first = claim_one(q).await.unwrap();
+    let first = claim_one(&h).await.unwrap();
     assert!(
         q.recover_stalled(Q, 1).await.unwrap().is_empty(),
         "a live lease is not stalled"
     );
-    h.advance(LEASE + Duration::from_secs(1)).await;
+    h.advance(lease::<H>() + u::<H>(1)).await;
     let stalled = q.recover_stalled(Q, 1).await.unwrap();
     assert_eq!(stalled.len(), 1);
     assert!(stalled[0].requeued);
-    let second = claim_one(q).await.unwrap();
+    let second = claim_one(&h).await.unwrap();
     assert_eq!(second.lease.job_id, id);
     assert_ne!(second.lease.token, first.lease.token);
     assert_eq!(second.attempt, 1, "a stall is not a failed attempt");
@@ -267,8 +290,8 @@ async fn too_many_stalls_fail_the_job<H: Harness>() {
     let q = h.queue();
     let id = q.add(Q, job(1)).await.unwrap().id().to_owned();
     for round in 0..3 {
-        claim_one(q).await.unwrap();
-        h.advance(LEASE * 2).await;
+        claim_one(&h).await.unwrap();
+        h.advance(lease::<H>() * 2).await;
         let s = q.recover_stalled(Q, 2).await.unwrap();
         assert_eq!(s[0].requeued, round < 2, "round {round}");
     }
@@ -281,15 +304,15 @@ async fn extending_a_lease_keeps_the_job<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     q.add(Q, job(1)).await.unwrap();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     let bogus = blogflow::queue::Lease {
         token: "nope".into(),
         ..j.lease.clone()
     };
     for _ in 0..3 {
-        h.advance(LEASE / 2).await;
+        h.advance(lease::<H>() / 2).await;
         let held = q
-            .extend(vec![j.lease.clone(), bogus.clone()], LEASE)
+            .extend(vec![j.lease.clone(), bogus.clone()], lease::<H>())
             .await
             .unwrap();
         assert_eq!(held, [true, false]);
@@ -297,7 +320,7 @@ async fn extending_a_lease_keeps_the_job<H: Harness>() {
     }
     q.complete(&j.lease, json!(null)).await.unwrap();
     assert_eq!(
-        q.extend(vec![j.lease.clone()], LEASE).await.unwrap(),
+        q.extend(vec![j.lease.clone()], lease::<H>()).await.unwrap(),
         [false]
     );
 }
@@ -308,31 +331,31 @@ async fn pause_stops_claims_and_resume_restarts_them<H: Harness>() {
     q.add(Q, job(1)).await.unwrap();
     q.pause(Q).await.unwrap();
     assert!(q.is_paused(Q).await.unwrap());
-    assert!(claim_one(q).await.is_none());
+    assert!(claim_one(&h).await.is_none());
     assert!(!q.is_paused("another").await.unwrap(), "pause is per queue");
     q.resume(Q).await.unwrap();
     assert!(!q.is_paused(Q).await.unwrap());
-    assert!(claim_one(q).await.is_some());
+    assert!(claim_one(&h).await.is_some());
 }
 
 async fn counts_follow_every_transition<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     for n in 0..5 {
-        q.add(Q, job(n).with_options(with(0, 2, FIXED_1S)))
+        q.add(Q, job(n).with_options(with(0, 2, fixed_1::<H>())))
             .await
             .unwrap();
     }
     q.add(
         Q,
         job(9).with_options(JobOptions {
-            delay: Duration::from_secs(5),
+            delay: u::<H>(5),
             ..JobOptions::default()
         }),
     )
     .await
     .unwrap();
-    let js = q.claim(Q, LEASE, 3).await.unwrap();
+    let js = q.claim(Q, lease::<H>(), 3).await.unwrap();
     q.complete(&js[0].lease, json!(null)).await.unwrap();
     q.fail(&js[1].lease, &JobError::retryable("again"))
         .await
@@ -357,13 +380,13 @@ async fn release_hands_back_without_an_attempt<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     q.add(Q, job(1)).await.unwrap();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     q.release(&j.lease).await.unwrap();
     assert!(matches!(
         q.complete(&j.lease, json!(null)).await,
         Err(QueueError::LeaseLost { .. })
     ));
-    let again = claim_one(q).await.unwrap();
+    let again = claim_one(&h).await.unwrap();
     assert_eq!(again.attempt, 1);
     let stored = q.get(Q, &again.lease.job_id).await.unwrap().unwrap();
     assert_eq!(
@@ -377,13 +400,13 @@ async fn retention_keeps_the_newest_and_drops_the_old<H: Harness>() {
     let q = h.queue();
     for n in 0..6 {
         q.add(Q, job(n)).await.unwrap();
-        let j = claim_one(q).await.unwrap();
+        let j = claim_one(&h).await.unwrap();
         q.complete(&j.lease, json!(n)).await.unwrap();
-        h.advance(Duration::from_secs(1)).await;
+        h.advance(u::<H>(1)).await;
     }
     let keep_3 = Retention {
         keep: 3,
-        max_age: Duration::from_secs(3600),
+        max_age: u::<H>(3600),
     };
     assert_eq!(q.clean(Q, keep_3, keep_3).await.unwrap(), 3);
     let left: Vec<u64> = q
@@ -394,7 +417,7 @@ async fn retention_keeps_the_newest_and_drops_the_old<H: Harness>() {
         .map(|j| j.payload["n"].as_u64().unwrap())
         .collect();
     assert_eq!(left, [5, 4, 3]);
-    h.advance(Duration::from_secs(3600)).await;
+    h.advance(u::<H>(3600)).await;
     assert_eq!(q.clean(Q, keep_3, keep_3).await.unwrap(), 3, "too old");
 }
 
@@ -402,7 +425,7 @@ async fn manual_retry_and_remove_respect_states<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
     let id = q.add(Q, job(1)).await.unwrap().id().to_owned();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     assert!(matches!(
         q.remove(Q, &id).await,
         Err(QueueError::WrongState { .. })
@@ -415,7 +438,7 @@ async fn manual_retry_and_remove_respect_states<H: Harness>() {
         .await
         .unwrap();
     q.retry(Q, &id).await.unwrap();
-    let again = claim_one(q).await.unwrap();
+    let again = claim_one(&h).await.unwrap();
     assert_eq!(again.attempt, 1);
     assert!(matches!(
         q.retry(Q, "missing").await,
@@ -429,18 +452,18 @@ async fn events_tell_what_happened<H: Harness>() {
     let q = h.queue();
     let mut rx = q.subscribe();
     let id = q
-        .add(Q, job(1).with_options(with(0, 2, FIXED_1S)))
+        .add(Q, job(1).with_options(with(0, 2, fixed_1::<H>())))
         .await
         .unwrap()
         .id()
         .to_owned();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     q.fail(&j.lease, &JobError::retryable("x")).await.unwrap();
-    h.advance(Duration::from_secs(2)).await;
-    claim_one(q).await.unwrap();
-    h.advance(LEASE * 2).await;
+    h.advance(u::<H>(2)).await;
+    claim_one(&h).await.unwrap();
+    h.advance(lease::<H>() * 2).await;
     q.recover_stalled(Q, 5).await.unwrap();
-    let j = claim_one(q).await.unwrap();
+    let j = claim_one(&h).await.unwrap();
     q.complete(&j.lease, json!(null)).await.unwrap();
     let (queue, job_id) = (Q.to_string(), id);
     let expected = vec![
