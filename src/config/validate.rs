@@ -1,0 +1,645 @@
+//! Validation: the raw file plus the environment into a [`Config`], collecting every problem
+//! with the name of its setting (env var or TOML path) instead of stopping at the first.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::raw::{self, RawConfig};
+use super::{
+    Config, DEFAULT_KEYWORDS, Env, FrontMatter, GenerationConfig, Language, LoggingConfig,
+    OpenAiConfig, Problem, QueueConfig, Schedule, ScheduleAction, Secret, Severity,
+};
+use crate::queue::Retention;
+
+pub(super) fn error(setting: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        severity: Severity::Error,
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+fn warning(setting: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        severity: Severity::Warning,
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+/// Collects problems while validating.
+#[derive(Default)]
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    /// The env var if set, else the file's value; parsed with `FromStr`.
+    fn parse<T: FromStr>(
+        &mut self,
+        env: &Env,
+        var: &str,
+        file: Option<T>,
+        default: T,
+        what: &str,
+    ) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        match env.get(var) {
+            Some(text) => match text.parse() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.problems
+                        .push(error(var, format!("{text:?} is not {what}: {e}")));
+                    default
+                }
+            },
+            None => file.unwrap_or(default),
+        }
+    }
+
+    fn flag(&mut self, env: &Env, var: &str, file: Option<bool>, default: bool) -> bool {
+        match env.get(var) {
+            None => file.unwrap_or(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                other => {
+                    self.problems.push(error(
+                        var,
+                        format!("{other:?} is not a boolean (use true or false)"),
+                    ));
+                    default
+                }
+            },
+        }
+    }
+
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        &mut self,
+        setting: &str,
+        v: T,
+        lo: T,
+        hi: T,
+    ) -> T {
+        if v < lo || v > hi {
+            self.problems.push(error(
+                setting,
+                format!("{v} is out of range: use {lo} to {hi}"),
+            ));
+        }
+        v
+    }
+
+    fn secret(&mut self, env: &Env, var: &str) -> Option<Secret> {
+        match env.secret(var) {
+            Ok(v) => v.map(Secret::new),
+            Err(m) => {
+                self.problems.push(error(format!("{var}_FILE"), m));
+                None
+            }
+        }
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Validates a parsed file plus the environment.
+pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
+    let mut c = Check::default();
+    let listen_default: SocketAddr = "127.0.0.1:3000".parse().expect("default address");
+    let listen_file = raw.server.listen.as_deref().and_then(|s| match s.parse() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            c.problems.push(error(
+                "server.listen",
+                format!("{s:?} is not a socket address: {e}"),
+            ));
+            None
+        }
+    });
+    let listen = c.parse(
+        env,
+        "BLOGFLOW_LISTEN",
+        listen_file,
+        listen_default,
+        "a socket address like 127.0.0.1:3000",
+    );
+    let dir = |var: &str, file: Option<String>, default: &str| {
+        PathBuf::from(
+            env.get(var)
+                .map(str::to_owned)
+                .or(file)
+                .unwrap_or_else(|| default.to_owned()),
+        )
+    };
+    let data_dir = dir("BLOGFLOW_DATA_DIR", raw.paths.data_dir, "./data");
+    let content_dir = dir("BLOGFLOW_CONTENT_DIR", raw.paths.content_dir, "./content");
+    let log_dir = dir("BLOGFLOW_LOG_DIR", raw.paths.log_dir, "./logs");
+    let api_token = c.secret(env, "BLOGFLOW_API_TOKEN");
+    if api_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+        c.problems.push(error(
+            "BLOGFLOW_API_TOKEN",
+            "too short: use at least 16 characters (e.g. `openssl rand -hex 24`)",
+        ));
+    }
+    let auto_start = c.flag(env, "WORKFLOW_AUTO_START", raw.workflow.auto_start, true);
+    let performance_monitoring = c.flag(
+        env,
+        "PERFORMANCE_MONITORING_ENABLED",
+        raw.workflow.performance_monitoring,
+        true,
+    );
+    let self_healing = c.flag(env, "SELF_HEALING_ENABLED", raw.workflow.self_healing, true);
+
+    let openai = openai_config(&mut c, env, raw.providers.openai);
+    let local = local_config(&mut c, env, raw.providers.local, openai.is_some());
+    for var in ["ANTHROPIC_API_KEY", "GEMINI_API_KEY"] {
+        if env.secret(var).ok().flatten().is_some() {
+            c.problems.push(warning(
+                var,
+                "set, but this version talks only to OpenAI-compatible servers; it is ignored",
+            ));
+        }
+    }
+    for var in ["REDIS_URL", "REDIS_HOST"] {
+        if env.get(var).is_some() {
+            c.problems.push(warning(var, "set, but the Redis queue backend is not in this version; the embedded SQLite queue is used"));
+        }
+    }
+    if let Some(url) = env.get("DATABASE_URL") {
+        // Even a sqlite: URL is not honoured yet: the file is BLOGFLOW_DATA_DIR/blogflow.db.
+        let scheme = url.split(':').next().unwrap_or("");
+        c.problems.push(warning("DATABASE_URL", format!("{scheme}: is not used by this version; the SQLite file in BLOGFLOW_DATA_DIR is used")));
+    }
+
+    let generation = generation_config(&mut c, env, raw.generation);
+    let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
+    let queue = queue_config(&mut c, raw.queue);
+    let markdown = match (
+        raw.publish.markdown.enabled,
+        raw.publish.markdown.front_matter.as_deref(),
+    ) {
+        (Some(false), _) => None,
+        (_, None | Some("hugo-yaml")) => Some(FrontMatter::HugoYaml),
+        (_, Some("hugo-toml")) => Some(FrontMatter::HugoToml),
+        (_, Some("zola")) => Some(FrontMatter::Zola),
+        (_, Some(other)) => {
+            c.problems.push(error(
+                "publish.markdown.front_matter",
+                format!("{other:?} is unknown: use hugo-yaml, hugo-toml or zola"),
+            ));
+            None
+        }
+    };
+    let logging = logging_config(&mut c, env, raw.logging);
+
+    let config = Config {
+        listen,
+        data_dir,
+        content_dir,
+        log_dir,
+        api_token,
+        auto_start,
+        performance_monitoring,
+        self_healing,
+        openai,
+        local,
+        generation,
+        schedules,
+        queue,
+        markdown,
+        logging,
+    };
+    if c.problems.iter().any(|p| p.severity == Severity::Error) {
+        Err(c.problems)
+    } else {
+        Ok((config, c.problems))
+    }
+}
+
+fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Option<OpenAiConfig> {
+    let api_key = c.secret(env, "OPENAI_API_KEY");
+    let raw_present = raw.is_some();
+    let raw = raw.unwrap_or_default();
+    let base_url = env
+        .get("OPENAI_BASE_URL")
+        .map(str::to_owned)
+        .or(raw.base_url);
+    if api_key.is_none() && base_url.is_none() {
+        if raw_present {
+            c.problems.push(warning(
+                "providers.openai",
+                "no OPENAI_API_KEY and no base_url: the provider stays off",
+            ));
+        }
+        return None;
+    }
+    let base_url = base_url.unwrap_or_else(|| "https://api.openai.com/v1".into());
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    match reqwest::Url::parse(&base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => c.problems.push(error(
+            "OPENAI_BASE_URL",
+            format!("scheme {:?} is not http or https", u.scheme()),
+        )),
+        Err(e) => c.problems.push(error(
+            "OPENAI_BASE_URL",
+            format!("{base_url:?} is not a URL: {e}"),
+        )),
+    }
+    if api_key.is_none() && base_url.contains("api.openai.com") {
+        c.problems.push(error(
+            "OPENAI_API_KEY",
+            "required for api.openai.com (or point OPENAI_BASE_URL at a local server)",
+        ));
+    }
+    let model = env
+        .get("OPENAI_MODEL")
+        .map(str::to_owned)
+        .or(raw.model)
+        .unwrap_or_else(|| "gpt-4o-mini".into());
+    let timeout = c.range(
+        "providers.openai.timeout_secs",
+        raw.timeout_secs.unwrap_or(120),
+        1,
+        3600,
+    );
+    let temperature = c.range(
+        "providers.openai.temperature",
+        raw.temperature.unwrap_or(0.7),
+        0.0,
+        2.0,
+    );
+    let max_tokens = c.range(
+        "providers.openai.max_tokens",
+        raw.max_tokens.unwrap_or(3000),
+        16,
+        200_000,
+    );
+    let input_price = c.range(
+        "providers.openai.input_price_per_mtok",
+        raw.input_price_per_mtok.unwrap_or(0.0),
+        0.0,
+        1e6,
+    );
+    let output_price = c.range(
+        "providers.openai.output_price_per_mtok",
+        raw.output_price_per_mtok.unwrap_or(0.0),
+        0.0,
+        1e6,
+    );
+    Some(OpenAiConfig {
+        base_url,
+        api_key,
+        model,
+        timeout: secs(timeout),
+        temperature,
+        max_tokens,
+        json_mode: raw.json_mode.unwrap_or(false),
+        input_price_per_mtok: input_price,
+        output_price_per_mtok: output_price,
+    })
+}
+
+fn local_config(
+    c: &mut Check,
+    env: &Env,
+    raw: raw::RawLocal,
+    others: bool,
+) -> Option<crate::llm::local::LocalConfig> {
+    let mode = env
+        .get("BLOGFLOW_LOCAL_MODEL")
+        .map(str::to_owned)
+        .or(raw.mode);
+    let enabled = match mode.as_deref() {
+        None | Some("auto") => !others,
+        Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            c.problems.push(error(
+                "BLOGFLOW_LOCAL_MODEL",
+                format!("{other:?} is unknown: use auto, on or off"),
+            ));
+            false
+        }
+    };
+    let model_path = env
+        .get("BLOGFLOW_MODEL_PATH")
+        .map(str::to_owned)
+        .or(raw.model_path)
+        .map(PathBuf::from);
+    if let Some(p) = &model_path
+        && enabled
+        && !p.is_file()
+    {
+        c.problems.push(error(
+            "BLOGFLOW_MODEL_PATH",
+            format!(
+                "{} is not a file: point it at a GGUF model, or unset it to use the default model",
+                p.display()
+            ),
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+    let threads = match env.get("BLOGFLOW_MODEL_THREADS") {
+        Some(t) => t.parse().unwrap_or_else(|_| {
+            c.problems.push(error(
+                "BLOGFLOW_MODEL_THREADS",
+                format!("{t:?} is not a whole number"),
+            ));
+            cores
+        }),
+        None => raw.threads.unwrap_or(cores),
+    };
+    let config = crate::llm::local::LocalConfig {
+        model_path,
+        cache_dir: crate::llm::local::fetch::cache_dir(env),
+        threads: c.range("providers.local.threads", threads, 1, 256),
+        context_tokens: c.range(
+            "providers.local.context_tokens",
+            raw.context_tokens.unwrap_or(1024),
+            256,
+            131_072,
+        ),
+        concurrency: c.range(
+            "providers.local.concurrency",
+            raw.concurrency.unwrap_or(1),
+            1,
+            16,
+        ),
+        max_tokens: c.range(
+            "providers.local.max_tokens",
+            raw.max_tokens.unwrap_or(900),
+            16,
+            32_768,
+        ),
+        temperature: c.range(
+            "providers.local.temperature",
+            raw.temperature.unwrap_or(0.7),
+            0.0,
+            2.0,
+        ),
+        top_p: c.range("providers.local.top_p", raw.top_p.unwrap_or(0.9), 0.01, 1.0),
+        repeat_penalty: c.range(
+            "providers.local.repeat_penalty",
+            raw.repeat_penalty.unwrap_or(1.15),
+            1.0,
+            2.0,
+        ),
+        seed: raw.seed,
+    };
+    enabled.then_some(config)
+}
+
+fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> GenerationConfig {
+    let language = match env
+        .get("BLOGFLOW_LANGUAGE")
+        .map(str::to_owned)
+        .or(raw.language)
+        .as_deref()
+    {
+        None | Some("en") => Language::En,
+        Some("ko") => Language::Ko,
+        Some(other) => {
+            c.problems.push(error(
+                "BLOGFLOW_LANGUAGE",
+                format!("{other:?} is not supported: use en or ko"),
+            ));
+            Language::En
+        }
+    };
+    let keywords: Vec<String> = match raw.keywords {
+        Some(k) => k
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => DEFAULT_KEYWORDS.iter().map(|s| s.to_string()).collect(),
+    };
+    if keywords.is_empty() {
+        c.problems.push(error(
+            "generation.keywords",
+            "is empty: list at least one keyword (or remove it for the defaults)",
+        ));
+    }
+    let category = raw.category.unwrap_or_else(|| "ai-trends".into());
+    if crate::content::slug::slugify(&category).is_empty() {
+        c.problems.push(error(
+            "generation.category",
+            format!("{category:?} has no letters or digits"),
+        ));
+    }
+    GenerationConfig {
+        language,
+        keywords,
+        category,
+        parallelism: c.range(
+            "generation.parallelism",
+            raw.parallelism.unwrap_or(5),
+            1,
+            50,
+        ),
+        max_posts_per_request: c.range(
+            "generation.max_posts_per_request",
+            raw.max_posts_per_request.unwrap_or(20),
+            1,
+            1000,
+        ),
+        quality_threshold: c.range(
+            "generation.quality_threshold",
+            raw.quality_threshold.unwrap_or(60),
+            0,
+            100,
+        ),
+        attempts_per_post: c.range(
+            "generation.attempts_per_post",
+            raw.attempts_per_post.unwrap_or(2),
+            1,
+            10,
+        ),
+        job_attempts: c.range(
+            "generation.job_attempts",
+            raw.job_attempts.unwrap_or(3),
+            1,
+            20,
+        ),
+        job_timeout: secs(c.range(
+            "generation.job_timeout_secs",
+            raw.job_timeout_secs.unwrap_or(1800),
+            10,
+            86_400,
+        )),
+    }
+}
+
+/// The original's schedules: 5 posts every 2 hours, cleanup at 02:00, health every 30 s.
+pub fn default_schedules() -> Vec<raw::RawSchedule> {
+    let s = |name: &str, cron: &str, action: &str, count| raw::RawSchedule {
+        name: name.into(),
+        cron: cron.into(),
+        action: action.into(),
+        count,
+        enabled: true,
+    };
+    vec![
+        s("generate", "0 */2 * * *", "generate", Some(5)),
+        s("cleanup", "0 2 * * *", "cleanup", None),
+        s("health", "*/30 * * * * *", "health_check", None),
+    ]
+}
+
+fn schedules(c: &mut Check, raw: Option<Vec<raw::RawSchedule>>, max_count: u32) -> Vec<Schedule> {
+    let mut out: Vec<Schedule> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for (i, s) in raw
+        .unwrap_or_else(default_schedules)
+        .into_iter()
+        .enumerate()
+    {
+        let at = format!("schedules[{i}]");
+        if names.contains(&s.name) {
+            c.problems.push(error(
+                format!("{at}.name"),
+                format!("{:?} is used twice: names must be unique", s.name),
+            ));
+        }
+        names.push(s.name.clone());
+        if s.name.is_empty()
+            || !s
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            c.problems.push(error(
+                format!("{at}.name"),
+                format!("{:?}: use letters, digits, - and _", s.name),
+            ));
+        }
+        let fields = s.cron.split_whitespace().count();
+        let expression = if fields == 5 {
+            format!("0 {}", s.cron)
+        } else {
+            s.cron.clone()
+        };
+        let cron = match cron::Schedule::from_str(&expression) {
+            Ok(cron) => Some(cron),
+            Err(e) => {
+                c.problems.push(error(
+                    format!("{at}.cron"),
+                    format!(
+                        "{:?} is not a cron expression ({e}); e.g. \"0 */2 * * *\"",
+                        s.cron
+                    ),
+                ));
+                None
+            }
+        };
+        let action = match (s.action.as_str(), s.count) {
+            ("generate", count) => {
+                let count = count.unwrap_or(5);
+                c.range(&format!("{at}.count"), count, 1, max_count);
+                Some(ScheduleAction::Generate { count })
+            }
+            ("cleanup", _) => Some(ScheduleAction::Cleanup),
+            ("health_check", _) => Some(ScheduleAction::HealthCheck),
+            (other, _) => {
+                c.problems.push(error(
+                    format!("{at}.action"),
+                    format!("{other:?} is unknown: use generate, cleanup or health_check"),
+                ));
+                None
+            }
+        };
+        if let (Some(cron), Some(action), true) = (cron, action, s.enabled) {
+            out.push(Schedule {
+                name: s.name,
+                expression: s.cron,
+                cron,
+                action,
+            });
+        }
+    }
+    out
+}
+
+fn queue_config(c: &mut Check, raw: raw::RawQueue) -> QueueConfig {
+    let lease = c.range("queue.lease_secs", raw.lease_secs.unwrap_or(30), 1, 3600);
+    let stalled = c.range(
+        "queue.stalled_interval_secs",
+        raw.stalled_interval_secs.unwrap_or(15),
+        1,
+        3600,
+    );
+    let hours = c.range(
+        "queue.keep_hours",
+        raw.keep_hours.unwrap_or(24 * 7),
+        1,
+        24 * 365,
+    );
+    let max_age = secs(hours * 3600);
+    QueueConfig {
+        lease: secs(lease),
+        stalled_interval: secs(stalled),
+        max_stalled: c.range("queue.max_stalled", raw.max_stalled.unwrap_or(2), 0, 100),
+        poll_interval: Duration::from_millis(c.range(
+            "queue.poll_interval_ms",
+            raw.poll_interval_ms.unwrap_or(1000),
+            10,
+            60_000,
+        )),
+        shutdown_grace: secs(c.range(
+            "queue.shutdown_grace_secs",
+            raw.shutdown_grace_secs.unwrap_or(30),
+            0,
+            3600,
+        )),
+        completed: Retention {
+            keep: raw.keep_completed.unwrap_or(1000),
+            max_age,
+        },
+        failed: Retention {
+            keep: raw.keep_failed.unwrap_or(5000),
+            max_age,
+        },
+    }
+}
+
+fn logging_config(c: &mut Check, env: &Env, raw: raw::RawLogging) -> LoggingConfig {
+    let format = env
+        .get("BLOGFLOW_LOG_FORMAT")
+        .map(str::to_owned)
+        .or(raw.format);
+    let json = match format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            c.problems.push(error(
+                "BLOGFLOW_LOG_FORMAT",
+                format!("{other:?} is unknown: use text or json"),
+            ));
+            false
+        }
+    };
+    LoggingConfig {
+        json,
+        max_file_bytes: c.range(
+            "logging.max_file_mb",
+            raw.max_file_mb.unwrap_or(50),
+            1,
+            10_000,
+        ) * 1024
+            * 1024,
+        keep_files: c.range("logging.keep_files", raw.keep_files.unwrap_or(10), 1, 1000),
+        level: env
+            .get("RUST_LOG")
+            .map(str::to_owned)
+            .or(raw.level)
+            .unwrap_or_else(|| "info".into()),
+    }
+}
