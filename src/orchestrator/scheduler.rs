@@ -75,6 +75,13 @@ pub fn next_tick(
     Some((next, due))
 }
 
+/// Where the search for the next tick resumes after firing `tick`: from now if the process
+/// was suspended past further ticks (a paused VM, a laptop lid), so that they are skipped, not
+/// fired back to back.
+pub fn resume_after(tick: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    tick.max(now)
+}
+
 /// Runs the tick loop until `cancel`. `generation_paused` is asked at each generate tick.
 pub async fn run(
     schedules: Vec<Schedule>,
@@ -120,7 +127,7 @@ pub async fn run(
                 },
             );
         }
-        after = tick;
+        after = resume_after(tick, Utc::now());
     }
 }
 
@@ -159,6 +166,26 @@ mod tests {
             .map(|t| t.format("%H:%M").to_string())
             .collect();
         assert_eq!(after, ["02:00", "04:00", "06:00"]);
+    }
+
+    #[test]
+    fn ticks_missed_while_suspended_are_skipped_not_replayed() {
+        let s = schedules();
+        let fired: DateTime<Utc> = "2026-11-26T02:00:00Z".parse().unwrap();
+        let woke: DateTime<Utc> = "2026-11-26T05:10:07Z".parse().unwrap();
+        let (next, _) = next_tick(&s, resume_after(fired, woke)).unwrap();
+        assert_eq!(
+            next.to_rfc3339(),
+            "2026-11-26T05:10:30+00:00",
+            "the next tick after waking, not 02:00:30"
+        );
+        let on_time: DateTime<Utc> = "2026-11-26T02:00:00.004Z".parse().unwrap();
+        let (next, _) = next_tick(&s, resume_after(fired, on_time)).unwrap();
+        assert_eq!(
+            next.to_rfc3339(),
+            "2026-11-26T02:00:30+00:00",
+            "no tick is lost in the normal case"
+        );
     }
 
     #[test]
