@@ -22,6 +22,9 @@ pub use engine::{Engine, EngineConfig, EngineError, Sampling};
 
 use super::{ChatRequest, ChatResponse, ErrorClass, LlmError, Usage};
 
+/// How long a failed model fetch or load is answered from memory before it is tried again.
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Settings of the local provider (validated config).
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -52,6 +55,9 @@ pub struct LocalConfig {
 pub struct LocalProvider {
     config: Arc<LocalConfig>,
     engine: Arc<OnceCell<Arc<Engine>>>,
+    /// The last failed fetch or load, answered again for a minute instead of retrying it on
+    /// every health check.
+    failure: Arc<std::sync::Mutex<Option<(Instant, LlmError)>>>,
     name: String,
     model: String,
     warned_language: Arc<AtomicBool>,
@@ -78,6 +84,7 @@ impl LocalProvider {
         Self {
             config: Arc::new(config),
             engine: Arc::default(),
+            failure: Arc::default(),
             name: "local".into(),
             model,
             warned_language: Arc::default(),
@@ -139,8 +146,25 @@ impl LocalProvider {
             .map_err(|e| self.error(ErrorClass::Fatal, e.to_string()))
     }
 
-    /// The loaded engine, loading it on first use. A failure is not cached: the next call retries.
+    /// The loaded engine, loading it on first use. A failure is answered again for
+    /// `RETRY_AFTER_FAILURE`, then the next call tries again.
     pub async fn engine(&self) -> Result<Arc<Engine>, LlmError> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine.clone());
+        }
+        if let Some((at, error)) = self.failure.lock().expect("failure cell").as_ref()
+            && at.elapsed() < RETRY_AFTER_FAILURE
+        {
+            return Err(error.clone());
+        }
+        let result = self.load().await;
+        if let Err(e) = &result {
+            *self.failure.lock().expect("failure cell") = Some((Instant::now(), e.clone()));
+        }
+        result
+    }
+
+    async fn load(&self) -> Result<Arc<Engine>, LlmError> {
         self.engine
             .get_or_try_init(|| async {
                 let path = self.model_path().await?;
@@ -238,5 +262,40 @@ impl LocalProvider {
     /// Health: the model file is there (or fetchable) and loads.
     pub async fn check(&self) -> Result<(), LlmError> {
         self.engine().await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(model_path: PathBuf) -> LocalProvider {
+        LocalProvider::new(LocalConfig {
+            model_path: Some(model_path),
+            cache_dir: PathBuf::from("/nonexistent"),
+            threads: 1,
+            context_tokens: 256,
+            concurrency: 1,
+            max_tokens: 16,
+            temperature: 0.0,
+            top_p: 1.0,
+            repeat_penalty: 1.0,
+            seed: Some(1),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_answered_from_memory_instead_of_retried_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later.gguf");
+        let p = provider(path.clone());
+        let first = p.check().await.unwrap_err();
+        assert_eq!(first.class, ErrorClass::Fatal);
+        assert!(first.message.contains("does not exist"), "{}", first.message);
+        // The file appears (broken, which would be a different error): within the retry
+        // window the first failure is answered without looking again.
+        std::fs::write(&path, b"not a model").unwrap();
+        let second = p.check().await.unwrap_err();
+        assert_eq!(second.message, first.message);
     }
 }
