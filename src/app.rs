@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::content::pipeline::{Generator, NO_PROVIDER};
 use crate::db::Db;
 use crate::jobs::JobRouter;
-use crate::llm::{LocalProvider, OpenAiProvider, Provider};
+use crate::llm::{AnthropicProvider, GeminiProvider, LocalProvider, OpenAiProvider, Provider};
 use crate::orchestrator::Orchestrator;
 use crate::publish::{MarkdownPublisher, Publisher};
 use crate::queue::{QueueBackend, SqliteQueue};
@@ -52,13 +52,23 @@ pub struct Parts {
     pub router: JobRouter,
 }
 
-/// Builds the providers from the configuration, in fallback order: the configured API
-/// provider first, the local model last.
+/// Builds the providers from the configuration, in fallback order: Claude, OpenAI (or a
+/// compatible server), Gemini, then the local model.
 pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
     let mut providers = Vec::new();
+    if let Some(c) = &config.anthropic {
+        providers.push(Provider::Anthropic(
+            AnthropicProvider::new(c.clone()).map_err(StartError::Provider)?,
+        ));
+    }
     if let Some(c) = &config.openai {
         providers.push(Provider::OpenAi(
             OpenAiProvider::new(c.clone()).map_err(StartError::Provider)?,
+        ));
+    }
+    if let Some(c) = &config.gemini {
+        providers.push(Provider::Gemini(
+            GeminiProvider::new(c.clone()).map_err(StartError::Provider)?,
         ));
     }
     if let Some(c) = &config.local {

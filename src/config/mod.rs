@@ -103,6 +103,27 @@ pub struct OpenAiConfig {
     pub output_price_per_mtok: f64,
 }
 
+/// An API provider with a key (Anthropic, Gemini).
+#[derive(Debug, Clone)]
+pub struct ApiProviderConfig {
+    /// Endpoint without a trailing slash.
+    pub base_url: String,
+    /// The key.
+    pub api_key: Secret,
+    /// Model name.
+    pub model: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Output token budget.
+    pub max_tokens: u32,
+    /// USD per million input tokens.
+    pub input_price_per_mtok: f64,
+    /// USD per million output tokens.
+    pub output_price_per_mtok: f64,
+}
+
 /// Post generation.
 #[derive(Debug, Clone)]
 pub struct GenerationConfig {
@@ -179,6 +200,10 @@ pub struct Config {
     pub self_healing: bool,
     /// The OpenAI-compatible provider, if configured.
     pub openai: Option<OpenAiConfig>,
+    /// Claude, if `ANTHROPIC_API_KEY` is set.
+    pub anthropic: Option<ApiProviderConfig>,
+    /// Gemini, if `GEMINI_API_KEY` is set.
+    pub gemini: Option<ApiProviderConfig>,
     /// The local model, if enabled (by default: when no other provider is configured).
     pub local: Option<crate::llm::local::LocalConfig>,
     /// Generation settings.
@@ -394,6 +419,38 @@ mod tests {
         );
         let printed = format!("{c:?}");
         assert!(!printed.contains("sk-secret-value") && !printed.contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn api_keys_enable_their_providers_and_keep_the_local_model_off() {
+        let (c, w) = from(
+            &[
+                ("ANTHROPIC_API_KEY", "sk-ant-xyz"),
+                ("GEMINI_API_KEY", "g-key"),
+                ("GEMINI_MODEL", "gemini-pro"),
+                ("ANTHROPIC_BASE_URL", "http://127.0.0.1:8080/"),
+            ],
+            "",
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let a = c.anthropic.unwrap();
+        assert_eq!(
+            (a.base_url.as_str(), a.model.as_str()),
+            ("http://127.0.0.1:8080", "claude-sonnet-4-5")
+        );
+        let g = c.gemini.unwrap();
+        assert_eq!(
+            (g.base_url.as_str(), g.model.as_str()),
+            ("https://generativelanguage.googleapis.com", "gemini-pro")
+        );
+        assert!(c.local.is_none() && c.openai.is_none());
+        let (c, w) = from(&[], "[providers.anthropic]\nmodel = \"x\"\n").unwrap();
+        assert!(c.anthropic.is_none() && c.local.is_some());
+        assert_eq!(
+            w[0].setting, "providers.anthropic",
+            "a section without a key says the provider is off"
+        );
     }
 
     #[test]

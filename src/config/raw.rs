@@ -92,6 +92,30 @@ pub struct RawProviders {
     pub openai: Option<RawOpenAi>,
     /// `[providers.local]`: the in-process local model.
     pub local: RawLocal,
+    /// `[providers.anthropic]`: Claude (key: `ANTHROPIC_API_KEY`).
+    pub anthropic: Option<RawApiProvider>,
+    /// `[providers.gemini]`: Gemini (key: `GEMINI_API_KEY`).
+    pub gemini: Option<RawApiProvider>,
+}
+
+/// `[providers.anthropic]` or `[providers.gemini]`. The key comes from the environment only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawApiProvider {
+    /// Endpoint (`ANTHROPIC_BASE_URL`, `GEMINI_BASE_URL`).
+    pub base_url: Option<String>,
+    /// Model (`ANTHROPIC_MODEL`, `GEMINI_MODEL`).
+    pub model: Option<String>,
+    /// Per-request timeout, seconds.
+    pub timeout_secs: Option<u64>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Output token budget per request.
+    pub max_tokens: Option<u32>,
+    /// USD per million input tokens.
+    pub input_price_per_mtok: Option<f64>,
+    /// USD per million output tokens.
+    pub output_price_per_mtok: Option<f64>,
 }
 
 /// `[providers.local]`

@@ -158,15 +158,10 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let self_healing = c.flag(env, "SELF_HEALING_ENABLED", raw.workflow.self_healing, true);
 
     let openai = openai_config(&mut c, env, raw.providers.openai);
-    let local = local_config(&mut c, env, raw.providers.local, openai.is_some());
-    for var in ["ANTHROPIC_API_KEY", "GEMINI_API_KEY"] {
-        if env.secret(var).ok().flatten().is_some() {
-            c.problems.push(warning(
-                var,
-                "set, but this version talks only to OpenAI-compatible servers; it is ignored",
-            ));
-        }
-    }
+    let anthropic = api_provider(&mut c, env, raw.providers.anthropic, &ANTHROPIC);
+    let gemini = api_provider(&mut c, env, raw.providers.gemini, &GEMINI);
+    let others = openai.is_some() || anthropic.is_some() || gemini.is_some();
+    let local = local_config(&mut c, env, raw.providers.local, others);
     for var in ["REDIS_URL", "REDIS_HOST"] {
         if env.get(var).is_some() {
             c.problems.push(warning(var, "set, but the Redis queue backend is not in this version; the embedded SQLite queue is used"));
@@ -209,6 +204,8 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         performance_monitoring,
         self_healing,
         openai,
+        anthropic,
+        gemini,
         local,
         generation,
         schedules,
@@ -304,6 +301,102 @@ fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Optio
         json_mode: raw.json_mode.unwrap_or(false),
         input_price_per_mtok: input_price,
         output_price_per_mtok: output_price,
+    })
+}
+
+/// Names and defaults of one kind of API provider.
+struct ApiKind {
+    section: &'static str,
+    key_var: &'static str,
+    url_var: &'static str,
+    model_var: &'static str,
+    default_url: &'static str,
+    default_model: &'static str,
+}
+
+const ANTHROPIC: ApiKind = ApiKind {
+    section: "providers.anthropic",
+    key_var: "ANTHROPIC_API_KEY",
+    url_var: "ANTHROPIC_BASE_URL",
+    model_var: "ANTHROPIC_MODEL",
+    default_url: "https://api.anthropic.com",
+    default_model: "claude-sonnet-4-5",
+};
+
+const GEMINI: ApiKind = ApiKind {
+    section: "providers.gemini",
+    key_var: "GEMINI_API_KEY",
+    url_var: "GEMINI_BASE_URL",
+    model_var: "GEMINI_MODEL",
+    default_url: "https://generativelanguage.googleapis.com",
+    default_model: "gemini-2.5-flash",
+};
+
+fn api_provider(
+    c: &mut Check,
+    env: &Env,
+    raw: Option<raw::RawApiProvider>,
+    kind: &ApiKind,
+) -> Option<crate::config::ApiProviderConfig> {
+    let key = c.secret(env, kind.key_var);
+    let raw_present = raw.is_some();
+    let raw = raw.unwrap_or_default();
+    let Some(api_key) = key else {
+        if raw_present {
+            c.problems.push(warning(
+                kind.section,
+                format!("no {} is set: the provider stays off", kind.key_var),
+            ));
+        }
+        return None;
+    };
+    let base_url = env
+        .get(kind.url_var)
+        .map(str::to_owned)
+        .or(raw.base_url)
+        .unwrap_or_else(|| kind.default_url.to_owned());
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    match reqwest::Url::parse(&base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => c.problems.push(error(
+            kind.url_var,
+            format!("{base_url:?} is not an http(s) URL"),
+        )),
+    }
+    let at = |field: &str| format!("{}.{field}", kind.section);
+    Some(crate::config::ApiProviderConfig {
+        base_url,
+        api_key,
+        model: env
+            .get(kind.model_var)
+            .map(str::to_owned)
+            .or(raw.model)
+            .unwrap_or_else(|| kind.default_model.to_owned()),
+        timeout: secs(c.range(
+            &at("timeout_secs"),
+            raw.timeout_secs.unwrap_or(120),
+            1,
+            3600,
+        )),
+        temperature: c.range(&at("temperature"), raw.temperature.unwrap_or(0.7), 0.0, 2.0),
+        max_tokens: c.range(
+            &at("max_tokens"),
+            raw.max_tokens.unwrap_or(4000),
+            16,
+            200_000,
+        ),
+        input_price_per_mtok: c.range(
+            &at("input_price_per_mtok"),
+            raw.input_price_per_mtok.unwrap_or(0.0),
+            0.0,
+            1e6,
+        ),
+        output_price_per_mtok: c.range(
+            &at("output_price_per_mtok"),
+            raw.output_price_per_mtok.unwrap_or(0.0),
+            0.0,
+            1e6,
+        ),
     })
 }
 

@@ -7,6 +7,9 @@
 //! [`ErrorClass::Fatal`] (never retried: the same request fails the same way until an operator
 //! acts); a 400/404/413 or a too-long context is [`ErrorClass::InvalidRequest`].
 
+pub mod anthropic;
+pub mod gemini;
+mod http;
 pub mod local;
 pub mod openai;
 
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use anthropic::AnthropicProvider;
+pub use gemini::GeminiProvider;
 pub use local::LocalProvider;
 pub use openai::OpenAiProvider;
 
@@ -105,6 +110,10 @@ impl From<LlmError> for JobError {
 pub enum Provider {
     /// OpenAI or any OpenAI-compatible server (vLLM, llama.cpp, Ollama).
     OpenAi(OpenAiProvider),
+    /// Claude (Anthropic Messages API).
+    Anthropic(AnthropicProvider),
+    /// Gemini (`generateContent`).
+    Gemini(GeminiProvider),
     /// The in-process local model.
     Local(LocalProvider),
 }
@@ -114,6 +123,8 @@ impl Provider {
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         match self {
             Provider::OpenAi(p) => p.chat(request).await,
+            Provider::Anthropic(p) => p.chat(request).await,
+            Provider::Gemini(p) => p.chat(request).await,
             Provider::Local(p) => p.chat(request).await,
         }
     }
@@ -122,6 +133,8 @@ impl Provider {
     pub fn name(&self) -> &str {
         match self {
             Provider::OpenAi(p) => p.name(),
+            Provider::Anthropic(p) => p.name(),
+            Provider::Gemini(p) => p.name(),
             Provider::Local(p) => p.name(),
         }
     }
@@ -130,6 +143,8 @@ impl Provider {
     pub fn model(&self) -> &str {
         match self {
             Provider::OpenAi(p) => p.model(),
+            Provider::Anthropic(p) => p.model(),
+            Provider::Gemini(p) => p.model(),
             Provider::Local(p) => p.model(),
         }
     }
@@ -138,6 +153,8 @@ impl Provider {
     pub async fn check(&self) -> Result<(), LlmError> {
         match self {
             Provider::OpenAi(p) => p.check().await,
+            Provider::Anthropic(p) => p.check().await,
+            Provider::Gemini(p) => p.check().await,
             Provider::Local(p) => p.check().await,
         }
     }
@@ -146,7 +163,7 @@ impl Provider {
     /// to produce the structured JSON post).
     pub fn needs_simple_format(&self) -> bool {
         match self {
-            Provider::OpenAi(_) => false,
+            Provider::OpenAi(_) | Provider::Anthropic(_) | Provider::Gemini(_) => false,
             Provider::Local(_) => true,
         }
     }
@@ -155,7 +172,7 @@ impl Provider {
     /// other and make every post slower.
     pub fn max_parallel(&self) -> Option<usize> {
         match self {
-            Provider::OpenAi(_) => None,
+            Provider::OpenAi(_) | Provider::Anthropic(_) | Provider::Gemini(_) => None,
             Provider::Local(p) => Some(p.concurrency()),
         }
     }
@@ -163,7 +180,7 @@ impl Provider {
     /// Whether the model writes `language`.
     pub fn writes(&self, language: crate::config::Language) -> bool {
         match self {
-            Provider::OpenAi(_) => true,
+            Provider::OpenAi(_) | Provider::Anthropic(_) | Provider::Gemini(_) => true,
             Provider::Local(p) => p.writes(language),
         }
     }

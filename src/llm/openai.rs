@@ -5,15 +5,15 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ChatRequest, ChatResponse, ErrorClass, LlmError, Usage, retry_after};
+use super::http::Endpoint;
+use super::{ChatRequest, ChatResponse, LlmError, Usage};
 use crate::config::OpenAiConfig;
 
 /// Client for one OpenAI-compatible endpoint.
 #[derive(Debug, Clone)]
 pub struct OpenAiProvider {
-    http: reqwest::Client,
+    endpoint: Endpoint,
     config: OpenAiConfig,
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -50,27 +50,21 @@ struct WireUsage {
 impl OpenAiProvider {
     /// A client for `config`. Fails only if the TLS backend cannot initialise.
     pub fn new(config: OpenAiConfig) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(config.timeout)
-            .user_agent(concat!("blogflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let host = reqwest::Url::parse(&config.base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let name = if host == "api.openai.com" {
-            "openai".to_owned()
-        } else {
-            format!("openai-compatible@{host}")
-        };
-        Ok(Self { http, config, name })
+        let prices = (config.input_price_per_mtok, config.output_price_per_mtok);
+        let endpoint = Endpoint::new(
+            "openai",
+            "api.openai.com",
+            &config.base_url,
+            config.api_key.clone(),
+            config.timeout,
+            prices,
+        )?;
+        Ok(Self { endpoint, config })
     }
 
     /// Provider name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.endpoint.name
     }
 
     /// Model name.
@@ -78,44 +72,11 @@ impl OpenAiProvider {
         &self.config.model
     }
 
-    fn error(
-        &self,
-        class: ErrorClass,
-        status: Option<u16>,
-        message: String,
-        retry_after: Option<Duration>,
-    ) -> LlmError {
-        let message = match &self.config.api_key {
-            Some(key) => key.redact_in(&message),
-            None => message,
-        };
-        LlmError {
-            class,
-            provider: self.name.clone(),
-            status,
-            message,
-            retry_after,
-        }
-    }
-
-    fn transport_error(&self, e: reqwest::Error) -> LlmError {
-        let what = if e.is_timeout() {
-            format!(
-                "no answer within {}s (timeout)",
-                self.config.timeout.as_secs()
-            )
-        } else if e.is_connect() {
-            format!("cannot connect to {}", self.config.base_url)
-        } else {
-            "the connection failed mid-request".to_owned()
-        };
-        self.error(ErrorClass::Transient, None, what, None)
-    }
-
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let req = self
+            .endpoint
             .http
-            .request(method, format!("{}{path}", self.config.base_url));
+            .request(method, format!("{}{path}", self.endpoint.base_url));
         match &self.config.api_key {
             Some(key) => req.bearer_auth(key.expose()),
             None => req,
@@ -137,64 +98,54 @@ impl OpenAiProvider {
             body["response_format"] = json!({"type": "json_object"});
         }
         let started = Instant::now();
+        let e = &self.endpoint;
         let response = self
             .request(reqwest::Method::POST, "/chat/completions")
             .json(&body)
             .send()
             .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status();
+            .map_err(|x| e.transport_error(x))?;
+        let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        if !status.is_success() {
-            return Err(self.classify(status.as_u16(), &headers, &bytes));
+        let bytes = response.bytes().await.map_err(|x| e.transport_error(x))?;
+        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
+        // Some gateways report failures inside a 200.
+        if let Some(err) = value
+            .as_ref()
+            .and_then(|v| v.get("error"))
+            .filter(|_| (200..300).contains(&status))
+        {
+            return Err(self.classify(status, err, &headers));
         }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            self.error(
-                ErrorClass::Transient,
-                Some(status.as_u16()),
-                format!("unreadable completion body: {e}"),
-                None,
-            )
-        })?;
-        if let Some(err) = value.get("error") {
-            // Some gateways report failures inside a 200.
-            return Err(self.classify_body(status.as_u16(), err, &headers));
+        if !(200..300).contains(&status) {
+            let err = value
+                .as_ref()
+                .and_then(|v| v.get("error").cloned())
+                .unwrap_or_else(
+                    || json!({"message": String::from_utf8_lossy(&bytes[..bytes.len().min(200)])}),
+                );
+            return Err(self.classify(status, &err, &headers));
         }
-        let completion: Completion = serde_json::from_value(value).map_err(|e| {
-            self.error(
-                ErrorClass::Transient,
-                Some(status.as_u16()),
-                format!("unexpected completion shape: {e}"),
-                None,
-            )
-        })?;
-        let choice = completion.choices.into_iter().next().ok_or_else(|| {
-            self.error(
-                ErrorClass::Transient,
-                Some(status.as_u16()),
-                "completion has no choices".into(),
-                None,
-            )
-        })?;
-        let text = choice.message.and_then(|m| m.content).unwrap_or_default();
+        let value =
+            value.ok_or_else(|| e.bad_answer(status, "unreadable completion body".into()))?;
+        let completion: Completion = serde_json::from_value(value)
+            .map_err(|x| e.bad_answer(status, format!("unexpected completion shape: {x}")))?;
+        let choice = completion
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| e.bad_answer(status, "completion has no choices".into()))?;
         let usage = completion.usage.map_or(Usage::default(), |u| Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
         });
-        let cost_usd = (usage.input_tokens as f64 * self.config.input_price_per_mtok
-            + usage.output_tokens as f64 * self.config.output_price_per_mtok)
-            / 1e6;
         Ok(ChatResponse {
-            text,
+            text: choice.message.and_then(|m| m.content).unwrap_or_default(),
             model: completion
                 .model
                 .unwrap_or_else(|| self.config.model.clone()),
             usage,
-            cost_usd,
+            cost_usd: e.cost(usage),
             latency: started.elapsed(),
             truncated: choice.finish_reason.as_deref() == Some("length"),
         })
@@ -202,33 +153,24 @@ impl OpenAiProvider {
 
     /// Lists models: proves reachability and credentials without spending tokens.
     pub async fn check(&self) -> Result<(), LlmError> {
+        let e = &self.endpoint;
         let response = self
             .request(reqwest::Method::GET, "/models")
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status();
-        if status.is_success() || status.as_u16() == 404 {
+            .map_err(|x| e.transport_error(x))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) || status == 404 {
             // Some compatible servers have no /models; reaching them is what we wanted to know.
             return Ok(());
         }
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap_or_default();
-        Err(self.classify(status.as_u16(), &headers, &bytes))
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Err(self.classify(status, body.get("error").unwrap_or(&Value::Null), &headers))
     }
 
-    fn classify(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> LlmError {
-        let error = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("error").cloned())
-            .unwrap_or_else(
-                || json!({"message": String::from_utf8_lossy(&body[..body.len().min(200)])}),
-            );
-        self.classify_body(status, &error, headers)
-    }
-
-    fn classify_body(
+    fn classify(
         &self,
         status: u16,
         error: &Value,
@@ -241,55 +183,12 @@ impl OpenAiProvider {
                 .unwrap_or("")
                 .to_owned()
         };
-        let (code, kind) = (field("code"), field("type"));
-        let detail: String = match error {
+        let code = format!("{} {}", field("code"), field("type"));
+        let detail = match error {
             Value::String(s) => s.clone(),
             _ => field("message"),
         };
-        let detail: String = detail.chars().take(300).collect();
-        let lowered = format!("{code} {kind} {detail}").to_lowercase();
-        let quota = [
-            "insufficient_quota",
-            "billing",
-            "credit",
-            "spend limit",
-            "quota",
-        ]
-        .iter()
-        .any(|k| lowered.contains(k));
-        let context = [
-            "context_length",
-            "maximum context",
-            "too many tokens",
-            "context window",
-        ]
-        .iter()
-        .any(|k| lowered.contains(k));
-        let class = match status {
-            401 | 403 => ErrorClass::Fatal,
-            429 | 400 | 402 if quota => ErrorClass::Fatal,
-            429 => ErrorClass::RateLimited,
-            400 | 404 | 413 | 422 => ErrorClass::InvalidRequest,
-            _ if context => ErrorClass::InvalidRequest,
-            408 | 409 | 500..=599 => ErrorClass::Transient,
-            _ => ErrorClass::InvalidRequest,
-        };
-        let hint = match (class, status) {
-            (ErrorClass::Fatal, 401 | 403) => " (check OPENAI_API_KEY)",
-            (ErrorClass::Fatal, _) => " (quota or billing: add credit or raise the limit)",
-            (ErrorClass::InvalidRequest, 404) => " (check OPENAI_MODEL and OPENAI_BASE_URL)",
-            _ => "",
-        };
-        let message = if detail.is_empty() {
-            format!("HTTP {status}{hint}")
-        } else {
-            format!("HTTP {status}: {detail}{hint}")
-        };
-        let wait = if class == ErrorClass::RateLimited {
-            retry_after(headers)
-        } else {
-            None
-        };
-        self.error(class, Some(status), message, wait)
+        self.endpoint
+            .classify(status, &code, &detail, headers, "OPENAI_API_KEY", None)
     }
 }

@@ -1,5 +1,5 @@
-//! Test support: a fake OpenAI-compatible server speaking the real wire format (including its
-//! errors), started on port 0 by each test, and configuration helpers.
+//! Test support: a fake LLM server speaking the real wire formats (including their errors),
+//! started on port 0 by each test, and helpers to drive the service over HTTP.
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the support code"
@@ -12,21 +12,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
-/// What the fake answers to one chat request.
+/// What the fake answers to one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
     /// A good post (unique title per request).
     Post,
-    /// A completion whose content is this text.
+    /// A successful answer whose text is this.
     Text(String),
-    /// An HTTP error with an OpenAI-style body and optional headers.
+    /// An HTTP error with the wire format's error body and an optional `Retry-After`.
     Error {
         status: u16,
         code: &'static str,
@@ -35,6 +35,16 @@ pub enum Reply {
     },
     /// Wait until [`FakeOpenAi::release`] is called, then answer a good post.
     Hang,
+    /// Exactly this status and body (malformed JSON, truncated bodies, unusual error shapes).
+    Raw { status: u16, body: &'static str },
+}
+
+/// The wire formats the fake speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    OpenAi,
+    Anthropic,
+    Gemini,
 }
 
 struct Inner {
@@ -42,17 +52,22 @@ struct Inner {
     default: Mutex<Reply>,
     requests: AtomicUsize,
     bodies: Mutex<Vec<Value>>,
-    auth: Mutex<Vec<Option<String>>>,
+    headers: Mutex<Vec<HeaderMap>>,
+    uris: Mutex<Vec<String>>,
     arrived: Notify,
     gate: Semaphore,
 }
 
-/// A fake OpenAI-compatible server.
+/// A fake LLM server: OpenAI chat completions (`/v1/chat/completions`), Anthropic Messages
+/// (`/v1/messages`) and Gemini (`/v1beta/models/{model}:generateContent`), one script of
+/// replies for all three.
 #[derive(Clone)]
 pub struct FakeOpenAi {
     inner: Arc<Inner>,
-    /// Base URL including `/v1`.
+    /// OpenAI base URL (including `/v1`).
     pub base_url: String,
+    /// The server's root: the base URL for Anthropic and Gemini.
+    pub root: String,
 }
 
 impl FakeOpenAi {
@@ -63,13 +78,43 @@ impl FakeOpenAi {
             default: Mutex::new(Reply::Post),
             requests: AtomicUsize::new(0),
             bodies: Mutex::new(Vec::new()),
-            auth: Mutex::new(Vec::new()),
+            headers: Mutex::new(Vec::new()),
+            uris: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             gate: Semaphore::new(0),
         });
+        let models = || async {
+            Json(
+                json!({"object": "list", "data": [{"id": "fake-model"}], "models": [{"name": "models/fake"}]}),
+            )
+        };
         let app = Router::new()
-            .route("/v1/chat/completions", post(chat))
-            .route("/v1/models", get(|| async { Json(json!({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})) }))
+            .route(
+                "/v1/chat/completions",
+                post(
+                    |s: State<Arc<Inner>>, u: Uri, h: HeaderMap, b: Json<Value>| {
+                        respond(s, Wire::OpenAi, u, h, b)
+                    },
+                ),
+            )
+            .route(
+                "/v1/messages",
+                post(
+                    |s: State<Arc<Inner>>, u: Uri, h: HeaderMap, b: Json<Value>| {
+                        respond(s, Wire::Anthropic, u, h, b)
+                    },
+                ),
+            )
+            .route(
+                "/v1beta/models/{action}",
+                post(
+                    |s: State<Arc<Inner>>, u: Uri, h: HeaderMap, b: Json<Value>| {
+                        respond(s, Wire::Gemini, u, h, b)
+                    },
+                ),
+            )
+            .route("/v1/models", get(models))
+            .route("/v1beta/models", get(models))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -77,6 +122,7 @@ impl FakeOpenAi {
         Self {
             inner,
             base_url: format!("http://{addr}/v1"),
+            root: format!("http://{addr}"),
         }
     }
 
@@ -118,9 +164,112 @@ impl FakeOpenAi {
         self.inner.bodies.lock().unwrap().clone()
     }
 
+    /// Request headers received.
+    pub fn headers(&self) -> Vec<HeaderMap> {
+        self.inner.headers.lock().unwrap().clone()
+    }
+
+    /// Request paths (with queries) received.
+    pub fn uris(&self) -> Vec<String> {
+        self.inner.uris.lock().unwrap().clone()
+    }
+
     /// Authorization headers received.
     pub fn auth_headers(&self) -> Vec<Option<String>> {
-        self.inner.auth.lock().unwrap().clone()
+        self.headers()
+            .iter()
+            .map(|h| {
+                h.get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+fn completion(content: String) -> Value {
+    json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": "fake-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 900, "total_tokens": 1020}
+    })
+}
+
+fn success(wire: Wire, content: String) -> Value {
+    match wire {
+        Wire::OpenAi => completion(content),
+        Wire::Anthropic => json!({
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake",
+            "content": [{"type": "text", "text": content}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 120, "output_tokens": 900}
+        }),
+        Wire::Gemini => json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": content}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 120, "candidatesTokenCount": 900, "totalTokenCount": 1020},
+            "modelVersion": "gemini-fake"
+        }),
+    }
+}
+
+fn error_body(wire: Wire, status: u16, code: &str, message: &str) -> Value {
+    match wire {
+        Wire::OpenAi => {
+            json!({"error": {"message": message, "type": code, "param": null, "code": code}})
+        }
+        Wire::Anthropic => json!({"type": "error", "error": {"type": code, "message": message}}),
+        Wire::Gemini => json!({"error": {"code": status, "message": message, "status": code}}),
+    }
+}
+
+async fn respond(
+    State(inner): State<Arc<Inner>>,
+    wire: Wire,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
+    inner.bodies.lock().unwrap().push(body);
+    inner.headers.lock().unwrap().push(headers);
+    inner.uris.lock().unwrap().push(uri.to_string());
+    inner.arrived.notify_waiters();
+    let reply = inner
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    match reply {
+        Reply::Post => Json(success(wire, good_post(n).to_string())).into_response(),
+        Reply::Text(t) => Json(success(wire, t)).into_response(),
+        Reply::Hang => {
+            inner.gate.acquire().await.unwrap().forget();
+            Json(success(wire, good_post(n).to_string())).into_response()
+        }
+        Reply::Raw { status, body } => (
+            StatusCode::from_u16(status).unwrap(),
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response(),
+        Reply::Error {
+            status,
+            code,
+            message,
+            retry_after,
+        } => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap(),
+                Json(error_body(wire, status, code, message)),
+            )
+                .into_response();
+            if let Some(r) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from_static(r));
+            }
+            response
+        }
     }
 }
 
@@ -153,62 +302,6 @@ pub fn good_post(n: usize) -> Value {
         "seo_keywords": ["ai agents", "software teams"],
         "body": body,
     })
-}
-
-fn completion(content: String) -> Value {
-    json!({
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": "fake-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 900, "total_tokens": 1020}
-    })
-}
-
-async fn chat(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
-    inner.bodies.lock().unwrap().push(body);
-    inner.auth.lock().unwrap().push(
-        headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    );
-    inner.arrived.notify_waiters();
-    let reply = inner
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| inner.default.lock().unwrap().clone());
-    match reply {
-        Reply::Post => Json(completion(good_post(n).to_string())).into_response(),
-        Reply::Text(t) => Json(completion(t)).into_response(),
-        Reply::Hang => {
-            inner.gate.acquire().await.unwrap().forget();
-            Json(completion(good_post(n).to_string())).into_response()
-        }
-        Reply::Error {
-            status,
-            code,
-            message,
-            retry_after,
-        } => {
-            let mut response = (
-                StatusCode::from_u16(status).unwrap(),
-                Json(json!({"error": {"message": message, "type": code, "param": null, "code": code}})),
-            )
-                .into_response();
-            if let Some(r) = retry_after {
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from_static(r));
-            }
-            response
-        }
-    }
 }
 
 /// A test token (16+ characters).

@@ -291,7 +291,11 @@ mod tests {
         let p = provider(path.clone());
         let first = p.check().await.unwrap_err();
         assert_eq!(first.class, ErrorClass::Fatal);
-        assert!(first.message.contains("does not exist"), "{}", first.message);
+        assert!(
+            first.message.contains("does not exist"),
+            "{}",
+            first.message
+        );
         // The file appears (broken, which would be a different error): within the retry
         // window the first failure is answered without looking again.
         std::fs::write(&path, b"not a model").unwrap();
