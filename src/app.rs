@@ -186,6 +186,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .generator
         .providers()
         .iter()
+        .map(|g| g.provider())
         .find(|p| matches!(p, Provider::Local(_)))
     {
         let local = local.clone();

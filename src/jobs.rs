@@ -88,8 +88,8 @@ pub fn generation_job(request: &GenerateRequest, attempts: u32) -> NewJob {
 pub struct HealthSnapshot {
     /// When, ms since epoch.
     pub checked_at: i64,
-    /// Provider name and `ok` or the error.
-    pub provider: Option<(String, Result<(), String>)>,
+    /// Provider names and `ok` or the error, in fallback order.
+    pub providers: Vec<(String, Result<(), String>)>,
     /// Target name and `ok` or the error.
     pub targets: Vec<(String, Result<(), String>)>,
 }
@@ -171,18 +171,20 @@ impl JobRouter {
 
     /// Checks the provider and every target, caches and returns the result.
     pub async fn health_check(&self) -> HealthSnapshot {
-        let provider = match self.generator.provider() {
-            None => None,
-            Some(p) => {
-                let r = tokio::time::timeout(Duration::from_secs(15), p.check()).await;
-                let r = match r {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("check timed out".to_owned()),
-                };
-                Some((p.name().to_owned(), r))
-            }
-        };
+        // Cheap checks (list models) prove reachability and credentials without spending
+        // tokens; a pass is what ends an ejection.
+        let mut providers = Vec::new();
+        for p in self.generator.providers() {
+            let r = match tokio::time::timeout(Duration::from_secs(15), p.check()).await {
+                Ok(Ok(())) => {
+                    p.health_passed();
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("check timed out".to_owned()),
+            };
+            providers.push((p.name().to_owned(), r));
+        }
         let mut targets = Vec::new();
         for t in self.publishers.iter() {
             targets.push((
@@ -192,7 +194,7 @@ impl JobRouter {
         }
         let snapshot = HealthSnapshot {
             checked_at: crate::db::now_ms(),
-            provider,
+            providers,
             targets,
         };
         *self.health.write().await = Some(snapshot.clone());

@@ -335,28 +335,20 @@ async fn an_unreachable_endpoint_is_transient() {
     }
 }
 
-#[tokio::test]
-async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
+/// The service in-process with Claude and Gemini pointed at fakes.
+async fn start_with(
+    claude: &FakeOpenAi,
+    gemini: &FakeOpenAi,
+    dir: &std::path::Path,
+) -> (blogflow::app::Running, String) {
     use blogflow::config::{Config, Env, RawConfig};
-    let claude = FakeOpenAi::start().await;
-    claude.set_default(Reply::Error {
-        status: 500,
-        code: "api_error",
-        message: "internal",
-        retry_after: None,
-    });
-    let gemini = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let raw: RawConfig = toml::from_str(&support::test_toml("")).unwrap();
     let env = Env::from_pairs([
         ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
-        (
-            "BLOGFLOW_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
+        ("BLOGFLOW_DATA_DIR", dir.join("data").display().to_string()),
         (
             "BLOGFLOW_CONTENT_DIR",
-            dir.path().join("content").display().to_string(),
+            dir.join("content").display().to_string(),
         ),
         ("BLOGFLOW_API_TOKEN", support::TOKEN.to_owned()),
         ("ANTHROPIC_API_KEY", KEY.to_owned()),
@@ -372,16 +364,112 @@ async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
     );
     let running = blogflow::app::start(config).await.unwrap();
     let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
-    let id = support::request_generation(&http, &base, 1).await;
+    (running, base)
+}
+
+/// Generates `count` posts in one job and waits for it to complete.
+async fn generate(http: &reqwest::Client, base: &str, count: u32) {
+    let id = support::request_generation(http, base, count).await;
     let job = support::poll_json(
-        &http,
-        &support::job_url(&base, &id),
+        http,
+        &support::job_url(base, &id),
         "the job to finish",
         |j| j["state"] == "completed" || j["state"] == "failed",
     )
     .await;
     assert_eq!(job["state"], "completed", "{job:#}");
+}
+
+async fn breaker_of(http: &reqwest::Client, base: &str, provider: &str) -> serde_json::Value {
+    let all = support::get_json(http, &format!("{base}/api/providers")).await;
+    all["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == provider)
+        .unwrap()["breaker"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_provider_failing_every_request_is_skipped_once_its_breaker_opens() {
+    let claude = FakeOpenAi::start().await;
+    claude.set_default(Reply::Error {
+        status: 500,
+        code: "api_error",
+        message: "internal",
+        retry_after: None,
+    });
+    let gemini = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (running, base) = start_with(&claude, &gemini, dir.path()).await;
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        generate(&http, &base, 3).await;
+    }
+    assert_eq!(
+        gemini.requests(),
+        9,
+        "every post was written, by the fallback"
+    );
+    assert!(
+        claude.requests() <= 6,
+        "the failing provider was tried {} times for 9 posts",
+        claude.requests()
+    );
+    assert_eq!(
+        breaker_of(&http, &base, "anthropic@127.0.0.1").await["state"],
+        "open"
+    );
+    assert_eq!(
+        breaker_of(&http, &base, "gemini@127.0.0.1").await["state"],
+        "closed"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_key_ejects_the_provider_after_one_request() {
+    let claude = FakeOpenAi::start().await;
+    claude.set_default(Reply::Error {
+        status: 401,
+        code: "authentication_error",
+        message: "invalid x-api-key",
+        retry_after: None,
+    });
+    let gemini = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (running, base) = start_with(&claude, &gemini, dir.path()).await;
+    let http = reqwest::Client::new();
+    generate(&http, &base, 3).await;
+    generate(&http, &base, 2).await;
+    assert_eq!(claude.requests(), 1, "ejected after the first 401");
+    let breaker = breaker_of(&http, &base, "anthropic@127.0.0.1").await;
+    assert_eq!(breaker["state"], "ejected");
+    assert!(
+        breaker["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ANTHROPIC_API_KEY"),
+        "{breaker}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
+    let claude = FakeOpenAi::start().await;
+    claude.set_default(Reply::Error {
+        status: 500,
+        code: "api_error",
+        message: "internal",
+        retry_after: None,
+    });
+    let gemini = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (running, base) = start_with(&claude, &gemini, dir.path()).await;
+    let http = reqwest::Client::new();
+    generate(&http, &base, 1).await;
     let posts = support::get_json(&http, &format!("{base}/api/posts")).await;
     let post = support::get_json(
         &http,

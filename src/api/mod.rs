@@ -10,6 +10,7 @@
 //! | `GET /api/automation/health` | dependencies; 503 when the store is down |
 //! | `GET /api/jobs`, `GET /api/jobs/{queue}/{id}` | jobs |
 //! | `POST /api/jobs/{queue}/{id}/retry` | retry a failed job (token) |
+//! | `GET /api/providers` | providers in fallback order, last check, breaker state |
 //! | `GET /api/posts`, `GET /api/posts/{id}` | posts |
 
 mod error;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs", get(list_jobs))
         .route("/api/jobs/{queue}/{id}", get(get_job))
         .route("/api/jobs/{queue}/{id}/retry", post(retry_job))
+        .route("/api/providers", get(providers))
         .route("/api/posts", get(list_posts))
         .route("/api/posts/{id}", get(get_post))
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
@@ -254,6 +256,35 @@ async fn scheduler_status(State(s): State<AppState>) -> Json<Value> {
     Json(json!({ "state": s.orchestrator.state().await, "schedules": schedules }))
 }
 
+/// Each provider in fallback order: its last health check and its breaker.
+fn provider_views(s: &AppState, snapshot: Option<&crate::jobs::HealthSnapshot>) -> Vec<Value> {
+    let now = tokio::time::Instant::now();
+    s.orchestrator
+        .router()
+        .generator
+        .providers()
+        .iter()
+        .map(|p| {
+            let check = snapshot.and_then(|h| h.providers.iter().find(|(name, _)| name == p.name())).map(|(_, r)| r);
+            let (status, message) = match check {
+                None => ("unchecked", None),
+                Some(Ok(())) => ("ok", None),
+                Some(Err(e)) => ("failing", Some(e.clone())),
+            };
+            json!({ "name": p.name(), "model": p.model(), "status": status, "message": message, "breaker": p.breaker().snapshot(now) })
+        })
+        .collect()
+}
+
+async fn providers(State(s): State<AppState>) -> Json<Value> {
+    let snapshot = s.orchestrator.router().health.read().await.clone();
+    let providers = provider_views(&s, snapshot.as_ref());
+    let message = providers
+        .is_empty()
+        .then_some(crate::content::pipeline::NO_PROVIDER);
+    Json(json!({ "providers": providers, "message": message }))
+}
+
 async fn health(State(s): State<AppState>) -> Response {
     let store = s.store.ping().await.map_err(|e| e.to_string());
     let queue = s
@@ -268,16 +299,7 @@ async fn health(State(s): State<AppState>) -> Response {
         Some(Ok(())) => json!({ "name": name, "status": "ok" }),
         Some(Err(e)) => json!({ "name": name, "status": "failing", "message": e }),
     };
-    let provider = match s.orchestrator.router().generator.provider() {
-        None => json!({ "status": "missing", "message": crate::content::pipeline::NO_PROVIDER }),
-        Some(p) => checked(
-            p.name(),
-            snapshot
-                .as_ref()
-                .and_then(|h| h.provider.as_ref())
-                .map(|(_, r)| r),
-        ),
-    };
+    let providers = provider_views(&s, snapshot.as_ref());
     let targets: Vec<Value> = snapshot.as_ref().map_or_else(Vec::new, |h| {
         h.targets
             .iter()
@@ -285,7 +307,11 @@ async fn health(State(s): State<AppState>) -> Response {
             .collect()
     });
     let unhealthy = store.is_err() || queue.is_err();
-    let degraded = provider["status"] != "ok" || targets.iter().any(|t| t["status"] != "ok");
+    let degraded = providers.is_empty()
+        || providers
+            .iter()
+            .any(|p| p["status"] != "ok" || p["breaker"]["state"] != "closed")
+        || targets.iter().any(|t| t["status"] != "ok");
     let status = if unhealthy {
         "unhealthy"
     } else if degraded {
@@ -304,7 +330,7 @@ async fn health(State(s): State<AppState>) -> Response {
         "status": status,
         "workflow": s.orchestrator.state().await,
         "uptime_secs": s.orchestrator.uptime_secs(),
-        "checks": { "store": check(&store), "queue": check(&queue), "provider": provider, "targets": targets },
+        "checks": { "store": check(&store), "queue": check(&queue), "providers": providers, "targets": targets },
         "checked_at": snapshot.map(|h| h.checked_at),
     });
     let code = if unhealthy {

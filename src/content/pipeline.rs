@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{GeneratedPost, QualityReport, parse_post, prompt, score, simple};
 use crate::config::{GenerationConfig, Language};
+use crate::llm::breaker::{BreakerConfig, Guarded};
 use crate::llm::{ChatRequest, ErrorClass, Provider};
 use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, Retry, names};
 use crate::store::{NewPost, PostStatus, RunOutcome, RunStatus, Store};
@@ -53,8 +54,9 @@ pub enum SlotOutcome {
 pub struct Generator {
     store: Store,
     queue: QueueBackend,
-    /// In fallback order: the next is tried when one fails in a way another may not.
-    providers: Arc<Vec<Provider>>,
+    /// In fallback order, each behind its breaker: the next is tried when one fails in a way
+    /// another may not, or when its breaker holds it back.
+    providers: Arc<Vec<Guarded>>,
     config: Arc<GenerationConfig>,
 }
 
@@ -112,6 +114,10 @@ impl Generator {
         providers: Vec<Provider>,
         config: GenerationConfig,
     ) -> Self {
+        let providers = providers
+            .into_iter()
+            .map(|p| Guarded::new(p, BreakerConfig::default()))
+            .collect();
         Self {
             store,
             queue,
@@ -122,11 +128,11 @@ impl Generator {
 
     /// The first provider, if any.
     pub fn provider(&self) -> Option<&Provider> {
-        self.providers.first()
+        self.providers.first().map(Guarded::provider)
     }
 
-    /// All providers, in fallback order.
-    pub fn providers(&self) -> &[Provider] {
+    /// All providers with their breakers, in fallback order.
+    pub fn providers(&self) -> &[Guarded] {
         &self.providers
     }
 
@@ -200,7 +206,7 @@ impl Generator {
         let limit = self
             .providers
             .first()
-            .and_then(Provider::max_parallel)
+            .and_then(|g| g.max_parallel())
             .unwrap_or(usize::MAX);
         let permits = Arc::new(Semaphore::new(self.config.parallelism.min(limit).max(1)));
         let mut tasks = tokio::task::JoinSet::new();
@@ -266,6 +272,19 @@ impl Generator {
             .unwrap_or_default();
         let mut failure = JobError::unrecoverable(NO_PROVIDER);
         for (i, provider) in self.providers.iter().enumerate() {
+            if !provider.allow() {
+                tracing::debug!(
+                    job_id,
+                    slot,
+                    provider = provider.name(),
+                    "provider held back by its breaker"
+                );
+                failure = JobError::retryable(format!(
+                    "{} is held back by its circuit breaker (failing, rate-limited or ejected)",
+                    provider.name()
+                ));
+                continue;
+            }
             let draft = match self
                 .draft(provider, &topic, &category, &avoid, job_id, slot, cancel)
                 .await
@@ -303,7 +322,7 @@ impl Generator {
     #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
     async fn draft(
         &self,
-        provider: &Provider,
+        provider: &Guarded,
         topic: &str,
         category: &str,
         avoid: &[String],
@@ -314,7 +333,7 @@ impl Generator {
         let language = if provider.writes(self.config.language) {
             self.config.language
         } else {
-            if let Provider::Local(local) = provider {
+            if let Provider::Local(local) = provider.provider() {
                 local.warn_language_once(self.config.language);
             }
             Language::En
@@ -377,7 +396,7 @@ impl Generator {
     /// One answer from the provider, in the format it can handle.
     async fn ask(
         &self,
-        provider: &Provider,
+        provider: &Guarded,
         topic: &str,
         category: &str,
         language: Language,
@@ -415,7 +434,7 @@ impl Generator {
     /// short plain-text request ([`simple`]).
     async fn ask_in_steps(
         &self,
-        provider: &Provider,
+        provider: &Guarded,
         topic: &str,
         category: &str,
         language: Language,

@@ -8,6 +8,7 @@
 //! acts); a 400/404/413 or a too-long context is [`ErrorClass::InvalidRequest`].
 
 pub mod anthropic;
+pub mod breaker;
 pub mod gemini;
 mod http;
 pub mod local;

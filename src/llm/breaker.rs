@@ -1,0 +1,513 @@
+//! The per-provider circuit breaker: the one place that decides whether a provider is tried.
+//!
+//! - **Closed**: outcomes go into a time window; with at least `min_volume` calls in it and a
+//!   failure rate at or above `failure_rate`, the breaker opens.
+//! - **Open** for an interval that doubles each time it opens again (up to `open_max`), then
+//!   **half-open**: `trials` real requests may pass; a success closes it, a failure reopens it.
+//! - **Rate-limited** until the provider's `Retry-After` (or `rate_limit_default`): skipped, but
+//!   a 429 is not a failure.
+//! - **Ejected** on bad credentials or exhausted quota: skipped until a health check passes
+//!   (retrying cannot fix it, so only proof that it was fixed ends it).
+//! - Invalid requests (400, 404, context too long) are the caller's fault and are not counted.
+//!
+//! Time is passed in, so the logic is tested without waiting.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{ErrorClass, LlmError};
+
+/// Breaker tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Length of the outcome window.
+    pub window: Duration,
+    /// Calls in the window before the failure rate counts.
+    pub min_volume: usize,
+    /// Failure rate (0–1) that opens the breaker.
+    pub failure_rate: f64,
+    /// First open interval.
+    pub open_base: Duration,
+    /// Longest open interval.
+    pub open_max: Duration,
+    /// Requests let through when half-open.
+    pub trials: u32,
+    /// Wait after a 429 without `Retry-After`.
+    pub rate_limit_default: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            min_volume: 5,
+            failure_rate: 0.5,
+            open_base: Duration::from_secs(10),
+            open_max: Duration::from_secs(600),
+            trials: 1,
+            rate_limit_default: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where a breaker is.
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { trials_left: u32 },
+    RateLimited { until: Instant },
+    Ejected { reason: String },
+}
+
+/// A change worth telling the operator about (alerts come from these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Too many failures: the provider is skipped for a while.
+    Opened,
+    /// Bad credentials or no quota: skipped until a health check passes.
+    Ejected,
+    /// Healthy again after being open or ejected.
+    Recovered,
+}
+
+/// What the API shows of a breaker.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BreakerSnapshot {
+    /// `closed`, `open`, `half_open`, `rate_limited` or `ejected`.
+    pub state: &'static str,
+    /// Seconds until it may be tried again, when open or rate-limited.
+    pub retry_in_secs: Option<f64>,
+    /// Calls in the window.
+    pub volume: usize,
+    /// Failure rate in the window.
+    pub failure_rate: f64,
+    /// Why it was ejected.
+    pub reason: Option<String>,
+}
+
+struct Inner {
+    state: State,
+    window: VecDeque<(Instant, bool)>,
+    openings: u32,
+}
+
+/// One provider's breaker.
+pub struct Breaker {
+    config: BreakerConfig,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Breaker")
+            .field("state", &self.lock().state)
+            .finish()
+    }
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(config: BreakerConfig) -> Self {
+        Self {
+            config,
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                window: VecDeque::new(),
+                openings: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a request may go to the provider now. Takes a half-open trial when it does.
+    pub fn allow(&self, now: Instant) -> bool {
+        let mut inner = self.lock();
+        match inner.state {
+            State::Closed => true,
+            State::Open { until } if now >= until => {
+                inner.state = State::HalfOpen {
+                    trials_left: self.config.trials.saturating_sub(1),
+                };
+                true
+            }
+            State::Open { .. } | State::Ejected { .. } => false,
+            State::HalfOpen { trials_left: 0 } => false,
+            State::HalfOpen { trials_left } => {
+                inner.state = State::HalfOpen {
+                    trials_left: trials_left - 1,
+                };
+                true
+            }
+            State::RateLimited { until } => {
+                if now >= until {
+                    inner.state = State::Closed;
+                }
+                now >= until
+            }
+        }
+    }
+
+    /// Records the outcome of a call; returns a transition worth an alert.
+    pub fn record(&self, now: Instant, outcome: Result<(), &LlmError>) -> Option<Transition> {
+        let mut inner = self.lock();
+        let class = match outcome {
+            Ok(()) => None,
+            Err(e) => Some(e.class),
+        };
+        match class {
+            Some(ErrorClass::InvalidRequest) => None,
+            Some(ErrorClass::Fatal) => {
+                let reason = outcome.err().map(|e| e.message.clone()).unwrap_or_default();
+                let was_ejected = matches!(inner.state, State::Ejected { .. });
+                inner.state = State::Ejected { reason };
+                (!was_ejected).then_some(Transition::Ejected)
+            }
+            Some(ErrorClass::RateLimited) => {
+                let wait = outcome
+                    .err()
+                    .and_then(|e| e.retry_after)
+                    .unwrap_or(self.config.rate_limit_default);
+                inner.state = State::RateLimited { until: now + wait };
+                None
+            }
+            None => {
+                let recovered = matches!(inner.state, State::HalfOpen { .. });
+                if recovered {
+                    inner.state = State::Closed;
+                    inner.openings = 0;
+                    inner.window.clear();
+                } else {
+                    self.push(&mut inner, now, true);
+                }
+                recovered.then_some(Transition::Recovered)
+            }
+            Some(ErrorClass::Transient) => {
+                if matches!(inner.state, State::HalfOpen { .. }) {
+                    return self.open(&mut inner, now);
+                }
+                self.push(&mut inner, now, false);
+                let (volume, rate) = Self::rate(&inner.window);
+                if matches!(inner.state, State::Closed)
+                    && volume >= self.config.min_volume
+                    && rate >= self.config.failure_rate
+                {
+                    return self.open(&mut inner, now);
+                }
+                None
+            }
+        }
+    }
+
+    fn push(&self, inner: &mut Inner, now: Instant, ok: bool) {
+        inner.window.push_back((now, ok));
+        while inner
+            .window
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > self.config.window)
+        {
+            inner.window.pop_front();
+        }
+    }
+
+    fn rate(window: &VecDeque<(Instant, bool)>) -> (usize, f64) {
+        let failures = window.iter().filter(|(_, ok)| !ok).count();
+        (
+            window.len(),
+            if window.is_empty() {
+                0.0
+            } else {
+                failures as f64 / window.len() as f64
+            },
+        )
+    }
+
+    fn open(&self, inner: &mut Inner, now: Instant) -> Option<Transition> {
+        let interval = self
+            .config
+            .open_base
+            .saturating_mul(1 << inner.openings.min(16))
+            .min(self.config.open_max);
+        inner.openings += 1;
+        inner.window.clear();
+        inner.state = State::Open {
+            until: now + interval,
+        };
+        Some(Transition::Opened)
+    }
+
+    /// A health check passed: an ejected provider is tried again.
+    pub fn reinstate(&self) -> Option<Transition> {
+        let mut inner = self.lock();
+        if matches!(inner.state, State::Ejected { .. }) {
+            inner.state = State::Closed;
+            inner.openings = 0;
+            inner.window.clear();
+            return Some(Transition::Recovered);
+        }
+        None
+    }
+
+    /// Whether it is ejected (the health check then probes it).
+    pub fn is_ejected(&self) -> bool {
+        matches!(self.lock().state, State::Ejected { .. })
+    }
+
+    /// The state for the API.
+    pub fn snapshot(&self, now: Instant) -> BreakerSnapshot {
+        let inner = self.lock();
+        let (volume, failure_rate) = Self::rate(&inner.window);
+        let until = |u: Instant| Some(u.saturating_duration_since(now).as_secs_f64());
+        let (state, retry_in_secs, reason) = match &inner.state {
+            State::Closed => ("closed", None, None),
+            State::Open { until: u } => ("open", until(*u), None),
+            State::HalfOpen { .. } => ("half_open", None, None),
+            State::RateLimited { until: u } => ("rate_limited", until(*u), None),
+            State::Ejected { reason } => ("ejected", None, Some(reason.clone())),
+        };
+        BreakerSnapshot {
+            state,
+            retry_in_secs,
+            volume,
+            failure_rate,
+            reason,
+        }
+    }
+}
+
+/// A provider behind its breaker: every call through [`Guarded::chat`] is recorded, and the
+/// transitions are announced from one place ([`announce`]).
+pub struct Guarded {
+    provider: super::Provider,
+    breaker: Breaker,
+}
+
+impl std::fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("provider", &self.provider.name())
+            .field("breaker", &self.breaker)
+            .finish()
+    }
+}
+
+impl Guarded {
+    /// `provider` behind a closed breaker.
+    pub fn new(provider: super::Provider, config: BreakerConfig) -> Self {
+        Self {
+            provider,
+            breaker: Breaker::new(config),
+        }
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &super::Provider {
+        &self.provider
+    }
+
+    /// Its breaker.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// Whether it may be tried now (takes a half-open trial when it does).
+    pub fn allow(&self) -> bool {
+        self.breaker.allow(Instant::now())
+    }
+
+    /// One call, recorded.
+    pub async fn chat(
+        &self,
+        request: &super::ChatRequest,
+    ) -> Result<super::ChatResponse, LlmError> {
+        let result = self.provider.chat(request).await;
+        if let Some(t) = self
+            .breaker
+            .record(Instant::now(), result.as_ref().map(|_| ()))
+        {
+            announce(self.provider.name(), &t, result.as_ref().err());
+        }
+        result
+    }
+
+    /// A passed health check: reinstates an ejected provider.
+    pub fn health_passed(&self) {
+        if let Some(t) = self.breaker.reinstate() {
+            announce(self.provider.name(), &t, None);
+        }
+    }
+}
+
+impl std::ops::Deref for Guarded {
+    type Target = super::Provider;
+
+    fn deref(&self) -> &super::Provider {
+        &self.provider
+    }
+}
+
+/// The one place a breaker transition is told: a log event the alerting layer will also send.
+pub fn announce(provider: &str, transition: &Transition, cause: Option<&LlmError>) {
+    let cause = cause.map(|e| e.message.as_str()).unwrap_or("");
+    match transition {
+        Transition::Opened => {
+            tracing::warn!(target: "blogflow::events", event = "ProviderOpened", provider, cause, "provider failing: skipped for a while")
+        }
+        Transition::Ejected => {
+            tracing::error!(target: "blogflow::events", event = "ProviderEjected", provider, cause, "provider ejected until a health check passes (credentials or quota)")
+        }
+        Transition::Recovered => {
+            tracing::info!(target: "blogflow::events", event = "ProviderRecovered", provider, "provider healthy again")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(class: ErrorClass, retry_after: Option<Duration>) -> LlmError {
+        LlmError {
+            class,
+            provider: "p".into(),
+            status: None,
+            message: format!("{class:?}"),
+            retry_after,
+        }
+    }
+
+    fn breaker() -> Breaker {
+        Breaker::new(BreakerConfig {
+            min_volume: 4,
+            failure_rate: 0.5,
+            open_base: Duration::from_secs(10),
+            open_max: Duration::from_secs(35),
+            ..BreakerConfig::default()
+        })
+    }
+
+    #[test]
+    fn opens_on_failure_rate_with_volume_and_recovers_through_half_open() {
+        let b = breaker();
+        let t0 = Instant::now();
+        let fail = err(ErrorClass::Transient, None);
+        assert_eq!(
+            b.record(t0, Err(&fail)),
+            None,
+            "one failure is not enough volume"
+        );
+        b.record(t0, Ok(()));
+        assert_eq!(b.record(t0, Err(&fail)), None);
+        assert_eq!(
+            b.record(t0, Err(&fail)),
+            Some(Transition::Opened),
+            "3 of 4 failed"
+        );
+        assert!(!b.allow(t0 + Duration::from_secs(9)));
+        assert!(
+            b.allow(t0 + Duration::from_secs(10)),
+            "half-open lets one trial through"
+        );
+        assert!(!b.allow(t0 + Duration::from_secs(10)), "only one");
+        assert_eq!(
+            b.record(t0 + Duration::from_secs(11), Ok(())),
+            Some(Transition::Recovered)
+        );
+        assert!(b.allow(t0 + Duration::from_secs(11)));
+        assert_eq!(b.snapshot(t0).state, "closed");
+    }
+
+    #[test]
+    fn a_failed_trial_reopens_for_twice_as_long_up_to_the_cap() {
+        let b = breaker();
+        let mut now = Instant::now();
+        let fail = err(ErrorClass::Transient, None);
+        for _ in 0..4 {
+            b.record(now, Err(&fail));
+        }
+        for expected in [20, 35, 35] {
+            let open_until = b.snapshot(now).retry_in_secs.unwrap();
+            now += Duration::from_secs_f64(open_until);
+            assert!(b.allow(now));
+            assert_eq!(b.record(now, Err(&fail)), Some(Transition::Opened));
+            assert_eq!(b.snapshot(now).retry_in_secs, Some(expected as f64));
+        }
+    }
+
+    #[test]
+    fn rate_limits_wait_for_retry_after_and_are_not_failures() {
+        let b = breaker();
+        let t0 = Instant::now();
+        assert_eq!(
+            b.record(
+                t0,
+                Err(&err(ErrorClass::RateLimited, Some(Duration::from_secs(2))))
+            ),
+            None
+        );
+        assert!(!b.allow(t0 + Duration::from_millis(1999)));
+        assert!(
+            b.allow(t0 + Duration::from_secs(2)),
+            "ejected for exactly Retry-After"
+        );
+        assert_eq!(
+            b.snapshot(t0).volume,
+            0,
+            "a 429 is not counted as a failure"
+        );
+    }
+
+    #[test]
+    fn auth_errors_eject_once_until_a_health_check_passes() {
+        let b = breaker();
+        let t0 = Instant::now();
+        let auth = err(ErrorClass::Fatal, None);
+        assert_eq!(b.record(t0, Err(&auth)), Some(Transition::Ejected));
+        assert_eq!(
+            b.record(t0, Err(&auth)),
+            None,
+            "one alert, not one per request"
+        );
+        assert!(
+            !b.allow(t0 + Duration::from_secs(86_400)),
+            "time does not fix a bad key"
+        );
+        assert!(b.is_ejected());
+        assert_eq!(b.reinstate(), Some(Transition::Recovered));
+        assert!(b.allow(t0));
+    }
+
+    #[test]
+    fn invalid_requests_never_count() {
+        let b = breaker();
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(
+                b.record(t0, Err(&err(ErrorClass::InvalidRequest, None))),
+                None
+            );
+        }
+        assert!(b.allow(t0));
+        assert_eq!(b.snapshot(t0).volume, 0);
+    }
+
+    #[test]
+    fn old_outcomes_leave_the_window() {
+        let b = breaker();
+        let t0 = Instant::now();
+        let fail = err(ErrorClass::Transient, None);
+        for _ in 0..3 {
+            b.record(t0, Err(&fail));
+        }
+        // A minute later the old failures no longer count: one more failure does not open it.
+        assert_eq!(b.record(t0 + Duration::from_secs(61), Err(&fail)), None);
+        assert_eq!(b.snapshot(t0 + Duration::from_secs(61)).volume, 1);
+    }
+}
