@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::http::Endpoint;
+use super::http::{Answer, Endpoint};
 use super::{ChatRequest, ChatResponse, LlmError, Usage};
 use crate::config::ApiProviderConfig;
 
@@ -91,23 +91,20 @@ impl AnthropicProvider {
         });
         let started = Instant::now();
         let e = &self.endpoint;
-        let response = self
-            .request(reqwest::Method::POST, "/v1/messages")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|x| e.transport_error(x))?;
-        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let is_error = value.as_ref().is_some_and(|v| v["type"] == "error");
-        if !(200..300).contains(&status) || is_error {
-            return Err(self.classify(status, value.as_ref(), &bytes, &headers));
+        let answer = e
+            .send(
+                self.request(reqwest::Method::POST, "/v1/messages")
+                    .json(&body),
+            )
+            .await?;
+        if !answer.ok() || answer.json.as_ref().is_some_and(|v| v["type"] == "error") {
+            return Err(self.classify(&answer));
         }
-        let value = value.ok_or_else(|| e.bad_answer(status, "unreadable message body".into()))?;
+        let value = answer
+            .json
+            .ok_or_else(|| e.bad_answer(answer.status, "unreadable message body".into()))?;
         let message: Message = serde_json::from_value(value)
-            .map_err(|x| e.bad_answer(status, format!("unexpected message shape: {x}")))?;
+            .map_err(|x| e.bad_answer(answer.status, format!("unexpected message shape: {x}")))?;
         let text: String = message
             .content
             .iter()
@@ -115,7 +112,7 @@ impl AnthropicProvider {
             .filter_map(|b| b.text.as_deref())
             .collect();
         if text.is_empty() {
-            return Err(e.bad_answer(status, "the message has no text block".into()));
+            return Err(e.bad_answer(answer.status, "the message has no text block".into()));
         }
         let usage = message.usage.map_or(Usage::default(), |u| Usage {
             input_tokens: u.input_tokens,
@@ -133,41 +130,33 @@ impl AnthropicProvider {
 
     /// Lists models: reachability and auth without spending tokens.
     pub async fn check(&self) -> Result<(), LlmError> {
-        let e = &self.endpoint;
-        let response = self
-            .request(reqwest::Method::GET, "/v1/models")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
+        let answer = self
+            .endpoint
+            .send(
+                self.request(reqwest::Method::GET, "/v1/models")
+                    .timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        if answer.ok() {
+            Ok(())
+        } else {
+            Err(self.classify(&answer))
         }
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap_or_default();
-        Err(self.classify(
-            status,
-            serde_json::from_slice(&bytes).ok().as_ref(),
-            &bytes,
-            &headers,
-        ))
     }
 
-    fn classify(
-        &self,
-        status: u16,
-        value: Option<&Value>,
-        bytes: &[u8],
-        headers: &reqwest::header::HeaderMap,
-    ) -> LlmError {
-        let error = value.map(|v| &v["error"]);
+    fn classify(&self, answer: &Answer) -> LlmError {
+        let error = answer.json.as_ref().map(|v| &v["error"]);
         let code = error.and_then(|e| e["type"].as_str()).unwrap_or("");
-        let detail = error.and_then(|e| e["message"].as_str()).map_or_else(
-            || String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            str::to_owned,
-        );
-        self.endpoint
-            .classify(status, code, &detail, headers, "ANTHROPIC_API_KEY", None)
+        let detail = error
+            .and_then(|e| e["message"].as_str())
+            .map_or_else(|| answer.preview(), str::to_owned);
+        self.endpoint.classify(
+            answer.status,
+            code,
+            &detail,
+            &answer.headers,
+            "ANTHROPIC_API_KEY",
+            None,
+        )
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::Endpoint;
+use super::http::{Answer, Endpoint};
 use super::{ChatRequest, ChatResponse, ErrorClass, LlmError, Usage};
 use crate::config::ApiProviderConfig;
 
@@ -105,22 +105,21 @@ impl GeminiProvider {
         let started = Instant::now();
         let e = &self.endpoint;
         let path = format!("/v1beta/models/{}:generateContent", self.config.model);
-        let response = self
-            .request(reqwest::Method::POST, &path)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|x| e.transport_error(x))?;
-        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-        if !(200..300).contains(&status) || value.as_ref().is_some_and(|v| v.get("error").is_some())
+        let answer = e
+            .send(self.request(reqwest::Method::POST, &path).json(&body))
+            .await?;
+        if !answer.ok()
+            || answer
+                .json
+                .as_ref()
+                .is_some_and(|v| v.get("error").is_some())
         {
-            return Err(self.classify(status, value.as_ref(), &bytes, &headers));
+            return Err(self.classify(&answer));
         }
-        let value =
-            value.ok_or_else(|| e.bad_answer(status, "unreadable generateContent body".into()))?;
+        let status = answer.status;
+        let value = answer
+            .json
+            .ok_or_else(|| e.bad_answer(status, "unreadable generateContent body".into()))?;
         let generated: Generated = serde_json::from_value(value)
             .map_err(|x| e.bad_answer(status, format!("unexpected generateContent shape: {x}")))?;
         let Some(candidate) = generated.candidates.into_iter().next() else {
@@ -179,52 +178,39 @@ impl GeminiProvider {
 
     /// Lists models: reachability and auth without spending tokens.
     pub async fn check(&self) -> Result<(), LlmError> {
-        let e = &self.endpoint;
-        let response = self
-            .request(reqwest::Method::GET, "/v1beta/models")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
+        let answer = self
+            .endpoint
+            .send(
+                self.request(reqwest::Method::GET, "/v1beta/models")
+                    .timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        if answer.ok() {
+            Ok(())
+        } else {
+            Err(self.classify(&answer))
         }
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap_or_default();
-        Err(self.classify(
-            status,
-            serde_json::from_slice(&bytes).ok().as_ref(),
-            &bytes,
-            &headers,
-        ))
     }
 
-    fn classify(
-        &self,
-        status: u16,
-        value: Option<&Value>,
-        bytes: &[u8],
-        headers: &reqwest::header::HeaderMap,
-    ) -> LlmError {
-        let error = value.map(|v| &v["error"]);
+    fn classify(&self, answer: &Answer) -> LlmError {
+        let error = answer.json.as_ref().map(|v| &v["error"]);
         let code = error.and_then(|e| e["status"].as_str()).unwrap_or("");
-        let detail = error.and_then(|e| e["message"].as_str()).map_or_else(
-            || String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            str::to_owned,
-        );
+        let detail = error
+            .and_then(|e| e["message"].as_str())
+            .map_or_else(|| answer.preview(), str::to_owned);
         // RESOURCE_EXHAUSTED carries its wait in details[].retryDelay ("17s").
         let wait = error
             .and_then(|e| e["details"].as_array())
             .and_then(|d| d.iter().find_map(|x| x["retryDelay"].as_str()))
             .and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
             .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)));
-        let status = if (200..300).contains(&status) {
-            error.and_then(|e| e["code"].as_u64()).unwrap_or(500) as u16
-        } else {
-            status
-        };
-        self.endpoint
-            .classify(status, code, &detail, headers, "GEMINI_API_KEY", wait)
+        self.endpoint.classify(
+            answer.status,
+            code,
+            &detail,
+            &answer.headers,
+            "GEMINI_API_KEY",
+            wait,
+        )
     }
 }

@@ -8,6 +8,31 @@ use reqwest::header::HeaderMap;
 use super::{ErrorClass, LlmError, Usage, retry_after};
 use crate::config::Secret;
 
+/// An HTTP answer, read whole: status, headers, body and the body as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (`Retry-After`, rate-limit headers).
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub bytes: bytes::Bytes,
+    /// The body parsed as JSON, if it parses.
+    pub json: Option<serde_json::Value>,
+}
+
+impl Answer {
+    /// A 2xx status.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The start of the body as text, for error messages about bodies that are not JSON.
+    pub fn preview(&self) -> String {
+        String::from_utf8_lossy(&self.bytes[..self.bytes.len().min(200)]).into_owned()
+    }
+}
+
 /// One provider endpoint.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -79,6 +104,24 @@ impl Endpoint {
             message,
             retry_after,
         }
+    }
+
+    /// Sends a request and reads the whole answer; no answer at all is a transient error.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, LlmError> {
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let json = serde_json::from_slice(&bytes).ok();
+        Ok(Answer {
+            status,
+            headers,
+            bytes,
+            json,
+        })
     }
 
     /// A request that got no HTTP answer: transient.

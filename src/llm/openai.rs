@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::Endpoint;
+use super::http::{Answer, Endpoint};
 use super::{ChatRequest, ChatResponse, LlmError, Usage};
 use crate::config::OpenAiConfig;
 
@@ -99,35 +99,25 @@ impl OpenAiProvider {
         }
         let started = Instant::now();
         let e = &self.endpoint;
-        let response = self
-            .request(reqwest::Method::POST, "/chat/completions")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|x| e.transport_error(x))?;
-        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let answer = e
+            .send(
+                self.request(reqwest::Method::POST, "/chat/completions")
+                    .json(&body),
+            )
+            .await?;
         // Some gateways report failures inside a 200.
-        if let Some(err) = value
-            .as_ref()
-            .and_then(|v| v.get("error"))
-            .filter(|_| (200..300).contains(&status))
-        {
-            return Err(self.classify(status, err, &headers));
-        }
-        if !(200..300).contains(&status) {
-            let err = value
+        if !answer.ok()
+            || answer
+                .json
                 .as_ref()
-                .and_then(|v| v.get("error").cloned())
-                .unwrap_or_else(
-                    || json!({"message": String::from_utf8_lossy(&bytes[..bytes.len().min(200)])}),
-                );
-            return Err(self.classify(status, &err, &headers));
+                .is_some_and(|v| v.get("error").is_some())
+        {
+            return Err(self.classify(&answer));
         }
-        let value =
-            value.ok_or_else(|| e.bad_answer(status, "unreadable completion body".into()))?;
+        let status = answer.status;
+        let value = answer
+            .json
+            .ok_or_else(|| e.bad_answer(status, "unreadable completion body".into()))?;
         let completion: Completion = serde_json::from_value(value)
             .map_err(|x| e.bad_answer(status, format!("unexpected completion shape: {x}")))?;
         let choice = completion
@@ -153,42 +143,43 @@ impl OpenAiProvider {
 
     /// Lists models: proves reachability and credentials without spending tokens.
     pub async fn check(&self) -> Result<(), LlmError> {
-        let e = &self.endpoint;
-        let response = self
-            .request(reqwest::Method::GET, "/models")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|x| e.transport_error(x))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) || status == 404 {
-            // Some compatible servers have no /models; reaching them is what we wanted to know.
-            return Ok(());
+        let answer = self
+            .endpoint
+            .send(
+                self.request(reqwest::Method::GET, "/models")
+                    .timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        // Some compatible servers have no /models; reaching them is what we wanted to know.
+        if answer.ok() || answer.status == 404 {
+            Ok(())
+        } else {
+            Err(self.classify(&answer))
         }
-        let headers = response.headers().clone();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        Err(self.classify(status, body.get("error").unwrap_or(&Value::Null), &headers))
     }
 
-    fn classify(
-        &self,
-        status: u16,
-        error: &Value,
-        headers: &reqwest::header::HeaderMap,
-    ) -> LlmError {
+    fn classify(&self, answer: &Answer) -> LlmError {
+        let error = answer.json.as_ref().and_then(|v| v.get("error"));
         let field = |k: &str| {
             error
-                .get(k)
+                .and_then(|e| e.get(k))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned()
         };
         let code = format!("{} {}", field("code"), field("type"));
         let detail = match error {
-            Value::String(s) => s.clone(),
-            _ => field("message"),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => field("message"),
+            None => answer.preview(),
         };
-        self.endpoint
-            .classify(status, &code, &detail, headers, "OPENAI_API_KEY", None)
+        self.endpoint.classify(
+            answer.status,
+            &code,
+            &detail,
+            &answer.headers,
+            "OPENAI_API_KEY",
+            None,
+        )
     }
 }
