@@ -153,6 +153,13 @@ async fn kill_9_mid_job_then_restart_completes_it_without_duplicates() {
         "the finished post was not generated again"
     );
     assert!(second.terminate().await.success());
+    let perf = std::fs::read_to_string(dir.path().join("logs/performance.log")).unwrap();
+    assert!(
+        perf.contains("llm call")
+            && perf.contains("outcome=\"ok\"")
+            && perf.contains("output_tokens=900"),
+        "every provider call is recorded: {perf}"
+    );
 }
 
 #[tokio::test]

@@ -322,12 +322,24 @@ impl Guarded {
         self.breaker.allow(Instant::now())
     }
 
-    /// One call, recorded.
+    /// One call, recorded in the breaker and as a performance event (latency, tokens, cost,
+    /// outcome) in `performance.log`.
     pub async fn chat(
         &self,
         request: &super::ChatRequest,
     ) -> Result<super::ChatResponse, LlmError> {
+        let started = Instant::now();
         let result = self.provider.chat(request).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        match &result {
+            Ok(r) => {
+                tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = %r.model, outcome = "ok", latency_ms,
+                input_tokens = r.usage.input_tokens, output_tokens = r.usage.output_tokens, cost_usd = r.cost_usd, "llm call")
+            }
+            Err(e) => {
+                tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = self.provider.model(), outcome = ?e.class, status = ?e.status, latency_ms, "llm call")
+            }
+        }
         if let Some(t) = self
             .breaker
             .record(Instant::now(), result.as_ref().map(|_| ()))
