@@ -429,7 +429,7 @@ async fn a_provider_failing_every_request_is_skipped_once_its_breaker_opens() {
 }
 
 #[tokio::test]
-async fn a_bad_key_ejects_the_provider_after_one_request() {
+async fn a_bad_key_ejects_the_provider_after_the_first_401() {
     let claude = FakeOpenAi::start().await;
     claude.set_default(Reply::Error {
         status: 401,

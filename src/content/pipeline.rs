@@ -330,12 +330,11 @@ impl Generator {
         slot: u32,
         cancel: &CancellationToken,
     ) -> Result<Draft, (JobError, bool)> {
+        // A model that cannot write the configured language writes English (app::open logs
+        // that once at start).
         let language = if provider.writes(self.config.language) {
             self.config.language
         } else {
-            if let Provider::Local(local) = provider.provider() {
-                local.warn_language_once(self.config.language);
-            }
             Language::En
         };
         let started = Instant::now();
