@@ -7,14 +7,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{AppState, router};
-use crate::config::Config;
+use crate::config::{Config, QueueBackendConfig};
 use crate::content::pipeline::{Generator, NO_PROVIDER};
 use crate::db::Db;
 use crate::jobs::JobRouter;
 use crate::llm::{AnthropicProvider, GeminiProvider, LocalProvider, OpenAiProvider, Provider};
 use crate::orchestrator::Orchestrator;
 use crate::publish::{MarkdownPublisher, Publisher};
-use crate::queue::{QueueBackend, SqliteQueue};
+use crate::queue::{QueueBackend, RedisOptions, RedisQueue, SqliteQueue};
 use crate::store::Store;
 
 /// Why the service could not start.
@@ -37,6 +37,9 @@ pub enum StartError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Redis would evict jobs under memory pressure.
+    #[error("{0}")]
+    RedisPolicy(String),
     /// A provider client could not be built.
     #[error("provider: {0}")]
     Provider(String),
@@ -81,7 +84,13 @@ pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
 pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let db = Db::open(&config.database_path())?;
     let store = Store::open(db.clone()).await?;
-    let queue = QueueBackend::Sqlite(SqliteQueue::open(db).await?);
+    let queue = match &config.queue.backend {
+        QueueBackendConfig::Sqlite => QueueBackend::Sqlite(SqliteQueue::open(db).await?),
+        QueueBackendConfig::Redis(r) => QueueBackend::Redis(RedisQueue::new(&RedisOptions {
+            url: r.url.expose().to_owned(),
+            prefix: r.prefix.clone(),
+        })?),
+    };
     let providers = providers(&config)?;
     for p in &providers {
         tracing::info!(
@@ -164,7 +173,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState {
         orchestrator: orchestrator.clone(),
         store: parts.store.clone(),
-        queue: parts.queue,
+        queue: parts.queue.clone(),
         config: config.clone(),
     };
     let shutdown = CancellationToken::new();
@@ -197,7 +206,48 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         });
     }
-    orchestrator.boot().await?;
+    match &parts.queue {
+        QueueBackend::Sqlite(_) => orchestrator.boot().await?,
+        QueueBackend::Redis(redis) => {
+            let require = matches!(&config.queue.backend, QueueBackendConfig::Redis(r) if r.require_noeviction);
+            match redis_ready(redis, require).await {
+                Ok(()) => orchestrator.boot().await?,
+                Err(RedisNotReady::Policy(message)) => {
+                    return Err(StartError::RedisPolicy(message));
+                }
+                Err(RedisNotReady::Unreachable(e)) => {
+                    tracing::error!(server = redis.server(), error = %e,
+                        "Redis is unreachable: the API answers and reports the queue down; the workflow starts when Redis is back");
+                    let (redis, orchestrator, stop) =
+                        (redis.clone(), orchestrator.clone(), shutdown.clone());
+                    tasks.spawn(async move {
+                        let mut delay = std::time::Duration::from_millis(500);
+                        loop {
+                            tokio::select! {
+                                _ = stop.cancelled() => return,
+                                _ = tokio::time::sleep(delay) => {}
+                            }
+                            match redis_ready(&redis, require).await {
+                                Ok(()) => break,
+                                Err(RedisNotReady::Policy(message)) => {
+                                    tracing::error!("{message}; the workflow does not start");
+                                    return;
+                                }
+                                Err(RedisNotReady::Unreachable(e)) => {
+                                    delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                                    tracing::warn!(server = redis.server(), error = %e, retry_in_ms = delay.as_millis() as u64, "Redis still unreachable");
+                                }
+                            }
+                        }
+                        tracing::info!(server = redis.server(), "Redis is reachable: starting the workflow");
+                        if let Err(e) = orchestrator.boot().await {
+                            tracing::error!(error = %e, "starting the workflow failed");
+                        }
+                    });
+                }
+            }
+        }
+    }
     Ok(Running {
         addr,
         orchestrator,
@@ -219,6 +269,43 @@ impl Running {
         self.tasks.wait().await;
         tracing::info!("stopped");
     }
+}
+
+enum RedisNotReady {
+    Unreachable(crate::queue::QueueError),
+    Policy(String),
+}
+
+/// Redis answers and will not evict jobs. A server that does not allow `CONFIG` (some managed
+/// services) only gets a warning: the operator has to check the policy there.
+async fn redis_ready(redis: &RedisQueue, require_noeviction: bool) -> Result<(), RedisNotReady> {
+    let rtt = redis.ping().await.map_err(RedisNotReady::Unreachable)?;
+    match redis.maxmemory_policy().await {
+        Ok(policy) if policy == "noeviction" => {}
+        Ok(policy) => {
+            let message = format!(
+                "Redis at {} has maxmemory-policy {policy}: under memory pressure it deletes keys, jobs included. \
+                 Set `maxmemory-policy noeviction` (redis.conf or CONFIG SET)",
+                redis.server()
+            );
+            if require_noeviction {
+                return Err(RedisNotReady::Policy(format!(
+                    "{message}, or set queue.redis_require_noeviction = false to run anyway"
+                )));
+            }
+            tracing::warn!("{message}");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read Redis's maxmemory-policy; make sure it is noeviction")
+        }
+    }
+    tracing::info!(
+        server = redis.server(),
+        prefix = redis.prefix(),
+        rtt_us = rtt.as_micros() as u64,
+        "Redis queue ready"
+    );
+    Ok(())
 }
 
 /// Waits for SIGINT or SIGTERM.

@@ -125,10 +125,16 @@ impl JobHandler for JobRouter {
             .ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
         match kind {
             JobType::ContentGeneration => {
-                let request: GenerateRequest = serde_json::from_value(job.payload.clone())
-                    .map_err(|e| {
-                        JobError::unrecoverable(format!("bad content_generation payload: {e}"))
-                    })?;
+                let request = generation_request(&job.payload).map_err(|e| {
+                    JobError::unrecoverable(format!("bad content_generation payload: {e}"))
+                })?;
+                let max = self.config.generation.max_posts_per_request;
+                if request.count == 0 || request.count > max {
+                    return Err(JobError::unrecoverable(format!(
+                        "content_generation count {} is outside 1..={max} (generation.max_posts_per_request)",
+                        request.count
+                    )));
+                }
                 self.generator
                     .run_job(&job.id, job.attempt, request, job.cancel.clone())
                     .await
@@ -147,6 +153,41 @@ impl JobHandler for JobRouter {
             }
         }
     }
+}
+
+/// Reads a `content_generation` payload: blogflow's own `{count, topic?, category?}`, or the
+/// original system's envelope `{id, type, payload: {count, quality, topic?, …}, priority,
+/// retries, delay, createdAt}` as a Node producer sends it. Fields of the envelope that
+/// blogflow has no use for (`quality`, `retries`, …) are ignored; queue options come from the
+/// BullMQ job options, not from the data.
+pub fn generation_request(payload: &Value) -> Result<GenerateRequest, String> {
+    let Some(inner) = payload.get("payload").filter(|p| p.is_object()) else {
+        return serde_json::from_value(payload.clone()).map_err(|e| e.to_string());
+    };
+    if let Some(t) = payload.get("type").and_then(Value::as_str)
+        && t != JobType::ContentGeneration.name()
+    {
+        return Err(format!("envelope type is {t:?}, not content_generation"));
+    }
+    let count = match inner.get("count") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("payload.count must be a positive integer, got {v}"))?,
+    };
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match inner.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            Some(v) => Err(format!("payload.{key} must be a non-empty string, got {v}")),
+        }
+    };
+    Ok(GenerateRequest {
+        count,
+        topic: text("topic")?,
+        category: text("category")?,
+    })
 }
 
 impl JobRouter {
@@ -199,5 +240,35 @@ impl JobRouter {
         };
         *self.health.write().await = Some(snapshot.clone());
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_envelope_and_own_payload_both_parse() {
+        let own = generation_request(&json!({"count": 2, "topic": "RAG"})).unwrap();
+        assert_eq!((own.count, own.topic.as_deref()), (2, Some("RAG")));
+        let original = json!({
+            "id": "job_1", "type": "content_generation",
+            "payload": {"count": 3, "quality": "high", "category": "AI"},
+            "priority": 1, "retries": 3, "delay": 0, "createdAt": "2026-11-26T00:00:00Z"
+        });
+        let r = generation_request(&original).unwrap();
+        assert_eq!(
+            (r.count, r.category.as_deref(), r.topic),
+            (3, Some("AI"), None)
+        );
+        assert_eq!(
+            generation_request(&json!({"type": "content_generation", "payload": {}}))
+                .unwrap()
+                .count,
+            1
+        );
+        assert!(generation_request(&json!({"type": "cleanup", "payload": {"count": 1}})).is_err());
+        assert!(generation_request(&json!({"payload": {"count": -1}})).is_err());
+        assert!(generation_request(&json!({"count": 1, "bogus": true})).is_err());
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use blogflow::db::Db;
 use blogflow::queue::{
     AddOutcome, Backoff, Counts, FailOutcome, JobError, JobOptions, JobState, ManualClock, NewJob,
-    Queue, QueueError, QueueEvent, Retention, SqliteQueue,
+    Queue, QueueError, QueueEvent, RedisOptions, RedisQueue, Retention, SqliteQueue,
 };
 use serde_json::json;
 
@@ -27,6 +27,11 @@ trait Harness: Sized {
     fn queue(&self) -> &Self::Q;
     /// Moves the queue's notion of time forward.
     async fn advance(&self, by: Duration);
+    /// Whether a lease whose expiry is `expiry` has expired at `now` (ms).
+    fn expired(expiry: i64, now: i64) -> bool;
+    /// Whether an expired lease still finishes its job until someone recovers the job (SQLite
+    /// checks the token; Redis's lock key is gone at expiry).
+    const HONOURS_EXPIRED_LEASE: bool;
 }
 
 struct SqliteHarness {
@@ -56,6 +61,93 @@ impl Harness for SqliteHarness {
     }
     async fn advance(&self, by: Duration) {
         self.clock.advance(by);
+    }
+    fn expired(expiry: i64, now: i64) -> bool {
+        expiry < now
+    }
+    const HONOURS_EXPIRED_LEASE: bool = true;
+}
+
+/// The machine's Redis (DESIGN: started before every session and CI run); each harness uses
+/// its own key prefix and deletes its keys when dropped.
+fn redis_url() -> String {
+    std::env::var("BLOGFLOW_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+struct RedisHarness {
+    clock: ManualClock,
+    queue: RedisQueue,
+    client: ::redis::Client,
+    prefix: String,
+}
+
+impl RedisHarness {
+    /// Keys of this harness matching `pattern` (after the prefix).
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        let mut c = self.client.get_connection().unwrap();
+        ::redis::cmd("KEYS")
+            .arg(format!("{}:{pattern}", self.prefix))
+            .query(&mut c)
+            .unwrap()
+    }
+}
+
+impl Harness for RedisHarness {
+    type Q = RedisQueue;
+    const UNIT: Duration = Duration::from_secs(1);
+    async fn new() -> Self {
+        let prefix = format!("bf-test-{}", uuid::Uuid::new_v4().simple());
+        let clock = ManualClock::new(1_700_000_000_000);
+        let queue = RedisQueue::with_clock(
+            &RedisOptions {
+                url: redis_url(),
+                prefix: prefix.clone(),
+            },
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        Self {
+            clock,
+            queue,
+            client: ::redis::Client::open(redis_url()).unwrap(),
+            prefix,
+        }
+    }
+    fn queue(&self) -> &RedisQueue {
+        &self.queue
+    }
+    /// Moves the manual clock (delays, backoff) and ages every lock by the same amount, since
+    /// lock expiry is Redis's own TTL.
+    async fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        let mut c = self.client.get_connection().unwrap();
+        for key in self.keys("*:lock") {
+            let ttl: i64 = ::redis::cmd("PTTL").arg(&key).query(&mut c).unwrap();
+            let left = ttl - by.as_millis() as i64;
+            if left <= 0 {
+                let _: i64 = ::redis::cmd("DEL").arg(&key).query(&mut c).unwrap();
+            } else {
+                let _: i64 = ::redis::cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(left)
+                    .query(&mut c)
+                    .unwrap();
+            }
+        }
+    }
+    fn expired(expiry: i64, now: i64) -> bool {
+        expiry <= now
+    }
+    const HONOURS_EXPIRED_LEASE: bool = false;
+}
+
+impl Drop for RedisHarness {
+    fn drop(&mut self) {
+        let keys = self.keys("*");
+        if !keys.is_empty() {
+            let mut c = self.client.get_connection().unwrap();
+            let _: i64 = ::redis::cmd("DEL").arg(keys).query(&mut c).unwrap();
+        }
     }
 }
 
@@ -551,6 +643,7 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite, SqliteHarness);
+conformance!(redis, RedisHarness);
 
 /// Random sequences of add / claim / complete / fail / time passing / stall recovery, checked
 /// against a simple model: no job is lost or duplicated, each is in exactly one state, and the
@@ -593,80 +686,135 @@ mod model {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         #[test]
-        fn queue_matches_model(ops in proptest::collection::vec(op(), 1..60)) {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let h = SqliteHarness::new().await;
-                let q = h.queue();
-                let lease = Duration::from_secs(10);
-                let mut now = 0i64;
-                // id -> (state, failed attempts, stalls, lease expiry, token of the current lease)
-                let mut model: HashMap<String, (M, u32, u32, i64, String)> = HashMap::new();
-                let mut held: Vec<blogflow::queue::Lease> = Vec::new();
-                let opts = |prio| JobOptions { priority: prio, attempts: 3, backoff: Backoff::Fixed { delay_ms: 5_000 }, ..JobOptions::default() };
-                for op in ops {
-                    match op {
-                        Op::Add { prio } => {
-                            let id = q.add(Q, job(0).with_options(opts(prio))).await.unwrap().id().to_owned();
-                            model.insert(id, (M::Ready, 0, 0, 0, String::new()));
-                        }
-                        Op::Claim { max } => {
-                            let ready = model.values().filter(|m| matches!(m.0, M::Ready) || matches!(m.0, M::Delayed(t) if t <= now)).count();
-                            let got = q.claim(Q, lease, max).await.unwrap();
-                            assert_eq!(got.len(), ready.min(max));
-                            for j in got {
-                                let m = model.get_mut(&j.lease.job_id).expect("claimed a job the model knows");
-                                assert!(matches!(m.0, M::Ready) || matches!(m.0, M::Delayed(t) if t <= now), "claimed a job in {:?}", m.0);
-                                *m = (M::Active, m.1, m.2, now + 10_000, j.lease.token.clone());
-                                held.push(j.lease);
-                            }
-                        }
-                        Op::Complete(i) | Op::Fail(i) if !held.is_empty() => {
-                            let l = held.remove(i % held.len());
-                            let m = model.get_mut(&l.job_id).unwrap();
-                            let ours = m.0 == M::Active && m.4 == l.token;
-                            let res = if matches!(op, Op::Complete(_)) {
-                                let r = q.complete(&l, json!(null)).await;
-                                if r.is_ok() { m.0 = M::Done; m.4.clear(); }
-                                r.map(|_| ())
-                            } else {
-                                let r = q.fail(&l, &JobError::retryable("x")).await;
-                                if let Ok(out) = r {
-                                    m.1 += 1;
-                                    m.4.clear();
-                                    m.0 = match out { FailOutcome::Dead => M::Dead, FailOutcome::Retrying { .. } => M::Delayed(now + 5_000) };
-                                    assert_eq!(out == FailOutcome::Dead, m.1 >= 3);
-                                }
-                                r.map(|_| ())
-                            };
-                            // A lease is honoured while its token is current (even past its expiry,
-                            // until someone recovers the job); a recovered or re-claimed one is not.
-                            assert_eq!(res.is_ok(), ours, "{res:?}");
-                        }
-                        Op::Complete(_) | Op::Fail(_) => {}
-                        Op::Advance(s) => { now += s as i64 * 1_000; h.advance(Duration::from_secs(s)).await; }
-                        Op::Recover => {
-                            let stalled = q.recover_stalled(Q, 1).await.unwrap();
-                            let expect: usize = model.values().filter(|m| m.0 == M::Active && m.3 < now).count();
-                            assert_eq!(stalled.len(), expect);
-                            for s in stalled {
-                                let m = model.get_mut(&s.job_id).unwrap();
-                                m.2 += 1;
-                                m.4.clear();
-                                m.0 = if m.2 > 1 { M::Dead } else { M::Ready };
-                                assert_eq!(s.requeued, m.0 == M::Ready);
-                            }
+        fn sqlite_matches_model(ops in proptest::collection::vec(op(), 1..60)) {
+            run::<SqliteHarness>(ops);
+        }
+
+        #[test]
+        fn redis_matches_model(ops in proptest::collection::vec(op(), 1..60)) {
+            run::<RedisHarness>(ops);
+        }
+    }
+
+    fn run<H: Harness>(ops: Vec<Op>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let h = H::new().await;
+            let q = h.queue();
+            let lease = Duration::from_secs(10);
+            let mut now = 0i64;
+            // id -> (state, failed attempts, stalls, lease expiry, token of the current lease)
+            let mut model: HashMap<String, (M, u32, u32, i64, String)> = HashMap::new();
+            let mut held: Vec<blogflow::queue::Lease> = Vec::new();
+            let opts = |prio| JobOptions {
+                priority: prio,
+                attempts: 3,
+                backoff: Backoff::Fixed { delay_ms: 5_000 },
+                ..JobOptions::default()
+            };
+            for op in ops {
+                match op {
+                    Op::Add { prio } => {
+                        let id = q
+                            .add(Q, job(0).with_options(opts(prio)))
+                            .await
+                            .unwrap()
+                            .id()
+                            .to_owned();
+                        model.insert(id, (M::Ready, 0, 0, 0, String::new()));
+                    }
+                    Op::Claim { max } => {
+                        let ready = model
+                            .values()
+                            .filter(|m| {
+                                matches!(m.0, M::Ready) || matches!(m.0, M::Delayed(t) if t <= now)
+                            })
+                            .count();
+                        let got = q.claim(Q, lease, max).await.unwrap();
+                        assert_eq!(got.len(), ready.min(max));
+                        for j in got {
+                            let m = model
+                                .get_mut(&j.lease.job_id)
+                                .expect("claimed a job the model knows");
+                            assert!(
+                                matches!(m.0, M::Ready) || matches!(m.0, M::Delayed(t) if t <= now),
+                                "claimed a job in {:?}",
+                                m.0
+                            );
+                            *m = (M::Active, m.1, m.2, now + 10_000, j.lease.token.clone());
+                            held.push(j.lease);
                         }
                     }
-                    let c = q.counts(Q).await.unwrap();
-                    let count = |f: &dyn Fn(&M) -> bool| model.values().filter(|m| f(&m.0)).count() as u64;
-                    assert_eq!(c.active, count(&|m| *m == M::Active));
-                    assert_eq!(c.completed, count(&|m| *m == M::Done));
-                    assert_eq!(c.failed, count(&|m| *m == M::Dead));
-                    assert_eq!(c.waiting + c.delayed, count(&|m| matches!(m, M::Ready | M::Delayed(_))));
-                    assert_eq!(c.waiting + c.delayed + c.active + c.completed + c.failed, model.len() as u64, "a job was lost or duplicated");
+                    Op::Complete(i) | Op::Fail(i) if !held.is_empty() => {
+                        let l = held.remove(i % held.len());
+                        let m = model.get_mut(&l.job_id).unwrap();
+                        let ours = m.0 == M::Active
+                            && m.4 == l.token
+                            && (H::HONOURS_EXPIRED_LEASE || !H::expired(m.3, now));
+                        let res = if matches!(op, Op::Complete(_)) {
+                            let r = q.complete(&l, json!(null)).await;
+                            if r.is_ok() {
+                                m.0 = M::Done;
+                                m.4.clear();
+                            }
+                            r.map(|_| ())
+                        } else {
+                            let r = q.fail(&l, &JobError::retryable("x")).await;
+                            if let Ok(out) = r {
+                                m.1 += 1;
+                                m.4.clear();
+                                m.0 = match out {
+                                    FailOutcome::Dead => M::Dead,
+                                    FailOutcome::Retrying { .. } => M::Delayed(now + 5_000),
+                                };
+                                assert_eq!(out == FailOutcome::Dead, m.1 >= 3);
+                            }
+                            r.map(|_| ())
+                        };
+                        // A lease is honoured while its token is current (even past its expiry,
+                        // until someone recovers the job); a recovered or re-claimed one is not.
+                        assert_eq!(res.is_ok(), ours, "{res:?}");
+                    }
+                    Op::Complete(_) | Op::Fail(_) => {}
+                    Op::Advance(s) => {
+                        now += s as i64 * 1_000;
+                        h.advance(Duration::from_secs(s)).await;
+                    }
+                    Op::Recover => {
+                        let stalled = q.recover_stalled(Q, 1).await.unwrap();
+                        let expect: usize = model
+                            .values()
+                            .filter(|m| m.0 == M::Active && H::expired(m.3, now))
+                            .count();
+                        assert_eq!(stalled.len(), expect);
+                        for s in stalled {
+                            let m = model.get_mut(&s.job_id).unwrap();
+                            m.2 += 1;
+                            m.4.clear();
+                            m.0 = if m.2 > 1 { M::Dead } else { M::Ready };
+                            assert_eq!(s.requeued, m.0 == M::Ready);
+                        }
+                    }
                 }
-            });
-        }
+                let c = q.counts(Q).await.unwrap();
+                let count =
+                    |f: &dyn Fn(&M) -> bool| model.values().filter(|m| f(&m.0)).count() as u64;
+                assert_eq!(c.active, count(&|m| *m == M::Active));
+                assert_eq!(c.completed, count(&|m| *m == M::Done));
+                assert_eq!(c.failed, count(&|m| *m == M::Dead));
+                assert_eq!(
+                    c.waiting + c.delayed,
+                    count(&|m| matches!(m, M::Ready | M::Delayed(_)))
+                );
+                assert_eq!(
+                    c.waiting + c.delayed + c.active + c.completed + c.failed,
+                    model.len() as u64,
+                    "a job was lost or duplicated"
+                );
+            }
+        });
     }
 }

@@ -253,7 +253,28 @@ async fn scheduler_status(State(s): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "state": s.orchestrator.state().await, "schedules": schedules }))
+    let mut queues = serde_json::Map::new();
+    for name in names::ALL {
+        let view = match (
+            s.queue.counts(name).await,
+            s.queue.is_paused(name).await,
+            s.queue.recent_events(name, 20).await,
+        ) {
+            (Ok(counts), Ok(paused), Ok(events)) => {
+                json!({ "counts": counts, "paused": paused, "recent_events": events })
+            }
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+                json!({ "error": e.to_string() })
+            }
+        };
+        queues.insert(name.to_owned(), view);
+    }
+    Json(json!({
+        "state": s.orchestrator.state().await,
+        "backend": s.queue.kind(),
+        "schedules": schedules,
+        "queues": queues,
+    }))
 }
 
 /// Each provider in fallback order: its last health check and its breaker.
@@ -287,12 +308,7 @@ async fn providers(State(s): State<AppState>) -> Json<Value> {
 
 async fn health(State(s): State<AppState>) -> Response {
     let store = s.store.ping().await.map_err(|e| e.to_string());
-    let queue = s
-        .queue
-        .counts(names::CONTENT_GENERATION)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    let queue = s.queue.ping().await.map_err(|e| e.to_string());
     let snapshot = s.orchestrator.router().health.read().await.clone();
     let checked = |name: &str, result: Option<&Result<(), String>>| match result {
         None => json!({ "name": name, "status": "unchecked" }),
@@ -306,8 +322,11 @@ async fn health(State(s): State<AppState>) -> Response {
             .map(|(name, r)| checked(name, Some(r)))
             .collect()
     });
-    let unhealthy = store.is_err() || queue.is_err();
-    let degraded = providers.is_empty()
+    // The store is this process's own disk: without it nothing works. A queue that is down
+    // (Redis restarting) is an outage the service rides out: degraded, with the reason.
+    let unhealthy = store.is_err();
+    let degraded = queue.is_err()
+        || providers.is_empty()
         || providers
             .iter()
             .any(|p| p["status"] != "ok" || p["breaker"]["state"] != "closed")
@@ -326,11 +345,18 @@ async fn health(State(s): State<AppState>) -> Response {
     if let Err(e) = store.as_ref().and(queue.as_ref()) {
         tracing::error!(error = %e, "health check: a dependency is down");
     }
+    let queue_view = match &queue {
+        Ok(rtt) => {
+            json!({ "status": "ok", "backend": s.queue.kind(), "latency_ms": rtt.as_secs_f64() * 1e3 })
+        }
+        // Queue errors name the backend's complaint, never its URL or password.
+        Err(e) => json!({ "status": "failing", "backend": s.queue.kind(), "message": e }),
+    };
     let body = json!({
         "status": status,
         "workflow": s.orchestrator.state().await,
         "uptime_secs": s.orchestrator.uptime_secs(),
-        "checks": { "store": check(&store), "queue": check(&queue), "providers": providers, "targets": targets },
+        "checks": { "store": check(&store), "queue": queue_view, "providers": providers, "targets": targets },
         "checked_at": snapshot.map(|h| h.checked_at),
     });
     let code = if unhealthy {

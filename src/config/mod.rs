@@ -147,9 +147,31 @@ pub struct GenerationConfig {
     pub job_timeout: Duration,
 }
 
+/// Which queue backend runs the jobs.
+#[derive(Debug, Clone)]
+pub enum QueueBackendConfig {
+    /// The embedded SQLite queue (default).
+    Sqlite,
+    /// Redis in BullMQ's layout (`REDIS_URL` or `REDIS_HOST`).
+    Redis(RedisConfig),
+}
+
+/// Where the Redis queue lives.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// Full URL; may hold the password, so it is a secret.
+    pub url: Secret,
+    /// Key prefix (BullMQ's `bull` by default).
+    pub prefix: String,
+    /// Refuse to start when `maxmemory-policy` is not `noeviction` (else warn loudly).
+    pub require_noeviction: bool,
+}
+
 /// Queue tuning.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
+    /// Backend.
+    pub backend: QueueBackendConfig,
     /// Lease length.
     pub lease: Duration,
     /// Stalled-job check interval.
@@ -454,15 +476,71 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_backends_warn_instead_of_failing() {
-        let (_, w) = from(
+    fn unsupported_database_url_warns_instead_of_failing() {
+        let (_, w) = from(&[("DATABASE_URL", "postgres://x")], "").unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
+    fn redis_is_chosen_by_url_or_host_and_its_password_stays_secret() {
+        let (c, w) = from(&[("REDIS_URL", "redis://:pw-1234@h:6380/2")], "").unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let QueueBackendConfig::Redis(r) = &c.queue.backend else {
+            panic!("expected the Redis backend")
+        };
+        assert_eq!((r.prefix.as_str(), r.require_noeviction), ("bull", true));
+        assert!(
+            !format!("{c:?}").contains("pw-1234"),
+            "password in Debug output"
+        );
+
+        let (c, _) = from(
             &[
-                ("REDIS_HOST", "localhost"),
-                ("DATABASE_URL", "postgres://x"),
+                ("REDIS_HOST", "10.0.0.5"),
+                ("REDIS_PORT", "6390"),
+                ("REDIS_PASSWORD", "p@ss:w/rd"),
             ],
-            "",
+            "[queue]\nredis_prefix = \"{bf}\"\n",
         )
         .unwrap();
-        assert_eq!(w.len(), 2, "{w:?}");
+        let QueueBackendConfig::Redis(r) = &c.queue.backend else {
+            panic!("expected the Redis backend")
+        };
+        assert_eq!(r.url.expose(), "redis://:p%40ss%3Aw%2Frd@10.0.0.5:6390");
+        assert_eq!(r.prefix, "{bf}");
+
+        let (c, _) = from(&[], "").unwrap();
+        assert!(matches!(c.queue.backend, QueueBackendConfig::Sqlite));
+    }
+
+    #[test]
+    fn redis_misconfiguration_is_refused_with_the_fix() {
+        for (env, toml, needle) in [
+            (
+                vec![],
+                "[queue]\nbackend = \"redis\"\n",
+                "neither REDIS_URL nor REDIS_HOST",
+            ),
+            (
+                vec![("REDIS_URL", "http://:secret99@h")],
+                "",
+                "not a valid Redis URL",
+            ),
+            (
+                vec![("REDIS_HOST", "h"), ("REDIS_PORT", "high")],
+                "",
+                "not a port number",
+            ),
+            (
+                vec![],
+                "[queue]\nbackend = \"rabbit\"\n",
+                "use sqlite or redis",
+            ),
+        ] {
+            let err = from(&env, toml).unwrap_err();
+            let text = format!("{err:?}");
+            assert!(text.contains(needle), "{needle}: {text}");
+            assert!(!text.contains("secret99"), "password in error: {text}");
+        }
     }
 }

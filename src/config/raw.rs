@@ -193,6 +193,12 @@ fn yes() -> bool {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawQueue {
+    /// `sqlite` (default) or `redis` (needs `REDIS_URL` or `REDIS_HOST`).
+    pub backend: Option<String>,
+    /// Redis key prefix, `bull` by default.
+    pub redis_prefix: Option<String>,
+    /// Refuse to start unless Redis's `maxmemory-policy` is `noeviction` (default true).
+    pub redis_require_noeviction: Option<bool>,
     /// Lease length, seconds.
     pub lease_secs: Option<u64>,
     /// How often to look for stalled jobs, seconds.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::raw::{self, RawConfig};
 use super::{
     Config, DEFAULT_KEYWORDS, Env, FrontMatter, GenerationConfig, Language, LoggingConfig,
-    OpenAiConfig, Problem, QueueConfig, Schedule, ScheduleAction, Secret, Severity,
+    OpenAiConfig, Problem, QueueBackendConfig, QueueConfig, RedisConfig, Schedule, ScheduleAction,
+    Secret, Severity,
 };
 use crate::queue::Retention;
 
@@ -162,11 +163,6 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let gemini = api_provider(&mut c, env, raw.providers.gemini, &GEMINI);
     let others = openai.is_some() || anthropic.is_some() || gemini.is_some();
     let local = local_config(&mut c, env, raw.providers.local, others);
-    for var in ["REDIS_URL", "REDIS_HOST"] {
-        if env.get(var).is_some() {
-            c.problems.push(warning(var, "set, but the Redis queue backend is not in this version; the embedded SQLite queue is used"));
-        }
-    }
     if let Some(url) = env.get("DATABASE_URL") {
         // Even a sqlite: URL is not honoured yet: the file is BLOGFLOW_DATA_DIR/blogflow.db.
         let scheme = url.split(':').next().unwrap_or("");
@@ -175,7 +171,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
 
     let generation = generation_config(&mut c, env, raw.generation);
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
-    let queue = queue_config(&mut c, raw.queue);
+    let queue = queue_config(&mut c, env, raw.queue);
     let markdown = match (
         raw.publish.markdown.enabled,
         raw.publish.markdown.front_matter.as_deref(),
@@ -661,7 +657,99 @@ fn schedules(c: &mut Check, raw: Option<Vec<raw::RawSchedule>>, max_count: u32) 
     out
 }
 
-fn queue_config(c: &mut Check, raw: raw::RawQueue) -> QueueConfig {
+/// Characters that may stand unescaped in the user-info part of a URL.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `REDIS_URL`, or `REDIS_HOST` + `REDIS_PORT` + `REDIS_PASSWORD` (+ `REDIS_DB`) as in the
+/// original; `queue.backend` says whether they are wanted.
+fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> QueueBackendConfig {
+    let url = match c.secret(env, "REDIS_URL") {
+        Some(url) => Some(url.expose().to_owned()),
+        None => env.get("REDIS_HOST").map(|host| {
+            let port = env.get("REDIS_PORT").unwrap_or("6379");
+            if port.parse::<u16>().is_err() {
+                c.problems.push(error(
+                    "REDIS_PORT",
+                    format!("{port:?} is not a port number"),
+                ));
+            }
+            let auth = match c.secret(env, "REDIS_PASSWORD") {
+                Some(pw) => format!(":{}@", url_escape(pw.expose())),
+                None => String::new(),
+            };
+            let db = env
+                .get("REDIS_DB")
+                .map(|d| format!("/{d}"))
+                .unwrap_or_default();
+            format!("redis://{auth}{host}:{port}{db}")
+        }),
+    };
+    let wanted = raw.backend.as_deref();
+    match (wanted, url) {
+        (None | Some("redis"), Some(url)) => {
+            if let Err(e) = ::redis::Client::open(url.as_str()) {
+                c.problems.push(error(
+                    "REDIS_URL",
+                    format!(
+                        "{} is not a valid Redis URL ({e}); use redis://[:password@]host:port[/db]",
+                        crate::queue::redis::redact_url(&url)
+                    ),
+                ));
+            }
+            let prefix = env
+                .get("BLOGFLOW_REDIS_PREFIX")
+                .map(str::to_owned)
+                .or(raw.redis_prefix.clone())
+                .unwrap_or_else(|| "bull".to_owned());
+            if prefix.is_empty() || prefix.contains(char::is_whitespace) || prefix.contains(':') {
+                c.problems.push(error(
+                    "queue.redis_prefix",
+                    format!("{prefix:?} must be non-empty, without spaces or ':'"),
+                ));
+            }
+            QueueBackendConfig::Redis(RedisConfig {
+                url: Secret::new(url),
+                prefix,
+                require_noeviction: raw.redis_require_noeviction.unwrap_or(true),
+            })
+        }
+        (Some("redis"), None) => {
+            c.problems.push(error(
+                "queue.backend",
+                "is \"redis\" but neither REDIS_URL nor REDIS_HOST is set",
+            ));
+            QueueBackendConfig::Sqlite
+        }
+        (None | Some("sqlite"), None) => QueueBackendConfig::Sqlite,
+        (Some("sqlite"), Some(_)) => {
+            c.problems.push(warning(
+                "queue.backend",
+                "is \"sqlite\": REDIS_URL/REDIS_HOST are set but not used",
+            ));
+            QueueBackendConfig::Sqlite
+        }
+        (Some(other), _) => {
+            c.problems.push(error(
+                "queue.backend",
+                format!("{other:?} is unknown: use sqlite or redis"),
+            ));
+            QueueBackendConfig::Sqlite
+        }
+    }
+}
+
+fn queue_config(c: &mut Check, env: &Env, raw: raw::RawQueue) -> QueueConfig {
+    let backend = queue_backend(c, env, &raw);
     let lease = c.range("queue.lease_secs", raw.lease_secs.unwrap_or(30), 1, 3600);
     let stalled = c.range(
         "queue.stalled_interval_secs",
@@ -677,6 +765,7 @@ fn queue_config(c: &mut Check, raw: raw::RawQueue) -> QueueConfig {
     );
     let max_age = secs(hours * 3600);
     QueueConfig {
+        backend,
         lease: secs(lease),
         stalled_interval: secs(stalled),
         max_stalled: c.range("queue.max_stalled", raw.max_stalled.unwrap_or(2), 0, 100),

@@ -14,6 +14,7 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod redis;
 pub mod sqlite;
 pub mod worker;
 
@@ -26,6 +27,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use backoff::Backoff;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use redis::{RedisOptions, RedisQueue};
 pub use sqlite::SqliteQueue;
 
 /// Queue names of the original system; every job type lives in exactly one of them.
@@ -366,6 +368,40 @@ pub enum QueueEvent {
     },
 }
 
+impl QueueEvent {
+    /// The queue it happened in.
+    pub fn queue(&self) -> &str {
+        match self {
+            QueueEvent::Added { queue, .. }
+            | QueueEvent::Active { queue, .. }
+            | QueueEvent::Completed { queue, .. }
+            | QueueEvent::Failed { queue, .. }
+            | QueueEvent::Stalled { queue, .. } => queue,
+        }
+    }
+
+    /// As BullMQ's event stream names it: `{event, jobId, …}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            QueueEvent::Added { job_id, .. } => {
+                serde_json::json!({"event": "added", "jobId": job_id})
+            }
+            QueueEvent::Active { job_id, .. } => {
+                serde_json::json!({"event": "active", "jobId": job_id})
+            }
+            QueueEvent::Completed { job_id, .. } => {
+                serde_json::json!({"event": "completed", "jobId": job_id})
+            }
+            QueueEvent::Failed { job_id, dead, .. } => {
+                serde_json::json!({"event": if *dead { "failed" } else { "retrying" }, "jobId": job_id})
+            }
+            QueueEvent::Stalled {
+                job_id, requeued, ..
+            } => serde_json::json!({"event": "stalled", "jobId": job_id, "requeued": requeued}),
+        }
+    }
+}
+
 /// Errors of a queue backend.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -410,6 +446,40 @@ impl From<crate::db::DbError> for QueueError {
     fn from(e: crate::db::DbError) -> Self {
         QueueError::Backend(e.to_string())
     }
+}
+
+/// Highest priority number a job may have (BullMQ's limit, kept by every backend).
+pub const MAX_PRIORITY: i32 = 2_097_152;
+
+/// Checks what every backend refuses the same way: at least one attempt, a name, a priority in
+/// `0..=MAX_PRIORITY`, and a caller-given id that is non-empty, has no `:` (ids are part of
+/// Redis keys) and is not a plain number (those are the generated ids of the Redis backend).
+pub fn validate_new_job(job: &NewJob) -> Result<(), QueueError> {
+    if job.options.attempts == 0 {
+        return Err(QueueError::Invalid("attempts must be at least 1".into()));
+    }
+    if job.name.is_empty() {
+        return Err(QueueError::Invalid("a job needs a name".into()));
+    }
+    if !(0..=MAX_PRIORITY).contains(&job.options.priority) {
+        return Err(QueueError::Invalid(format!(
+            "priority {} is outside 0..={MAX_PRIORITY} (lower runs first)",
+            job.options.priority
+        )));
+    }
+    if let Some(id) = &job.id {
+        if id.is_empty() || id.contains(':') {
+            return Err(QueueError::Invalid(format!(
+                "job id {id:?} must be non-empty and must not contain ':'"
+            )));
+        }
+        if id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(QueueError::Invalid(format!(
+                "job id {id:?} is a plain number; those are reserved for generated ids"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A durable job queue. All methods are atomic with respect to each other.
@@ -527,12 +597,46 @@ pub trait Queue: Send + Sync + 'static {
 pub enum QueueBackend {
     /// Embedded SQLite queue (the default).
     Sqlite(SqliteQueue),
+    /// Redis in BullMQ's layout, for many hosts.
+    Redis(RedisQueue),
+}
+
+impl QueueBackend {
+    /// `sqlite` or `redis`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueueBackend::Sqlite(_) => "sqlite",
+            QueueBackend::Redis(_) => "redis",
+        }
+    }
+
+    /// Recent events of `queue`, newest first: every process's from Redis's stream, this
+    /// process's from SQLite.
+    pub async fn recent_events(&self, queue: &str, count: usize) -> Result<Vec<Value>, QueueError> {
+        match self {
+            QueueBackend::Sqlite(q) => Ok(q.recent_events(queue, count)),
+            QueueBackend::Redis(q) => q.recent_events(queue, count).await,
+        }
+    }
+
+    /// Round trip to the backend's storage.
+    pub async fn ping(&self) -> Result<Duration, QueueError> {
+        match self {
+            QueueBackend::Sqlite(q) => {
+                let started = std::time::Instant::now();
+                q.counts(names::CONTENT_GENERATION).await?;
+                Ok(started.elapsed())
+            }
+            QueueBackend::Redis(q) => q.ping().await,
+        }
+    }
 }
 
 macro_rules! delegate {
     ($self:ident, $q:ident => $call:expr) => {
         match $self {
             QueueBackend::Sqlite($q) => $call,
+            QueueBackend::Redis($q) => $call,
         }
     };
 }

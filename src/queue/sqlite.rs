@@ -16,6 +16,8 @@ use super::{
 use crate::db::{Db, DbError};
 
 const MIGRATIONS: &[&str] = &[include_str!("sql/0001_jobs.sql")];
+/// Events kept for [`SqliteQueue::recent_events`].
+const RECENT_EVENTS: usize = 200;
 const CLAIM_SQL: &str = include_str!("sql/claim.sql");
 const RECOVER_STALLED_SQL: &str = include_str!("sql/recover_stalled.sql");
 
@@ -25,6 +27,8 @@ pub struct SqliteQueue {
     db: Db,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<QueueEvent>,
+    /// The latest events of this process, for the scheduler view (the state is in the table).
+    recent: Arc<std::sync::Mutex<std::collections::VecDeque<(i64, QueueEvent)>>>,
     work: Arc<watch::Sender<u64>>,
 }
 
@@ -49,13 +53,37 @@ impl SqliteQueue {
             db,
             clock,
             events,
+            recent: Default::default(),
             work: Arc::new(watch::channel(0).0),
         })
     }
 
     fn emit(&self, event: QueueEvent) {
+        {
+            let mut recent = self.recent.lock().expect("recent events");
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back((self.clock.now_ms(), event.clone()));
+        }
         // No subscriber is fine: events are a convenience, the state is in the database.
         let _ = self.events.send(event);
+    }
+
+    /// The latest events of `queue` in this process, newest first.
+    pub fn recent_events(&self, queue: &str, count: usize) -> Vec<Value> {
+        let recent = self.recent.lock().expect("recent events");
+        recent
+            .iter()
+            .rev()
+            .filter(|(_, e)| e.queue() == queue)
+            .take(count)
+            .map(|(at, e)| {
+                let mut v = e.to_json();
+                v["at"] = Value::from(*at);
+                v
+            })
+            .collect()
     }
 
     fn signal_work(&self) {
@@ -112,12 +140,7 @@ fn job_from_row(r: &Row<'_>, now: i64) -> rusqlite::Result<Job> {
 
 impl Queue for SqliteQueue {
     async fn add(&self, queue: &str, job: NewJob) -> Result<AddOutcome, QueueError> {
-        if job.options.attempts == 0 {
-            return Err(QueueError::Invalid("attempts must be at least 1".into()));
-        }
-        if job.name.is_empty() {
-            return Err(QueueError::Invalid("a job needs a name".into()));
-        }
+        super::validate_new_job(&job)?;
         let id = job
             .id
             .clone()

@@ -148,6 +148,7 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
         let mut maintenance = tokio::time::interval(self.options.stalled_interval);
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(queue = %self.queue_name, concurrency, "worker started");
+        let mut claim_failures: u32 = 0;
 
         loop {
             while tasks.try_join_next().is_some() {}
@@ -163,6 +164,10 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
                     .await
                 {
                     Ok(jobs) if !jobs.is_empty() => {
+                        if claim_failures > 0 {
+                            tracing::info!(queue = %self.queue_name, failures = claim_failures, "claiming jobs works again");
+                            claim_failures = 0;
+                        }
                         // A full batch means there may be more: claim again before waiting.
                         let filled = jobs.len() == free;
                         for job in jobs {
@@ -172,12 +177,25 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
                             continue;
                         }
                     }
-                    Ok(_) => {}
+                    Ok(_) => {
+                        if claim_failures > 0 {
+                            tracing::info!(queue = %self.queue_name, failures = claim_failures, "claiming jobs works again");
+                            claim_failures = 0;
+                        }
+                    }
                     Err(e) => {
-                        tracing::warn!(queue = %self.queue_name, error = %e, "claiming jobs failed; retrying in 1 s");
+                        // Storage down (e.g. Redis restarting): back off from 250 ms to 5 s so
+                        // the outage is neither hammered nor outlived by long.
+                        claim_failures += 1;
+                        let wait = Duration::from_millis(250 << claim_failures.min(5))
+                            .min(Duration::from_secs(5));
+                        if claim_failures == 1 || claim_failures.is_multiple_of(20) {
+                            tracing::warn!(queue = %self.queue_name, error = %e, failures = claim_failures,
+                                retry_in_ms = wait.as_millis() as u64, "claiming jobs failed");
+                        }
                         tokio::select! {
                             _ = shutdown.cancelled() => break,
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = tokio::time::sleep(wait) => {}
                         }
                         continue;
                     }
