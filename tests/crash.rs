@@ -4,73 +4,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
-use serde_json::Value;
-use support::{FakeOpenAi, Reply, TOKEN, test_toml};
-use tokio::process::{Child, Command};
-
-struct Process {
-    child: Child,
-    base: String,
-}
+use support::{FakeOpenAi, Process, Reply, TOKEN, test_toml};
 
 async fn spawn(dir: &Path, fake: &FakeOpenAi) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blogflow"))
-        .arg("run")
-        .current_dir(dir)
-        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
-        .env("BLOGFLOW_DATA_DIR", dir.join("data"))
-        .env("BLOGFLOW_CONTENT_DIR", dir.join("content"))
-        .env("BLOGFLOW_LOG_DIR", dir.join("logs"))
-        .env("BLOGFLOW_API_TOKEN", TOKEN)
-        .env("OPENAI_BASE_URL", &fake.base_url)
-        .env("OPENAI_API_KEY", "sk-test")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let addr = blogflow::bench::wait_for_address(child.stderr.take().unwrap())
-        .await
-        .unwrap();
-    Process {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-impl Process {
-    async fn get(&self, path: &str) -> Value {
-        support::get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
-    }
-
-    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        support::poll_json(
-            &reqwest::Client::new(),
-            &format!("{}{path}", self.base),
-            what,
-            done,
-        )
-        .await
-    }
-
-    async fn generate(&self, count: u32) -> String {
-        support::request_generation(&reqwest::Client::new(), &self.base, count).await
-    }
-
-    async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().unwrap();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("exit after SIGTERM")
-            .unwrap()
-    }
+    Process::spawn(dir, fake, &[]).await
 }
 
 fn markdown_files(dir: &Path) -> Vec<PathBuf> {

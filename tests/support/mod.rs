@@ -5,8 +5,12 @@
     reason = "each test binary uses a different part of the support code"
 )]
 
+pub mod redis_server;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tokio::process::{Child, Command};
 use tokio::sync::{Notify, Semaphore};
 
 /// What the fake answers to one request.
@@ -359,4 +364,72 @@ pub async fn request_generation(http: &reqwest::Client, base: &str, count: u32) 
 /// The API URL of a generation job.
 pub fn job_url(base: &str, id: &str) -> String {
     format!("{base}/api/jobs/content-generation/{id}")
+}
+
+/// A `blogflow run` process of the real binary, configured by environment like an operator
+/// would, with its API address read from its log.
+pub struct Process {
+    /// The child; `start_kill` is SIGKILL.
+    pub child: Child,
+    /// `http://addr`.
+    pub base: String,
+}
+
+impl Process {
+    /// Starts `blogflow run` in `dir` against `fake`, with `extra` environment variables.
+    pub async fn spawn(dir: &Path, fake: &FakeOpenAi, extra: &[(&str, &str)]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_blogflow"));
+        child
+            .arg("run")
+            .current_dir(dir)
+            .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+            .env("BLOGFLOW_DATA_DIR", dir.join("data"))
+            .env("BLOGFLOW_CONTENT_DIR", dir.join("content"))
+            .env("BLOGFLOW_LOG_DIR", dir.join("logs"))
+            .env("BLOGFLOW_API_TOKEN", TOKEN)
+            .env("OPENAI_BASE_URL", &fake.base_url)
+            .env("OPENAI_API_KEY", "sk-test")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = child.spawn().unwrap();
+        let addr = blogflow::bench::wait_for_address(child.stderr.take().unwrap())
+            .await
+            .unwrap();
+        Process {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
+    }
+
+    pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        poll_json(
+            &reqwest::Client::new(),
+            &format!("{}{path}", self.base),
+            what,
+            done,
+        )
+        .await
+    }
+
+    pub async fn generate(&self, count: u32) -> String {
+        request_generation(&reqwest::Client::new(), &self.base, count).await
+    }
+
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exit after SIGTERM")
+            .unwrap()
+    }
 }

@@ -1,0 +1,201 @@
+//! The Redis backend under failure, with the real binary and a private `redis-server` per
+//! test: a worker process killed mid-job, Redis killed and restarted while jobs flow, and
+//! Redis down when blogflow starts.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::redis_server::{RedisServer, free_port};
+use support::{FakeOpenAi, Process, Reply, TOKEN, test_toml};
+
+fn markdown_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("content")).map_or(0, |entries| {
+        entries
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "md")
+            })
+            .count()
+    })
+}
+
+/// Asks for one post; `None` when the API refused (e.g. the queue is down): such a request
+/// was never acknowledged.
+async fn try_generate(http: &reqwest::Client, base: &str) -> Option<String> {
+    let r = http
+        .post(format!("{base}/api/automation/workflow"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "generate_content", "count": 1}))
+        .send()
+        .await
+        .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    let v: Value = r.json().await.ok()?;
+    v["job_id"].as_str().map(str::to_owned)
+}
+
+/// Every post published exactly once: one file per post and one publication per post.
+async fn assert_published_once(p: &Process, dir: &Path, expected: usize) {
+    let posts = p.get("/api/posts?limit=500").await;
+    let posts = posts["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), expected, "posts stored");
+    assert_eq!(markdown_count(dir), expected, "files published");
+    for post in posts {
+        let detail = p
+            .get(&format!("/api/posts/{}", post["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            detail["publications"].as_array().unwrap().len(),
+            1,
+            "published once: {detail:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_is_replaced_by_another_within_lock_plus_two_stall_intervals() {
+    let redis = RedisServer::start(true).await;
+    let fake = FakeOpenAi::start().await;
+    fake.script([Reply::Hang, Reply::Post]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str())];
+
+    let mut a = Process::spawn(dir.path(), &fake, &env).await;
+    let job_id = a.generate(1).await;
+    fake.wait_for_requests(1).await; // A holds the job, its provider call hangs
+    let b = Process::spawn(dir.path(), &fake, &env).await;
+    let job = b
+        .get(&format!("/api/jobs/content-generation/{job_id}"))
+        .await;
+    assert_eq!(job["state"], "active", "B sees A's job through Redis");
+
+    a.child.start_kill().unwrap(); // SIGKILL
+    a.child.wait().await.unwrap();
+    let killed_at = chrono::Utc::now().timestamp_millis();
+
+    let job = b
+        .wait_for(
+            &format!("/api/jobs/content-generation/{job_id}"),
+            "the other worker to complete the job",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    assert_eq!(job["stalled_count"], 1, "{job:#}");
+    assert_eq!(job["attempts_made"], 0, "a crash is not a failed attempt");
+    // lease_secs = 2 and stalled_interval_secs = 1 in test_toml: the job must be picked up
+    // again within lock + 2 × stall interval of the kill (its lock was renewed up to then).
+    let restarted_after = job["started_at"].as_i64().unwrap() - killed_at;
+    println!("job restarted {restarted_after} ms after the kill (bound 4000 ms)");
+    assert!(restarted_after <= 4_000, "{restarted_after} ms: {job:#}");
+    b.wait_for("/api/automation/workflow", "the post to be published", |v| {
+        v["posts"]["published"] == 1
+    })
+    .await;
+    assert_published_once(&b, dir.path(), 1).await;
+    assert_eq!(fake.requests(), 2);
+    assert!(b.terminate().await.success());
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_while_jobs_flow_loses_nothing_acknowledged() {
+    let mut redis = RedisServer::start(true).await;
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
+    let url = redis.url();
+    let p = Process::spawn(dir.path(), &fake, &[("REDIS_URL", url.as_str())]).await;
+    let http = reqwest::Client::new();
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for i in 0..40 {
+        if i == 15 {
+            redis.kill();
+        }
+        if i == 22 {
+            redis.restart().await;
+        }
+        match try_generate(&http, &p.base).await {
+            Some(id) => acknowledged.push(id),
+            None => refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    println!(
+        "{} acknowledged, {refused} refused during the outage",
+        acknowledged.len()
+    );
+    assert!(refused > 0, "the outage was noticed");
+    assert!(acknowledged.len() >= 30, "{}", acknowledged.len());
+
+    let started = Instant::now();
+    for id in &acknowledged {
+        p.wait_for(
+            &format!("/api/jobs/content-generation/{id}"),
+            "every acknowledged job to complete",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    }
+    println!("all completed {:?} after the last request", started.elapsed());
+    assert_published_once(&p, dir.path(), acknowledged.len()).await;
+    let health = p.get("/api/automation/health").await;
+    assert_eq!(health["checks"]["queue"]["status"], "ok", "{health:#}");
+    assert!(p.terminate().await.success());
+}
+
+#[tokio::test]
+async fn redis_down_at_start_reports_degraded_then_recovers_by_itself() {
+    let port = free_port();
+    let mut redis = RedisServer::stopped(port, false);
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
+    let url = redis.url();
+    let p = Process::spawn(dir.path(), &fake, &[("REDIS_URL", url.as_str())]).await;
+
+    let health = p.get("/api/automation/health").await;
+    assert_eq!(health["status"], "degraded", "{health:#}");
+    assert_eq!(health["checks"]["queue"]["status"], "failing");
+    assert_eq!(health["checks"]["queue"]["backend"], "redis");
+    assert!(
+        try_generate(&reqwest::Client::new(), &p.base)
+            .await
+            .is_none(),
+        "no job is acknowledged while the queue is down"
+    );
+
+    redis.restart().await;
+    p.wait_for("/api/automation/health", "the queue to be back", |h| {
+        h["checks"]["queue"]["status"] == "ok"
+    })
+    .await;
+    p.wait_for("/api/automation/workflow", "the workflow to start", |w| {
+        w["state"] == "running"
+    })
+    .await;
+    let job_id = p.generate(1).await;
+    p.wait_for(
+        &format!("/api/jobs/content-generation/{job_id}"),
+        "the job to complete",
+        |j| j["state"] == "completed",
+    )
+    .await;
+    assert_published_once(&p, dir.path(), 1).await;
+    assert!(p.terminate().await.success());
+    let errors = std::fs::read_to_string(dir.path().join("logs/error.log")).unwrap();
+    assert!(
+        errors.contains("Redis is unreachable"),
+        "the operator is told: {errors}"
+    );
+}
