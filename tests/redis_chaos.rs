@@ -97,9 +97,11 @@ async fn a_worker_killed_mid_job_is_replaced_by_another_within_lock_plus_two_sta
     let restarted_after = job["started_at"].as_i64().unwrap() - killed_at;
     println!("job restarted {restarted_after} ms after the kill (bound 4000 ms)");
     assert!(restarted_after <= 4_000, "{restarted_after} ms: {job:#}");
-    b.wait_for("/api/automation/workflow", "the post to be published", |v| {
-        v["posts"]["published"] == 1
-    })
+    b.wait_for(
+        "/api/automation/workflow",
+        "the post to be published",
+        |v| v["posts"]["published"] == 1,
+    )
     .await;
     assert_published_once(&b, dir.path(), 1).await;
     assert_eq!(fake.requests(), 2);
@@ -147,7 +149,10 @@ async fn redis_killed_and_restarted_while_jobs_flow_loses_nothing_acknowledged()
         )
         .await;
     }
-    println!("all completed {:?} after the last request", started.elapsed());
+    println!(
+        "all completed {:?} after the last request",
+        started.elapsed()
+    );
     assert_published_once(&p, dir.path(), acknowledged.len()).await;
     let health = p.get("/api/automation/health").await;
     assert_eq!(health["checks"]["queue"]["status"], "ok", "{health:#}");
