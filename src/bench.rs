@@ -4,6 +4,8 @@
 //! machine shifts both: the queue against raw SQLite write transactions on the same file
 //! settings, the idle service against the target budget.
 
+pub mod redis;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

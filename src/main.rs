@@ -79,6 +79,39 @@ enum ModelCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Redis queue with the BullMQ reference workloads (see bench/redis_queue.sh).
+    RedisQueue {
+        /// Redis to use; a private, empty one is best (each run uses its own key prefix).
+        #[arg(long, default_value = "redis://127.0.0.1:6391")]
+        url: String,
+        /// Jobs per drain run.
+        #[arg(long, default_value_t = 50_000)]
+        jobs: usize,
+        /// Repetitions of every case, interleaved.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Only the cases whose id contains this (enqueue-1, enqueue-50, drain-c1, drain-c10,
+        /// drain-c50, latency).
+        #[arg(long)]
+        only: Option<String>,
+        /// Also print every run as JSON on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One worker process of `redis-queue` (internal).
+    #[command(hide = true)]
+    RedisWorker {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        jobs: usize,
+        #[arg(long)]
+        concurrency: usize,
+        #[arg(long)]
+        latency: bool,
+    },
     /// Embedded queue throughput: enqueue and drain with a no-op handler.
     Queue {
         /// Jobs per run.
@@ -184,6 +217,30 @@ fn main() -> ExitCode {
             Command::Bench {
                 command: BenchCommand::Queue { jobs },
             } => blogflow::bench::queue(jobs)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Bench {
+                command:
+                    BenchCommand::RedisQueue {
+                        url,
+                        jobs,
+                        reps,
+                        only,
+                        json,
+                    },
+            } => blogflow::bench::redis::run(&url, jobs, reps, only.as_deref(), json)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Bench {
+                command:
+                    BenchCommand::RedisWorker {
+                        url,
+                        prefix,
+                        jobs,
+                        concurrency,
+                        latency,
+                    },
+            } => blogflow::bench::redis::worker(&url, &prefix, jobs, concurrency, latency)
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Bench {

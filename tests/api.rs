@@ -203,6 +203,21 @@ async fn generate_content_publishes_three_markdown_posts() {
 
     let scheduler = svc.get("/api/automation/scheduler").await;
     assert_eq!(scheduler["state"], "running");
+    assert_eq!(scheduler["backend"], "sqlite");
+    let generation = &scheduler["queues"]["content-generation"];
+    assert_eq!(generation["counts"]["completed"], 1, "{scheduler:#}");
+    assert_eq!(generation["paused"], false);
+    let events: Vec<&str> = generation["recent_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["completed", "active", "added"], "newest first");
+    assert_eq!(
+        scheduler["queues"]["blog-publishing"]["counts"]["completed"],
+        3
+    );
     svc.stop().await;
 }
 

@@ -593,6 +593,50 @@ async fn events_tell_what_happened<H: Harness>() {
     assert_eq!(got, expected);
 }
 
+async fn completing_can_claim_the_next_job_in_the_same_step<H: Harness>() {
+    let h = H::new().await;
+    let q = h.queue();
+    for (n, prio) in [(1, 0), (2, 5), (3, 1)] {
+        q.add(Q, job(n).with_options(with(prio, 1, fixed_1::<H>())))
+            .await
+            .unwrap();
+    }
+    let first = claim_one(&h).await.unwrap();
+    let second = q
+        .complete_and_claim(&first.lease, json!("one"), lease::<H>())
+        .await
+        .unwrap()
+        .expect("the next job by priority");
+    assert_eq!(second.payload["n"], 3);
+    assert_ne!(second.lease.token, first.lease.token);
+    assert_eq!(
+        q.get(Q, &first.lease.job_id).await.unwrap().unwrap().result,
+        Some(json!("one"))
+    );
+    assert!(matches!(
+        q.complete_and_claim(&first.lease, json!(null), lease::<H>())
+            .await,
+        Err(QueueError::LeaseLost { .. })
+    ));
+    q.pause(Q).await.unwrap();
+    assert!(
+        q.complete_and_claim(&second.lease, json!(null), lease::<H>())
+            .await
+            .unwrap()
+            .is_none(),
+        "a paused queue hands out nothing"
+    );
+    q.resume(Q).await.unwrap();
+    let third = claim_one(&h).await.unwrap();
+    assert!(
+        q.complete_and_claim(&third.lease, json!(null), lease::<H>())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(q.counts(Q).await.unwrap().completed, 3);
+}
+
 async fn invalid_jobs_are_refused<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
@@ -638,6 +682,7 @@ macro_rules! conformance {
             case!(manual_retry_and_remove_respect_states);
             case!(events_tell_what_happened);
             case!(invalid_jobs_are_refused);
+            case!(completing_can_claim_the_next_job_in_the_same_step);
         }
     };
 }

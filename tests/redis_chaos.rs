@@ -204,3 +204,41 @@ async fn redis_down_at_start_reports_degraded_then_recovers_by_itself() {
         "the operator is told: {errors}"
     );
 }
+
+#[tokio::test]
+async fn a_redis_that_may_evict_jobs_is_refused_unless_the_operator_accepts_it() {
+    let redis = RedisServer::start_with_policy("allkeys-lru").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_blogflow"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+        .env("BLOGFLOW_DATA_DIR", dir.path().join("data"))
+        .env("BLOGFLOW_LOG_DIR", dir.path().join("logs"))
+        .env("REDIS_URL", redis.url())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "refused to start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("maxmemory-policy allkeys-lru")
+            && stderr.contains("noeviction")
+            && stderr.contains("redis_require_noeviction"),
+        "says what to fix: {stderr}"
+    );
+
+    let fake = FakeOpenAi::start().await;
+    let toml = test_toml("").replace("[queue]\n", "[queue]\nredis_require_noeviction = false\n");
+    std::fs::write(dir.path().join("blogflow.toml"), toml).unwrap();
+    let url = redis.url();
+    let p = Process::spawn(dir.path(), &fake, &[("REDIS_URL", url.as_str())]).await;
+    p.wait_for("/api/automation/workflow", "the workflow to start", |w| {
+        w["state"] == "running"
+    })
+    .await;
+    assert!(p.terminate().await.success());
+    let errors = std::fs::read_to_string(dir.path().join("logs/error.log")).unwrap();
+    assert!(errors.contains("allkeys-lru"), "warned loudly: {errors}");
+}

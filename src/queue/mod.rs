@@ -517,6 +517,27 @@ pub trait Queue: Send + Sync + 'static {
         result: Value,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Completes the job and, in the same step where the backend can, claims the next ready
+    /// job of the same queue for the same worker (a busy worker then needs one round trip per
+    /// job). `Ok(None)` when nothing is ready or the next claim failed: the completion stands.
+    fn complete_and_claim(
+        &self,
+        lease: &Lease,
+        result: Value,
+        next_lease: Duration,
+    ) -> impl Future<Output = Result<Option<ClaimedJob>, QueueError>> + Send {
+        async move {
+            self.complete(lease, result).await?;
+            match self.claim(&lease.queue, next_lease, 1).await {
+                Ok(mut jobs) => Ok(jobs.pop()),
+                Err(e) => {
+                    tracing::warn!(queue = %lease.queue, error = %e, "claiming the next job failed");
+                    Ok(None)
+                }
+            }
+        }
+    }
+
     /// Records a failed attempt: delayed for a retry, or failed for good. Refused like `complete`.
     fn fail(
         &self,
@@ -658,6 +679,14 @@ impl Queue for QueueBackend {
     }
     async fn complete(&self, lease: &Lease, result: Value) -> Result<(), QueueError> {
         delegate!(self, q => q.complete(lease, result).await)
+    }
+    async fn complete_and_claim(
+        &self,
+        lease: &Lease,
+        result: Value,
+        next_lease: Duration,
+    ) -> Result<Option<ClaimedJob>, QueueError> {
+        delegate!(self, q => q.complete_and_claim(lease, result, next_lease).await)
     }
     async fn fail(&self, lease: &Lease, error: &JobError) -> Result<FailOutcome, QueueError> {
         delegate!(self, q => q.fail(lease, error).await)

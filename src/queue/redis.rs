@@ -306,6 +306,57 @@ impl RedisQueue {
         let _ = self.inner.events.send(event);
     }
 
+    /// Completes `lease`'s job and, with `next`, claims the next ready job in the same script.
+    async fn finish(
+        &self,
+        lease: &Lease,
+        result: Value,
+        next: Option<Duration>,
+    ) -> Result<Option<ClaimedJob>, QueueError> {
+        let token = new_token();
+        let mut inv = self.invocation(&self.inner.scripts.complete, &lease.queue);
+        inv.arg(&lease.job_id)
+            .arg(&lease.token)
+            .arg(result.to_string());
+        if let Some(next) = next {
+            self.watch_markers(&lease.queue);
+            inv.arg("1").arg(&token).arg(ms(next).max(1));
+        }
+        let (code, rows): (i64, Vec<ClaimRow>) = self.run(&inv).await?;
+        if code != 0 {
+            return Err(lease_lost(lease));
+        }
+        self.emit(QueueEvent::Completed {
+            queue: lease.queue.clone(),
+            job_id: lease.job_id.clone(),
+        });
+        Ok(self.claimed(&lease.queue, &token, rows).pop())
+    }
+
+    fn claimed(&self, queue: &str, token: &str, rows: Vec<ClaimRow>) -> Vec<ClaimedJob> {
+        rows.into_iter()
+            .map(|(id, name, data, opts, atm, priority)| {
+                let opts: Value = serde_json::from_str(&opts).unwrap_or(Value::Null);
+                self.emit(QueueEvent::Active {
+                    queue: queue.to_owned(),
+                    job_id: id.clone(),
+                });
+                ClaimedJob {
+                    lease: Lease {
+                        queue: queue.to_owned(),
+                        job_id: id,
+                        token: token.to_owned(),
+                    },
+                    name,
+                    payload: serde_json::from_str(&data).unwrap_or(Value::String(data)),
+                    attempt: atm + 1,
+                    max_attempts: max_attempts(&opts),
+                    priority,
+                }
+            })
+            .collect()
+    }
+
     /// Starts watching `queue`'s marker, once per queue, so that jobs added by other processes
     /// wake this process's workers at once rather than at their next poll.
     fn watch_markers(&self, queue: &str) {
@@ -466,6 +517,8 @@ fn max_attempts(opts: &Value) -> u32 {
 }
 
 type Record = (String, String, HashMap<String, String>, i64);
+/// `{id, name, data, opts, attemptsMade, priority}` of a claimed job.
+type ClaimRow = (String, String, String, String, u32, i32);
 
 fn job_from_record(queue: &str, (id, state, fields, run_at): Record) -> Job {
     let state = JobState::parse(&state).unwrap_or(JobState::Waiting);
@@ -532,28 +585,8 @@ impl Queue for RedisQueue {
         let token = new_token();
         let mut inv = self.invocation(&self.inner.scripts.claim, queue);
         inv.arg(&token).arg(ms(lease).max(1)).arg(max);
-        let rows: Vec<(String, String, String, String, u32, i32)> = self.run(&inv).await?;
-        let mut jobs = Vec::with_capacity(rows.len());
-        for (id, name, data, opts, atm, priority) in rows {
-            let opts: Value = serde_json::from_str(&opts).unwrap_or(Value::Null);
-            self.emit(QueueEvent::Active {
-                queue: queue.to_owned(),
-                job_id: id.clone(),
-            });
-            jobs.push(ClaimedJob {
-                lease: Lease {
-                    queue: queue.to_owned(),
-                    job_id: id,
-                    token: token.clone(),
-                },
-                name,
-                payload: serde_json::from_str(&data).unwrap_or(Value::String(data)),
-                attempt: atm + 1,
-                max_attempts: max_attempts(&opts),
-                priority,
-            });
-        }
-        Ok(jobs)
+        let rows: Vec<ClaimRow> = self.run(&inv).await?;
+        Ok(self.claimed(queue, &token, rows))
     }
 
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> Result<Vec<bool>, QueueError> {
@@ -577,19 +610,16 @@ impl Queue for RedisQueue {
     }
 
     async fn complete(&self, lease: &Lease, result: Value) -> Result<(), QueueError> {
-        let mut inv = self.invocation(&self.inner.scripts.complete, &lease.queue);
-        inv.arg(&lease.job_id)
-            .arg(&lease.token)
-            .arg(result.to_string());
-        let code: i64 = self.run(&inv).await?;
-        if code != 0 {
-            return Err(lease_lost(lease));
-        }
-        self.emit(QueueEvent::Completed {
-            queue: lease.queue.clone(),
-            job_id: lease.job_id.clone(),
-        });
-        Ok(())
+        self.finish(lease, result, None).await.map(drop)
+    }
+
+    async fn complete_and_claim(
+        &self,
+        lease: &Lease,
+        result: Value,
+        next_lease: Duration,
+    ) -> Result<Option<ClaimedJob>, QueueError> {
+        self.finish(lease, result, Some(next_lease)).await
     }
 
     async fn fail(&self, lease: &Lease, error: &JobError) -> Result<FailOutcome, QueueError> {

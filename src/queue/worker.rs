@@ -171,7 +171,7 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
                         // A full batch means there may be more: claim again before waiting.
                         let filled = jobs.len() == free;
                         for job in jobs {
-                            self.spawn_job(&mut tasks, job, &in_flight, &stats);
+                            self.spawn_job(&mut tasks, job, &in_flight, &stats, &shutdown);
                         }
                         if filled {
                             continue;
@@ -250,52 +250,55 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
         }
     }
 
+    /// Runs `job` in a task of its own. When it completes and the worker is not stopping, the
+    /// task completes it and claims the next ready job in one step, and runs that one too, so
+    /// a busy worker makes one queue round trip per job.
     fn spawn_job(
         &self,
         tasks: &mut JoinSet<()>,
         job: ClaimedJob,
         in_flight: &InFlight,
         stats: &Arc<Stats>,
+        shutdown: &CancellationToken,
     ) {
-        let cancel = CancellationToken::new();
-        let lease = job.lease.clone();
-        in_flight
-            .lock()
-            .expect("in-flight map")
-            .insert(lease.job_id.clone(), (lease.clone(), cancel.clone()));
-        let active = ActiveJob {
-            id: lease.job_id.clone(),
-            name: job.name,
-            payload: job.payload,
-            attempt: job.attempt,
-            max_attempts: job.max_attempts,
-            cancel: cancel.clone(),
-        };
-        let (queue, handler, stats, in_flight) = (
+        let (queue, handler, stats, in_flight, shutdown) = (
             self.queue.clone(),
             self.handler.clone(),
             stats.clone(),
             in_flight.clone(),
+            shutdown.clone(),
         );
-        let timeout = self.options.job_timeout;
+        let (timeout, lease_len) = (self.options.job_timeout, self.options.lease);
+        let mut next = Some(register(&in_flight, job));
         tasks.spawn(async move {
-            let outcome = run_handler(handler, active, timeout, &cancel).await;
-            let recorded = match outcome {
-                Ok(result) => queue.complete(&lease, result).await.map(|_| true),
-                Err(err) => {
-                    tracing::warn!(queue = %lease.queue, job_id = %lease.job_id, error = %err, "job attempt failed");
-                    queue.fail(&lease, &err).await.map(|_| false)
+            while let Some((lease, active, cancel)) = next.take() {
+                let mut chained = None;
+                let outcome = run_handler(handler.clone(), active, timeout, &cancel).await;
+                let recorded = match outcome {
+                    Ok(result) if !shutdown.is_cancelled() => queue
+                        .complete_and_claim(&lease, result, lease_len)
+                        .await
+                        .map(|claimed| {
+                            chained = claimed;
+                            true
+                        }),
+                    Ok(result) => queue.complete(&lease, result).await.map(|_| true),
+                    Err(err) => {
+                        tracing::warn!(queue = %lease.queue, job_id = %lease.job_id, error = %err, "job attempt failed");
+                        queue.fail(&lease, &err).await.map(|_| false)
+                    }
+                };
+                match recorded {
+                    Ok(true) => _ = stats.completed.fetch_add(1, Ordering::Relaxed),
+                    Ok(false) => _ = stats.failed.fetch_add(1, Ordering::Relaxed),
+                    Err(QueueError::LeaseLost { .. }) => tracing::warn!(queue = %lease.queue, job_id = %lease.job_id,
+                        "lease lost before the job finished: its outcome is discarded, the job runs again"),
+                    Err(e) => tracing::error!(queue = %lease.queue, job_id = %lease.job_id, error = %e,
+                        "could not record the job's outcome; it will be recovered as stalled"),
                 }
-            };
-            match recorded {
-                Ok(true) => _ = stats.completed.fetch_add(1, Ordering::Relaxed),
-                Ok(false) => _ = stats.failed.fetch_add(1, Ordering::Relaxed),
-                Err(QueueError::LeaseLost { .. }) => tracing::warn!(queue = %lease.queue, job_id = %lease.job_id,
-                    "lease lost before the job finished: its outcome is discarded, the job runs again"),
-                Err(e) => tracing::error!(queue = %lease.queue, job_id = %lease.job_id, error = %e,
-                    "could not record the job's outcome; it will be recovered as stalled"),
+                in_flight.lock().expect("in-flight map").remove(&lease.job_id);
+                next = chained.map(|job| register(&in_flight, job));
             }
-            in_flight.lock().expect("in-flight map").remove(&lease.job_id);
         });
     }
 
@@ -355,6 +358,25 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Puts a claimed job where the lease keeper and shutdown see it.
+fn register(in_flight: &InFlight, job: ClaimedJob) -> (Lease, ActiveJob, CancellationToken) {
+    let cancel = CancellationToken::new();
+    let lease = job.lease.clone();
+    in_flight
+        .lock()
+        .expect("in-flight map")
+        .insert(lease.job_id.clone(), (lease.clone(), cancel.clone()));
+    let active = ActiveJob {
+        id: lease.job_id.clone(),
+        name: job.name,
+        payload: job.payload,
+        attempt: job.attempt,
+        max_attempts: job.max_attempts,
+        cancel: cancel.clone(),
+    };
+    (lease, active, cancel)
 }
 
 async fn run_handler<H: JobHandler>(

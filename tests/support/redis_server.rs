@@ -11,6 +11,7 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     aof: bool,
+    policy: &'static str,
     child: Option<Child>,
 }
 
@@ -34,8 +35,17 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().unwrap(),
             aof,
+            policy: "noeviction",
             child: None,
         }
+    }
+
+    /// Starts one with this `maxmemory-policy`.
+    pub async fn start_with_policy(policy: &'static str) -> Self {
+        let mut s = Self::stopped(free_port(), false);
+        s.policy = policy;
+        s.restart().await;
+        s
     }
 
     /// `redis://127.0.0.1:port`.
@@ -54,7 +64,7 @@ impl RedisServer {
         let port = self.port.to_string();
         let mut cmd = Command::new("redis-server");
         cmd.args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
-            .args(["--maxmemory-policy", "noeviction"])
+            .args(["--maxmemory-policy", self.policy])
             .arg("--dir")
             .arg(self.dir.path());
         if self.aof {

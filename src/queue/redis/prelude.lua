@@ -75,3 +75,40 @@ local function decode_opts(id)
   if ok and type(opts) == "table" then return opts end
   return {}
 end
+
+-- Moves up to `max` ready jobs to active under lock `token` for `lock_ms` (the caller has
+-- promoted due delayed jobs and checked for pause). {id, name, data, opts, atm, priority} each.
+local function claim_jobs(token, lock_ms, max)
+  local out = {}
+  while #out < max do
+    local id = rcall("RPOPLPUSH", K_WAIT, K_ACTIVE)
+    if id and string.sub(id, 1, 2) == "0:" then
+      -- a BullMQ v4 marker left in the wait list
+      rcall("LREM", K_ACTIVE, 1, id)
+      id = rcall("RPOPLPUSH", K_WAIT, K_ACTIVE)
+    end
+    if not id then
+      local p = rcall("ZPOPMIN", K_PRIO)
+      if #p == 0 then break end
+      id = p[1]
+      rcall("LPUSH", K_ACTIVE, id)
+    end
+    local key = PREFIX .. id
+    local f = rcall("HMGET", key, "name", "data", "opts", "atm", "priority")
+    if not f[1] then
+      -- removed behind the list's back; drop the orphan id
+      rcall("LREM", K_ACTIVE, 1, id)
+    else
+      rcall("SET", key .. ":lock", token, "PX", lock_ms)
+      rcall("HSET", key, "processedOn", NOW)
+      rcall("HINCRBY", key, "ats", 1)
+      event("active", id, "prev", "waiting")
+      out[#out + 1] = {id, f[1], f[2] or "null", f[3] or "{}", f[4] or "0", f[5] or "0"}
+    end
+  end
+  -- More work left: wake the other workers (the caller checked that the queue is not paused).
+  if rcall("LLEN", K_WAIT) > 0 or rcall("ZCARD", K_PRIO) > 0 then
+    rcall("ZADD", K_MARKER, 0, "0")
+  end
+  return out
+end
