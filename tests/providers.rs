@@ -342,7 +342,12 @@ async fn start_with(
     dir: &std::path::Path,
 ) -> (blogflow::app::Running, String) {
     use blogflow::config::{Config, Env, RawConfig};
-    let raw: RawConfig = toml::from_str(&support::test_toml("")).unwrap();
+    // Claude is preferred by weight, so the order of these tests is known: Claude first,
+    // Gemini the fallback (the balancer still shows the preference is a weight, not a rule).
+    let raw: RawConfig = toml::from_str(&support::test_toml(
+        "[providers.anthropic]\nweight = 1000.0\n",
+    ))
+    .unwrap();
     let env = Env::from_pairs([
         ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
         ("BLOGFLOW_DATA_DIR", dir.join("data").display().to_string()),

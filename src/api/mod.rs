@@ -292,7 +292,7 @@ fn provider_views(s: &AppState, snapshot: Option<&crate::jobs::HealthSnapshot>) 
                 Some(Ok(())) => ("ok", None),
                 Some(Err(e)) => ("failing", Some(e.clone())),
             };
-            json!({ "name": p.name(), "model": p.model(), "status": status, "message": message, "breaker": p.breaker().snapshot(now) })
+            json!({ "name": p.name(), "model": p.model(), "status": status, "message": message, "breaker": p.breaker().snapshot(now), "weight": p.weight(), "observed": p.observed() })
         })
         .collect()
 }

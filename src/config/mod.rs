@@ -124,9 +124,32 @@ pub struct ApiProviderConfig {
     pub output_price_per_mtok: f64,
 }
 
+/// How the balancer treats one provider.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProviderBalance {
+    /// Share of traffic relative to the others.
+    pub weight: f64,
+    /// Requests per minute allowed.
+    pub rpm: Option<u32>,
+    /// Tokens per minute allowed.
+    pub tpm: Option<u32>,
+}
+
+impl Default for ProviderBalance {
+    fn default() -> Self {
+        Self {
+            weight: 1.0,
+            rpm: None,
+            tpm: None,
+        }
+    }
+}
+
 /// Post generation.
 #[derive(Debug, Clone)]
 pub struct GenerationConfig {
+    /// Balancer settings per provider kind (`anthropic`, `openai`, `gemini`).
+    pub balance: std::collections::BTreeMap<&'static str, ProviderBalance>,
     /// Language of the posts.
     pub language: Language,
     /// Keywords to write about (rotated, least recently used first).

@@ -102,6 +102,12 @@ pub struct RawProviders {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawApiProvider {
+    /// Share of traffic relative to the other providers (default 1).
+    pub weight: Option<f64>,
+    /// Requests per minute this provider allows (none: unlimited).
+    pub rpm: Option<u32>,
+    /// Tokens per minute this provider allows (none: unlimited).
+    pub tpm: Option<u32>,
     /// Endpoint (`ANTHROPIC_BASE_URL`, `GEMINI_BASE_URL`).
     pub base_url: Option<String>,
     /// Model (`ANTHROPIC_MODEL`, `GEMINI_MODEL`).
@@ -150,6 +156,12 @@ pub struct RawLocal {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawOpenAi {
+    /// Share of traffic relative to the other providers (default 1).
+    pub weight: Option<f64>,
+    /// Requests per minute this provider allows (none: unlimited).
+    pub rpm: Option<u32>,
+    /// Tokens per minute this provider allows (none: unlimited).
+    pub tpm: Option<u32>,
     /// (`OPENAI_BASE_URL`)
     pub base_url: Option<String>,
     /// (`OPENAI_MODEL`)

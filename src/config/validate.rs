@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::raw::{self, RawConfig};
 use super::{
     Config, DEFAULT_KEYWORDS, Env, FrontMatter, GenerationConfig, Language, LoggingConfig,
-    OpenAiConfig, Problem, QueueBackendConfig, QueueConfig, RedisConfig, Schedule, ScheduleAction,
-    Secret, Severity,
+    OpenAiConfig, Problem, ProviderBalance, QueueBackendConfig, QueueConfig, RedisConfig, Schedule,
+    ScheduleAction, Secret, Severity,
 };
 use crate::queue::Retention;
 
@@ -158,6 +158,35 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     );
     let self_healing = c.flag(env, "SELF_HEALING_ENABLED", raw.workflow.self_healing, true);
 
+    let raw_balances = [
+        (
+            "openai",
+            raw_balance(
+                raw.providers
+                    .openai
+                    .as_ref()
+                    .map(|r| (r.weight, r.rpm, r.tpm)),
+            ),
+        ),
+        (
+            "anthropic",
+            raw_balance(
+                raw.providers
+                    .anthropic
+                    .as_ref()
+                    .map(|r| (r.weight, r.rpm, r.tpm)),
+            ),
+        ),
+        (
+            "gemini",
+            raw_balance(
+                raw.providers
+                    .gemini
+                    .as_ref()
+                    .map(|r| (r.weight, r.rpm, r.tpm)),
+            ),
+        ),
+    ];
     let openai = openai_config(&mut c, env, raw.providers.openai);
     let anthropic = api_provider(&mut c, env, raw.providers.anthropic, &ANTHROPIC);
     let gemini = api_provider(&mut c, env, raw.providers.gemini, &GEMINI);
@@ -169,7 +198,26 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         c.problems.push(warning("DATABASE_URL", format!("{scheme}: is not used by this version; the SQLite file in BLOGFLOW_DATA_DIR is used")));
     }
 
-    let generation = generation_config(&mut c, env, raw.generation);
+    let mut generation = generation_config(&mut c, env, raw.generation);
+    for (kind, b) in raw_balances {
+        if let Some(b) = b {
+            if !(b.weight.is_finite() && b.weight > 0.0 && b.weight <= 1e6) {
+                c.problems.push(error(
+                    format!("providers.{kind}.weight"),
+                    format!("{} must be a number above 0 (default 1)", b.weight),
+                ));
+            }
+            for (name, v) in [("rpm", b.rpm), ("tpm", b.tpm)] {
+                if v == Some(0) {
+                    c.problems.push(error(
+                        format!("providers.{kind}.{name}"),
+                        "0 would never allow a request; remove it for no limit",
+                    ));
+                }
+            }
+            generation.balance.insert(kind, b);
+        }
+    }
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
     let queue = queue_config(&mut c, env, raw.queue);
     let markdown = match (
@@ -525,6 +573,7 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
         ));
     }
     GenerationConfig {
+        balance: Default::default(),
         language,
         keywords,
         category,
@@ -746,6 +795,15 @@ fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> QueueBackendC
             QueueBackendConfig::Sqlite
         }
     }
+}
+
+fn raw_balance(raw: Option<(Option<f64>, Option<u32>, Option<u32>)>) -> Option<ProviderBalance> {
+    let (weight, rpm, tpm) = raw?;
+    Some(ProviderBalance {
+        weight: weight.unwrap_or(1.0),
+        rpm,
+        tpm,
+    })
 }
 
 fn queue_config(c: &mut Check, env: &Env, raw: raw::RawQueue) -> QueueConfig {

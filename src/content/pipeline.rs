@@ -116,7 +116,12 @@ impl Generator {
     ) -> Self {
         let providers = providers
             .into_iter()
-            .map(|p| Guarded::new(p, BreakerConfig::default()))
+            .map(|p| {
+                let b = config.balance.get(p.kind()).copied().unwrap_or_default();
+                Guarded::new(p, BreakerConfig::default())
+                    .with_weight(b.weight)
+                    .with_limits(b.rpm, b.tpm)
+            })
             .collect();
         Self {
             store,
@@ -271,8 +276,17 @@ impl Generator {
             .await
             .unwrap_or_default();
         let mut failure = JobError::unrecoverable(NO_PROVIDER);
-        for (i, provider) in self.providers.iter().enumerate() {
-            if !provider.allow() {
+        // The balancer's order: available API providers by weight, latency, success and load,
+        // then the local model. Providers held back now are tried by a later attempt.
+        let order = crate::llm::balancer::rank(&self.providers, tokio::time::Instant::now(), 0.0);
+        if order.is_empty() && !self.providers.is_empty() {
+            failure = JobError::retryable(
+                "every provider is held back by its circuit breaker or rate limit (failing, rate-limited or ejected)",
+            );
+        }
+        for (pos, &i) in order.iter().enumerate() {
+            let provider = &self.providers[i];
+            if !provider.admit(tokio::time::Instant::now(), 0.0) {
                 tracing::debug!(
                     job_id,
                     slot,
@@ -291,7 +305,10 @@ impl Generator {
             {
                 Ok(draft) => draft,
                 Err((error, failover)) => {
-                    let next = self.providers.get(i + 1).filter(|_| failover);
+                    let next = order
+                        .get(pos + 1)
+                        .map(|&n| &self.providers[n])
+                        .filter(|_| failover);
                     if let Some(next) = next {
                         tracing::warn!(job_id, slot, provider = provider.name(), next = next.name(), error = %error, "falling over to the next provider");
                     }

@@ -155,6 +155,26 @@ impl Breaker {
         }
     }
 
+    /// Whether [`Breaker::allow`] would let a request through now, without taking a trial.
+    pub fn available(&self, now: Instant) -> bool {
+        match self.lock().state {
+            State::Closed => true,
+            State::Open { until } | State::RateLimited { until } => now >= until,
+            State::HalfOpen { trials_left } => trials_left > 0,
+            State::Ejected { .. } => false,
+        }
+    }
+
+    /// How long until it may be tried again, if it is waiting out an interval.
+    pub fn wait(&self, now: Instant) -> Option<Duration> {
+        match self.lock().state {
+            State::Open { until } | State::RateLimited { until } => {
+                Some(until.saturating_duration_since(now))
+            }
+            _ => None,
+        }
+    }
+
     /// Records the outcome of a call; returns a transition worth an alert.
     pub fn record(&self, now: Instant, outcome: Result<(), &LlmError>) -> Option<Transition> {
         let mut inner = self.lock();
@@ -287,6 +307,54 @@ impl Breaker {
 pub struct Guarded {
     provider: super::Provider,
     breaker: Breaker,
+    weight: f64,
+    observed: Mutex<Observed>,
+    budget: Option<Mutex<Budget>>,
+    alerts: std::sync::atomic::AtomicU32,
+}
+
+/// What the balancer has seen of a provider.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Observed {
+    /// Exponentially weighted mean latency of successful calls, ms (0 before the first).
+    pub latency_ms: f64,
+    /// Exponentially weighted success rate (1 before the first call).
+    pub success: f64,
+    /// Calls running now.
+    pub in_flight: u32,
+    /// Calls made.
+    pub calls: u64,
+}
+
+/// Weight of the newest sample in the moving averages.
+const EWMA_ALPHA: f64 = 0.2;
+
+/// Requests-per-minute and tokens-per-minute limits, as token buckets refilled continuously.
+#[derive(Debug)]
+struct Budget {
+    rpm: Option<f64>,
+    tpm: Option<f64>,
+    requests: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn refill(&mut self, now: Instant) {
+        let minutes = now.duration_since(self.at).as_secs_f64() / 60.0;
+        self.at = now;
+        if let Some(rpm) = self.rpm {
+            self.requests = (self.requests + rpm * minutes).min(rpm);
+        }
+        if let Some(tpm) = self.tpm {
+            self.tokens = (self.tokens + tpm * minutes).min(tpm);
+        }
+    }
+
+    fn fits(&self, tokens: f64) -> bool {
+        self.rpm.is_none_or(|_| self.requests >= 1.0)
+            && self.tpm.is_none_or(|tpm| self.tokens >= tokens.min(tpm))
+    }
 }
 
 impl std::fmt::Debug for Guarded {
@@ -304,6 +372,98 @@ impl Guarded {
         Self {
             provider,
             breaker: Breaker::new(config),
+            weight: 1.0,
+            observed: Mutex::new(Observed {
+                latency_ms: 0.0,
+                success: 1.0,
+                in_flight: 0,
+                calls: 0,
+            }),
+            budget: None,
+            alerts: Default::default(),
+        }
+    }
+
+    /// Its share of traffic relative to the others (default 1).
+    pub fn with_weight(mut self, weight: f64) -> Self {
+        self.weight = weight.max(0.0);
+        self
+    }
+
+    /// Requests and tokens per minute it may be sent (the provider's own limits).
+    pub fn with_limits(mut self, rpm: Option<u32>, tpm: Option<u32>) -> Self {
+        if rpm.is_some() || tpm.is_some() {
+            self.budget = Some(Mutex::new(Budget {
+                rpm: rpm.map(f64::from),
+                tpm: tpm.map(f64::from),
+                requests: rpm.map_or(0.0, f64::from),
+                tokens: tpm.map_or(0.0, f64::from),
+                at: Instant::now(),
+            }));
+        }
+        self
+    }
+
+    /// Its configured weight.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    /// What the balancer has seen of it.
+    pub fn observed(&self) -> Observed {
+        *self.observed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Breaker transitions announced for it (each one is an alert).
+    pub fn alerts_raised(&self) -> u32 {
+        self.alerts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a request of about `tokens` may go to it now: breaker and per-minute budget
+    /// (does not take a half-open trial or spend the budget).
+    pub fn available(&self, now: Instant, tokens: f64) -> bool {
+        self.breaker.available(now)
+            && self.budget.as_ref().is_none_or(|b| {
+                let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+                b.refill(now);
+                b.fits(tokens)
+            })
+    }
+
+    /// Takes the request from the budget and, when half-open, a trial. False if either is gone.
+    pub fn admit(&self, now: Instant, tokens: f64) -> bool {
+        if let Some(b) = &self.budget {
+            let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+            b.refill(now);
+            if !b.fits(tokens) {
+                return false;
+            }
+            if b.rpm.is_some() {
+                b.requests -= 1.0;
+            }
+            if let Some(tpm) = b.tpm {
+                b.tokens -= tokens.min(tpm);
+            }
+        }
+        self.breaker.allow(now)
+    }
+
+    fn observe(&self, started: bool, outcome: Option<(bool, f64)>) {
+        let mut o = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        if started {
+            o.in_flight += 1;
+            o.calls += 1;
+        }
+        if let Some((ok, latency_ms)) = outcome {
+            o.in_flight = o.in_flight.saturating_sub(1);
+            o.success = o.success * (1.0 - EWMA_ALPHA) + if ok { EWMA_ALPHA } else { 0.0 };
+            if ok {
+                o.latency_ms = if o.latency_ms == 0.0 {
+                    latency_ms
+                } else {
+                    o.latency_ms * (1.0 - EWMA_ALPHA) + latency_ms * EWMA_ALPHA
+                };
+            }
         }
     }
 
@@ -328,9 +488,33 @@ impl Guarded {
         &self,
         request: &super::ChatRequest,
     ) -> Result<super::ChatResponse, LlmError> {
+        self.chat_within(request, None).await
+    }
+
+    /// Like [`Guarded::chat`], giving up after `limit` (a timeout counts as a transient failure).
+    pub async fn chat_within(
+        &self,
+        request: &super::ChatRequest,
+        limit: Option<Duration>,
+    ) -> Result<super::ChatResponse, LlmError> {
         let started = Instant::now();
-        let result = self.provider.chat(request).await;
+        self.observe(true, None);
+        let call = self.provider.chat(request);
+        let result = match limit {
+            None => call.await,
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(r) => r,
+                Err(_) => Err(LlmError {
+                    class: ErrorClass::Transient,
+                    provider: self.provider.name().to_owned(),
+                    status: None,
+                    message: format!("no answer within {:.1} s", limit.as_secs_f64()),
+                    retry_after: None,
+                }),
+            },
+        };
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.observe(false, Some((result.is_ok(), latency_ms)));
         match &result {
             Ok(r) => {
                 tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = %r.model, outcome = "ok", latency_ms,
@@ -344,6 +528,8 @@ impl Guarded {
             .breaker
             .record(Instant::now(), result.as_ref().map(|_| ()))
         {
+            self.alerts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             announce(self.provider.name(), &t, result.as_ref().err());
         }
         result
@@ -352,6 +538,8 @@ impl Guarded {
     /// A passed health check: reinstates an ejected provider.
     pub fn health_passed(&self) {
         if let Some(t) = self.breaker.reinstate() {
+            self.alerts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             announce(self.provider.name(), &t, None);
         }
     }

@@ -8,6 +8,7 @@
 //! acts); a 400/404/413 or a too-long context is [`ErrorClass::InvalidRequest`].
 
 pub mod anthropic;
+pub mod balancer;
 pub mod breaker;
 pub mod gemini;
 mod http;
@@ -157,6 +158,16 @@ impl Provider {
             Provider::Anthropic(p) => p.check().await,
             Provider::Gemini(p) => p.check().await,
             Provider::Local(p) => p.check().await,
+        }
+    }
+
+    /// `openai`, `anthropic`, `gemini` or `local`: the config section it comes from.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Provider::OpenAi(_) => "openai",
+            Provider::Anthropic(_) => "anthropic",
+            Provider::Gemini(_) => "gemini",
+            Provider::Local(_) => "local",
         }
     }
 

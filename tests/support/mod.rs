@@ -42,6 +42,11 @@ pub enum Reply {
     Hang,
     /// Exactly this status and body (malformed JSON, truncated bodies, unusual error shapes).
     Raw { status: u16, body: &'static str },
+    /// At random per request: a 500 with probability `p500`, no answer for a minute with
+    /// `phang`, a 429 with `Retry-After: 1` with `p429`, else a good post.
+    Chaos { p500: f64, phang: f64, p429: f64 },
+    /// A good post after this delay.
+    Slow(Duration),
 }
 
 /// The wire formats the fake speaks.
@@ -238,13 +243,41 @@ async fn respond(
     inner.headers.lock().unwrap().push(headers);
     inner.uris.lock().unwrap().push(uri.to_string());
     inner.arrived.notify_waiters();
-    let reply = inner
+    let mut reply = inner
         .script
         .lock()
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    if let Reply::Chaos { p500, phang, p429 } = reply {
+        use rand::RngExt;
+        let r: f64 = rand::rng().random();
+        reply = if r < p500 {
+            Reply::Error {
+                status: 500,
+                code: "server_error",
+                message: "chaos",
+                retry_after: None,
+            }
+        } else if r < p500 + phang {
+            Reply::Slow(Duration::from_secs(60))
+        } else if r < p500 + phang + p429 {
+            Reply::Error {
+                status: 429,
+                code: "rate_limit_exceeded",
+                message: "chaos",
+                retry_after: Some("1"),
+            }
+        } else {
+            Reply::Post
+        };
+    }
     match reply {
+        Reply::Chaos { .. } => unreachable!("resolved above"),
+        Reply::Slow(d) => {
+            tokio::time::sleep(d).await;
+            Json(success(wire, good_post(n).to_string())).into_response()
+        }
         Reply::Post => Json(success(wire, good_post(n).to_string())).into_response(),
         Reply::Text(t) => Json(success(wire, t)).into_response(),
         Reply::Hang => {
