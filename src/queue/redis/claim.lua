@@ -2,4 +2,4 @@
 -- Returns {id, name, data, opts, attemptsMade, priority} per job.
 promote_due()
 if is_paused() then return {} end
-return claim_jobs(ARGV[3], ARGV[4], tonumber(ARGV[5]))
+return claim_jobs(ARGV[3], ARGV[4], tonumber(ARGV[5]), true)

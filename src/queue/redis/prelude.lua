@@ -78,7 +78,8 @@ end
 
 -- Moves up to `max` ready jobs to active under lock `token` for `lock_ms` (the caller has
 -- promoted due delayed jobs and checked for pause). {id, name, data, opts, atm, priority} each.
-local function claim_jobs(token, lock_ms, max)
+-- With `remark`, sets the marker when work is left so that other idle workers wake.
+local function claim_jobs(token, lock_ms, max, remark)
   local out = {}
   while #out < max do
     local id = rcall("RPOPLPUSH", K_WAIT, K_ACTIVE)
@@ -107,7 +108,7 @@ local function claim_jobs(token, lock_ms, max)
     end
   end
   -- More work left: wake the other workers (the caller checked that the queue is not paused).
-  if rcall("LLEN", K_WAIT) > 0 or rcall("ZCARD", K_PRIO) > 0 then
+  if remark and (rcall("LLEN", K_WAIT) > 0 or rcall("ZCARD", K_PRIO) > 0) then
     rcall("ZADD", K_MARKER, 0, "0")
   end
   return out
