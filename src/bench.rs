@@ -4,6 +4,7 @@
 //! machine shifts both: the queue against raw SQLite write transactions on the same file
 //! settings, the idle service against the target budget.
 
+pub mod balancer;
 pub mod redis;
 
 use std::sync::Arc;

@@ -79,6 +79,19 @@ enum ModelCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// What the LLM balancer adds to a call, against the LiteLLM reference's mock upstream
+    /// (see bench/balancer.sh). Prints one JSON line.
+    Balancer {
+        /// The mock upstream.
+        #[arg(long, default_value = "http://127.0.0.1:18080")]
+        upstream: String,
+        /// Measured requests per client.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
     /// Redis queue with the BullMQ reference workloads (see bench/redis_queue.sh).
     RedisQueue {
         /// Redis to use; a private, empty one is best (each run uses its own key prefix).
@@ -241,6 +254,16 @@ fn main() -> ExitCode {
                         latency,
                     },
             } => blogflow::bench::redis::worker(&url, &prefix, jobs, concurrency, latency)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Bench {
+                command:
+                    BenchCommand::Balancer {
+                        upstream,
+                        requests,
+                        concurrency,
+                    },
+            } => blogflow::bench::balancer::run(&upstream, requests, concurrency)
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Bench {

@@ -218,6 +218,38 @@ async fn generate_content_publishes_three_markdown_posts() {
         scheduler["queues"]["blog-publishing"]["counts"]["completed"],
         3
     );
+
+    let metrics = svc
+        .http
+        .get(format!("{}/metrics", svc.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "blogflow_llm_requests_total{provider=\"openai@127.0.0.1\",outcome=\"ok\"} 3",
+        "blogflow_llm_request_duration_seconds_count{provider=\"openai@127.0.0.1\"} 3",
+        "blogflow_llm_tokens_total{provider=\"openai@127.0.0.1\",direction=\"output\"} 2700",
+        "blogflow_llm_breaker_state{provider=\"openai@127.0.0.1\",state=\"closed\"} 1",
+        "blogflow_queue_jobs{queue=\"content-generation\",state=\"completed\"} 1",
+        "blogflow_queue_up{backend=\"sqlite\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
+    for l in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let value = l.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "not a sample line: {l}");
+    }
+    assert!(!metrics.contains("sk-test"), "no secrets in metrics");
     svc.stop().await;
 }
 

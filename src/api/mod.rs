@@ -14,6 +14,7 @@
 //! | `GET /api/posts`, `GET /api/posts/{id}` | posts |
 
 mod error;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +53,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/api/automation/workflow",
             get(workflow_status).post(workflow_action),

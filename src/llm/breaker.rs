@@ -311,6 +311,7 @@ pub struct Guarded {
     observed: Mutex<Observed>,
     budget: Option<Mutex<Budget>>,
     alerts: std::sync::atomic::AtomicU32,
+    totals: Mutex<CallTotals>,
 }
 
 /// What the balancer has seen of a provider.
@@ -324,6 +325,60 @@ pub struct Observed {
     pub in_flight: u32,
     /// Calls made.
     pub calls: u64,
+}
+
+/// Upper bounds (seconds) of the call-latency histogram buckets.
+pub const LATENCY_BUCKETS: [f64; 11] =
+    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Totals of a provider's calls since start, for `/metrics`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallTotals {
+    /// Calls by outcome: `ok`, `transient`, `rate_limited`, `fatal`, `invalid_request`.
+    pub outcomes: [u64; 5],
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+    /// Cost in USD.
+    pub cost_usd: f64,
+    /// Calls per latency bucket (cumulative counts are computed when rendered).
+    pub buckets: [u64; LATENCY_BUCKETS.len()],
+    /// Sum of latencies, seconds.
+    pub latency_sum: f64,
+}
+
+/// Names of [`CallTotals::outcomes`], in order.
+pub const OUTCOMES: [&str; 5] = [
+    "ok",
+    "transient",
+    "rate_limited",
+    "fatal",
+    "invalid_request",
+];
+
+impl CallTotals {
+    fn record(&mut self, result: &Result<super::ChatResponse, LlmError>, latency: f64) {
+        let i = match result {
+            Ok(r) => {
+                self.input_tokens += u64::from(r.usage.input_tokens);
+                self.output_tokens += u64::from(r.usage.output_tokens);
+                self.cost_usd += r.cost_usd;
+                0
+            }
+            Err(e) => match e.class {
+                ErrorClass::Transient => 1,
+                ErrorClass::RateLimited => 2,
+                ErrorClass::Fatal => 3,
+                ErrorClass::InvalidRequest => 4,
+            },
+        };
+        self.outcomes[i] += 1;
+        if let Some(b) = LATENCY_BUCKETS.iter().position(|le| latency <= *le) {
+            self.buckets[b] += 1;
+        }
+        self.latency_sum += latency;
+    }
 }
 
 /// Weight of the newest sample in the moving averages.
@@ -381,6 +436,7 @@ impl Guarded {
             }),
             budget: None,
             alerts: Default::default(),
+            totals: Default::default(),
         }
     }
 
@@ -412,6 +468,14 @@ impl Guarded {
     /// What the balancer has seen of it.
     pub fn observed(&self) -> Observed {
         *self.observed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Its call totals since start.
+    pub fn totals(&self) -> CallTotals {
+        self.totals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Breaker transitions announced for it (each one is an alert).
@@ -515,6 +579,10 @@ impl Guarded {
         };
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         self.observe(false, Some((result.is_ok(), latency_ms)));
+        self.totals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(&result, latency_ms / 1e3);
         match &result {
             Ok(r) => {
                 tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = %r.model, outcome = "ok", latency_ms,
