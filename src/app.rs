@@ -56,7 +56,7 @@ pub struct Parts {
 }
 
 /// Builds the providers from the configuration, in fallback order: Claude, OpenAI (or a
-/// compatible server), Gemini, then the local model.
+/// compatible server), the `[[providers.compatible]]` servers, Gemini, then the local model.
 pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
     let mut providers = Vec::new();
     if let Some(c) = &config.anthropic {
@@ -67,6 +67,13 @@ pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
     if let Some(c) = &config.openai {
         providers.push(Provider::OpenAi(
             OpenAiProvider::new(c.clone()).map_err(StartError::Provider)?,
+        ));
+    }
+    for (name, c) in &config.compatible {
+        providers.push(Provider::OpenAi(
+            OpenAiProvider::new(c.clone())
+                .map_err(StartError::Provider)?
+                .with_name(name.clone()),
         ));
     }
     if let Some(c) = &config.gemini {

@@ -501,3 +501,47 @@ async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn two_openai_compatible_servers_share_the_posts_under_their_own_names() {
+    use blogflow::config::{Config, Env, RawConfig};
+    let (a, b) = (FakeOpenAi::start().await, FakeOpenAi::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[[providers.compatible]]\nname = \"vllm-a\"\nbase_url = \"{}\"\nmodel = \"m\"\n\
+         [[providers.compatible]]\nname = \"vllm-b\"\nbase_url = \"{}\"\nmodel = \"m\"\n",
+        a.base_url, b.base_url
+    );
+    let raw: RawConfig = toml::from_str(&support::test_toml(&extra)).unwrap();
+    let env = Env::from_pairs([
+        ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "BLOGFLOW_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        (
+            "BLOGFLOW_CONTENT_DIR",
+            dir.path().join("content").display().to_string(),
+        ),
+        ("BLOGFLOW_API_TOKEN", support::TOKEN.to_owned()),
+    ]);
+    let (config, warnings) = Config::validate(raw, &env).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let running = blogflow::app::start(config).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+    for _ in 0..4 {
+        generate(&http, &base, 5).await;
+    }
+    assert_eq!(a.requests() + b.requests(), 20);
+    assert!(
+        a.requests() >= 2 && b.requests() >= 2,
+        "both get traffic: {} / {}",
+        a.requests(),
+        b.requests()
+    );
+    for name in ["vllm-a", "vllm-b"] {
+        assert_eq!(breaker_of(&http, &base, name).await["state"], "closed");
+    }
+    running.shutdown().await;
+}

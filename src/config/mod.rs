@@ -148,8 +148,9 @@ impl Default for ProviderBalance {
 /// Post generation.
 #[derive(Debug, Clone)]
 pub struct GenerationConfig {
-    /// Balancer settings per provider kind (`anthropic`, `openai`, `gemini`).
-    pub balance: std::collections::BTreeMap<&'static str, ProviderBalance>,
+    /// Balancer settings per provider kind (`anthropic`, `openai`, `gemini`) or, for
+    /// `[[providers.compatible]]` entries, per name.
+    pub balance: std::collections::BTreeMap<String, ProviderBalance>,
     /// Language of the posts.
     pub language: Language,
     /// Keywords to write about (rotated, least recently used first).
@@ -245,6 +246,8 @@ pub struct Config {
     pub self_healing: bool,
     /// The OpenAI-compatible provider, if configured.
     pub openai: Option<OpenAiConfig>,
+    /// More OpenAI-compatible servers, by name (`[[providers.compatible]]`).
+    pub compatible: Vec<(String, OpenAiConfig)>,
     /// Claude, if `ANTHROPIC_API_KEY` is set.
     pub anthropic: Option<ApiProviderConfig>,
     /// Gemini, if `GEMINI_API_KEY` is set.
@@ -564,6 +567,49 @@ mod tests {
             let text = format!("{err:?}");
             assert!(text.contains(needle), "{needle}: {text}");
             assert!(!text.contains("secret99"), "password in error: {text}");
+        }
+    }
+
+    #[test]
+    fn several_openai_compatible_servers_each_with_a_name() {
+        let toml = "[[providers.compatible]]\nname = \"vllm-a\"\nbase_url = \"http://10.0.0.1:8000/v1/\"\nmodel = \"qwen\"\nweight = 3.0\nrpm = 60\n\
+                    [[providers.compatible]]\nname = \"ollama\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3\"\napi_key_env = \"OLLAMA_KEY\"\n";
+        let (c, w) = from(&[("OLLAMA_KEY", "k-123456")], toml).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let names: Vec<&str> = c.compatible.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["vllm-a", "ollama"]);
+        assert_eq!(c.compatible[0].1.base_url, "http://10.0.0.1:8000/v1");
+        assert_eq!(
+            c.compatible[1].1.api_key.as_ref().unwrap().expose(),
+            "k-123456"
+        );
+        assert_eq!(c.generation.balance["vllm-a"].weight, 3.0);
+        assert_eq!(c.generation.balance["vllm-a"].rpm, Some(60));
+        assert!(
+            c.local.is_none(),
+            "the local model stays off with API providers"
+        );
+
+        for (toml, needle) in [
+            (
+                "[[providers.compatible]]\nname = \"a\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n[[providers.compatible]]\nname = \"a\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n",
+                "already used",
+            ),
+            (
+                "[[providers.compatible]]\nname = \"b\"\nbase_url = \"ftp://h\"\nmodel = \"m\"\n",
+                "not an http(s) URL",
+            ),
+            (
+                "[[providers.compatible]]\nname = \"c\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\napi_key_env = \"NOPE_KEY\"\n",
+                "NOPE_KEY is not set",
+            ),
+            (
+                "[[providers.compatible]]\nname = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n",
+                "already used",
+            ),
+        ] {
+            let err = format!("{:?}", from(&[], toml).unwrap_err());
+            assert!(err.contains(needle), "{needle}: {err}");
         }
     }
 }

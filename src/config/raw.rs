@@ -96,6 +96,41 @@ pub struct RawProviders {
     pub anthropic: Option<RawApiProvider>,
     /// `[providers.gemini]`: Gemini (key: `GEMINI_API_KEY`).
     pub gemini: Option<RawApiProvider>,
+    /// `[[providers.compatible]]`: more OpenAI-compatible servers (vLLM, Ollama, llama.cpp, …),
+    /// each with a name of its own.
+    pub compatible: Vec<RawCompatible>,
+}
+
+/// One `[[providers.compatible]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCompatible {
+    /// Unique name, shown in the API, logs and metrics.
+    pub name: String,
+    /// Base URL including `/v1`.
+    pub base_url: String,
+    /// Model name.
+    pub model: String,
+    /// Environment variable holding the key (`<VAR>_FILE` works too); none for open servers.
+    pub api_key_env: Option<String>,
+    /// Request timeout, seconds.
+    pub timeout_secs: Option<u64>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Answer budget.
+    pub max_tokens: Option<u32>,
+    /// Ask for a JSON object.
+    pub json_mode: Option<bool>,
+    /// USD per million input tokens.
+    pub input_price_per_mtok: Option<f64>,
+    /// USD per million output tokens.
+    pub output_price_per_mtok: Option<f64>,
+    /// Share of traffic relative to the other providers (default 1).
+    pub weight: Option<f64>,
+    /// Requests per minute allowed.
+    pub rpm: Option<u32>,
+    /// Tokens per minute allowed.
+    pub tpm: Option<u32>,
 }
 
 /// `[providers.anthropic]` or `[providers.gemini]`. The key comes from the environment only.

@@ -188,9 +188,12 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         ),
     ];
     let openai = openai_config(&mut c, env, raw.providers.openai);
+    let (compatible, compatible_balance) =
+        compatible_configs(&mut c, env, raw.providers.compatible);
     let anthropic = api_provider(&mut c, env, raw.providers.anthropic, &ANTHROPIC);
     let gemini = api_provider(&mut c, env, raw.providers.gemini, &GEMINI);
-    let others = openai.is_some() || anthropic.is_some() || gemini.is_some();
+    let others =
+        openai.is_some() || anthropic.is_some() || gemini.is_some() || !compatible.is_empty();
     let local = local_config(&mut c, env, raw.providers.local, others);
     if let Some(url) = env.get("DATABASE_URL") {
         // Even a sqlite: URL is not honoured yet: the file is BLOGFLOW_DATA_DIR/blogflow.db.
@@ -199,6 +202,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     }
 
     let mut generation = generation_config(&mut c, env, raw.generation);
+    generation.balance.extend(compatible_balance);
     for (kind, b) in raw_balances {
         if let Some(b) = b {
             if !(b.weight.is_finite() && b.weight > 0.0 && b.weight <= 1e6) {
@@ -215,7 +219,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                     ));
                 }
             }
-            generation.balance.insert(kind, b);
+            generation.balance.insert(kind.to_owned(), b);
         }
     }
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
@@ -248,6 +252,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         performance_monitoring,
         self_healing,
         openai,
+        compatible,
         anthropic,
         gemini,
         local,
@@ -795,6 +800,118 @@ fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> QueueBackendC
             QueueBackendConfig::Sqlite
         }
     }
+}
+
+/// OpenAI-compatible servers by name.
+type NamedProviders = Vec<(String, OpenAiConfig)>;
+
+/// `[[providers.compatible]]`: checked like `[providers.openai]`, plus a unique name and the
+/// key taken from the environment variable the entry names.
+fn compatible_configs(
+    c: &mut Check,
+    env: &Env,
+    raw: Vec<raw::RawCompatible>,
+) -> (NamedProviders, Vec<(String, ProviderBalance)>) {
+    let mut out = Vec::new();
+    let mut balance = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let at = |field: &str| format!("providers.compatible[{i}].{field}");
+        let name = r.name.trim().to_owned();
+        if name.is_empty() || name.len() > 64 || name.contains(char::is_whitespace) {
+            c.problems
+                .push(error(at("name"), "needs a short name without spaces"));
+            continue;
+        }
+        if ["openai", "anthropic", "gemini", "local"].contains(&name.as_str())
+            || out.iter().any(|(n, _): &(String, OpenAiConfig)| *n == name)
+        {
+            c.problems
+                .push(error(at("name"), format!("{name:?} is already used")));
+            continue;
+        }
+        let base_url = r.base_url.trim().trim_end_matches('/').to_owned();
+        match reqwest::Url::parse(&base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                c.problems.push(error(
+                    at("base_url"),
+                    format!("{base_url:?} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1"),
+                ));
+                continue;
+            }
+        }
+        if r.model.trim().is_empty() {
+            c.problems
+                .push(error(at("model"), "names the model to ask for"));
+            continue;
+        }
+        let api_key = match &r.api_key_env {
+            None => None,
+            Some(var) => match c.secret(env, var) {
+                Some(k) => Some(k),
+                None => {
+                    c.problems.push(error(
+                        at("api_key_env"),
+                        format!("{var} is not set (nor {var}_FILE); set it or remove api_key_env"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let timeout = c.range(&at("timeout_secs"), r.timeout_secs.unwrap_or(120), 1, 3600);
+        let temperature = c.range(&at("temperature"), r.temperature.unwrap_or(0.7), 0.0, 2.0);
+        let max_tokens = c.range(&at("max_tokens"), r.max_tokens.unwrap_or(3000), 16, 200_000);
+        let input_price = c.range(
+            &at("input_price_per_mtok"),
+            r.input_price_per_mtok.unwrap_or(0.0),
+            0.0,
+            1e6,
+        );
+        let output_price = c.range(
+            &at("output_price_per_mtok"),
+            r.output_price_per_mtok.unwrap_or(0.0),
+            0.0,
+            1e6,
+        );
+        let weight = r.weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight > 0.0 && weight <= 1e6) {
+            c.problems.push(error(
+                at("weight"),
+                format!("{weight} must be a number above 0"),
+            ));
+        }
+        for (field, v) in [("rpm", r.rpm), ("tpm", r.tpm)] {
+            if v == Some(0) {
+                c.problems.push(error(
+                    at(field),
+                    "0 would never allow a request; remove it for no limit",
+                ));
+            }
+        }
+        balance.push((
+            name.clone(),
+            ProviderBalance {
+                weight,
+                rpm: r.rpm,
+                tpm: r.tpm,
+            },
+        ));
+        out.push((
+            name,
+            OpenAiConfig {
+                base_url,
+                api_key,
+                model: r.model.trim().to_owned(),
+                timeout: secs(timeout),
+                temperature,
+                max_tokens,
+                json_mode: r.json_mode.unwrap_or(false),
+                input_price_per_mtok: input_price,
+                output_price_per_mtok: output_price,
+            },
+        ));
+    }
+    (out, balance)
 }
 
 fn raw_balance(raw: Option<(Option<f64>, Option<u32>, Option<u32>)>) -> Option<ProviderBalance> {

@@ -117,7 +117,12 @@ impl Generator {
         let providers = providers
             .into_iter()
             .map(|p| {
-                let b = config.balance.get(p.kind()).copied().unwrap_or_default();
+                let b = config
+                    .balance
+                    .get(p.name())
+                    .or_else(|| config.balance.get(p.kind()))
+                    .copied()
+                    .unwrap_or_default();
                 Guarded::new(p, BreakerConfig::default())
                     .with_weight(b.weight)
                     .with_limits(b.rpm, b.tpm)

@@ -62,6 +62,12 @@ impl OpenAiProvider {
         Ok(Self { endpoint, config })
     }
 
+    /// The same client under an operator-given name (`[[providers.compatible]]`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.endpoint.name = name.into();
+        self
+    }
+
     /// Provider name.
     pub fn name(&self) -> &str {
         &self.endpoint.name
