@@ -638,3 +638,42 @@ async fn curl_style_form_content_type_is_accepted_for_json_bodies() {
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn a_post_that_outlives_its_deadline_fails_and_frees_the_worker() {
+    let fake = FakeOpenAi::start().await;
+    fake.script([Reply::Hang]);
+    let svc = start(
+        Some(&fake.base_url),
+        Some(TOKEN),
+        "[generation]\npost_deadline_secs = 1\njob_attempts = 1\n",
+    )
+    .await;
+    let (_, r) = svc
+        .action(json!({"action": "generate_content", "count": 1}))
+        .await;
+    let id = r["job_id"].as_str().unwrap().to_owned();
+    let job = svc
+        .wait_for(
+            &format!("/api/jobs/content-generation/{id}"),
+            "the job to fail at the post's deadline",
+            |j| j["state"] == "failed",
+        )
+        .await;
+    assert!(
+        job["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1.0 s"),
+        "the call was cut at the post's deadline: {job:#}"
+    );
+    assert_eq!(
+        fake.requests(),
+        1,
+        "the hung call was not retried past the deadline"
+    );
+    let providers = svc.get("/api/providers").await;
+    assert_eq!(providers["providers"][0]["observed"]["in_flight"], 0);
+    fake.release(1);
+    svc.stop().await;
+}

@@ -169,6 +169,9 @@ pub struct GenerationConfig {
     pub job_attempts: u32,
     /// Longest a generation job may run.
     pub job_timeout: Duration,
+    /// Longest one post may take, every provider and regeneration included (each call is
+    /// also bounded by its provider's timeout).
+    pub post_deadline: Duration,
 }
 
 /// Which queue backend runs the jobs.

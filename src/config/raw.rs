@@ -82,6 +82,8 @@ pub struct RawGeneration {
     pub job_attempts: Option<u32>,
     /// Longest a `content_generation` job may run, in seconds.
     pub job_timeout_secs: Option<u64>,
+    /// Longest one post may take, every provider and regeneration included, seconds.
+    pub post_deadline_secs: Option<u64>,
 }
 
 /// `[providers]`

@@ -618,6 +618,12 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             10,
             86_400,
         )),
+        post_deadline: secs(c.range(
+            "generation.post_deadline_secs",
+            raw.post_deadline_secs.unwrap_or(600),
+            1,
+            86_400,
+        )),
     }
 }
 

@@ -72,9 +72,28 @@ struct Draft {
     cost_usd: f64,
     elapsed_ms: u64,
     attempts: u32,
+    /// When the slot must be done (`generation.post_deadline`).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Draft {
+    /// Time left before the slot's deadline, or the error that ends the slot.
+    fn time_left(&self, provider: &Guarded) -> Result<std::time::Duration, Answer> {
+        let left = self.deadline.map_or(std::time::Duration::MAX, |d| {
+            d.saturating_duration_since(tokio::time::Instant::now())
+        });
+        if left.is_zero() {
+            return Err(Answer::Provider(crate::llm::LlmError {
+                class: ErrorClass::Transient,
+                provider: provider.name().to_owned(),
+                status: None,
+                message: "the post's deadline passed (generation.post_deadline_secs)".into(),
+                retry_after: None,
+            }));
+        }
+        Ok(left)
+    }
+
     fn add(&mut self, response: &crate::llm::ChatResponse) {
         self.input_tokens += response.usage.input_tokens;
         self.output_tokens += response.usage.output_tokens;
@@ -283,6 +302,7 @@ impl Generator {
         let mut failure = JobError::unrecoverable(NO_PROVIDER);
         // The balancer's order: available API providers by weight, latency, success and load,
         // then the local model. Providers held back now are tried by a later attempt.
+        let deadline = tokio::time::Instant::now() + self.config.post_deadline;
         let order = crate::llm::balancer::rank(&self.providers, tokio::time::Instant::now(), 0.0);
         if order.is_empty() && !self.providers.is_empty() {
             failure = JobError::retryable(
@@ -290,6 +310,12 @@ impl Generator {
             );
         }
         for (pos, &i) in order.iter().enumerate() {
+            if tokio::time::Instant::now() >= deadline {
+                failure = JobError::retryable(
+                    "the post's deadline passed (generation.post_deadline_secs)",
+                );
+                break;
+            }
             let provider = &self.providers[i];
             if !provider.admit(tokio::time::Instant::now(), 0.0) {
                 tracing::debug!(
@@ -305,7 +331,9 @@ impl Generator {
                 continue;
             }
             let draft = match self
-                .draft(provider, &topic, &category, &avoid, job_id, slot, cancel)
+                .draft(
+                    provider, &topic, &category, &avoid, job_id, slot, cancel, deadline,
+                )
                 .await
             {
                 Ok(draft) => draft,
@@ -351,6 +379,7 @@ impl Generator {
         job_id: &str,
         slot: u32,
         cancel: &CancellationToken,
+        deadline: tokio::time::Instant,
     ) -> Result<Draft, (JobError, bool)> {
         // A model that cannot write the configured language writes English (app::open logs
         // that once at start).
@@ -364,6 +393,7 @@ impl Generator {
             language,
             model: provider.model().to_owned(),
             provider: provider.name().to_owned(),
+            deadline: Some(deadline),
             ..Draft::default()
         };
         let mut best: Option<(GeneratedPost, QualityReport)> = None;
@@ -431,11 +461,14 @@ impl Generator {
         }
         let p = prompt::build(topic, category, language, avoid);
         let response = provider
-            .chat(&ChatRequest {
-                system: p.system,
-                user: p.user,
-                max_tokens: None,
-            })
+            .chat_within(
+                &ChatRequest {
+                    system: p.system,
+                    user: p.user,
+                    max_tokens: None,
+                },
+                Some(draft.time_left(provider)?),
+            )
             .await
             .map_err(Answer::Provider)?;
         draft.add(&response);
@@ -462,7 +495,10 @@ impl Generator {
         draft: &mut Draft,
     ) -> Result<GeneratedPost, Answer> {
         let mut ask = async |request: crate::llm::ChatRequest| -> Result<String, Answer> {
-            let response = provider.chat(&request).await.map_err(Answer::Provider)?;
+            let response = provider
+                .chat_within(&request, Some(draft.time_left(provider)?))
+                .await
+                .map_err(Answer::Provider)?;
             draft.add(&response);
             Ok(response.text)
         };
