@@ -637,6 +637,51 @@ async fn completing_can_claim_the_next_job_in_the_same_step<H: Harness>() {
     assert_eq!(q.counts(Q).await.unwrap().completed, 3);
 }
 
+async fn a_batch_of_completions_claims_as_many_next_jobs<H: Harness>() {
+    let h = H::new().await;
+    let q = h.queue();
+    for n in 0..5 {
+        q.add(Q, job(n)).await.unwrap();
+    }
+    let js = q.claim(Q, lease::<H>(), 2).await.unwrap();
+    let bogus = blogflow::queue::Lease {
+        token: "stale".into(),
+        ..js[0].lease.clone()
+    };
+    let done = vec![
+        (js[0].lease.clone(), json!("a")),
+        (js[1].lease.clone(), json!("b")),
+        (bogus, json!("x")),
+    ];
+    let (outcomes, next) = q.complete_batch(Q, done, lease::<H>(), 2).await.unwrap();
+    assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+    assert!(matches!(outcomes[2], Err(QueueError::LeaseLost { .. })));
+    let next_ids: Vec<u64> = next
+        .iter()
+        .map(|j| j.payload["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(next_ids, [2, 3], "FIFO");
+    let c = q.counts(Q).await.unwrap();
+    assert_eq!((c.completed, c.active, c.waiting), (2, 2, 1));
+    assert_eq!(
+        q.get(Q, &js[1].lease.job_id).await.unwrap().unwrap().result,
+        Some(json!("b"))
+    );
+    let (outcomes, next) = q
+        .complete_batch(
+            Q,
+            vec![(next[0].lease.clone(), json!(null))],
+            lease::<H>(),
+            0,
+        )
+        .await
+        .unwrap();
+    assert!(
+        outcomes[0].is_ok() && next.is_empty(),
+        "want 0 claims nothing"
+    );
+}
+
 async fn invalid_jobs_are_refused<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
@@ -683,6 +728,7 @@ macro_rules! conformance {
             case!(events_tell_what_happened);
             case!(invalid_jobs_are_refused);
             case!(completing_can_claim_the_next_job_in_the_same_step);
+            case!(a_batch_of_completions_claims_as_many_next_jobs);
         }
     };
 }

@@ -448,6 +448,9 @@ impl From<crate::db::DbError> for QueueError {
     }
 }
 
+/// What [`Queue::complete_batch`] did: per job `Ok` or `LeaseLost`, and the jobs it claimed.
+pub type BatchOutcome = (Vec<Result<(), QueueError>>, Vec<ClaimedJob>);
+
 /// Highest priority number a job may have (BullMQ's limit, kept by every backend).
 pub const MAX_PRIORITY: i32 = 2_097_152;
 
@@ -535,6 +538,39 @@ pub trait Queue: Send + Sync + 'static {
                     Ok(None)
                 }
             }
+        }
+    }
+
+    /// Completes several jobs of `queue` and claims up to `want` ready ones, in one step where
+    /// the backend can (a busy worker's jobs finishing together). Per job: `Ok` or
+    /// `LeaseLost`. The claimed jobs are the worker's whatever the per-job outcomes.
+    fn complete_batch(
+        &self,
+        queue: &str,
+        done: Vec<(Lease, Value)>,
+        next_lease: Duration,
+        want: usize,
+    ) -> impl Future<Output = Result<BatchOutcome, QueueError>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(done.len());
+            for (lease, result) in done {
+                match self.complete(&lease, result).await {
+                    Ok(()) => outcomes.push(Ok(())),
+                    Err(e @ QueueError::LeaseLost { .. }) => outcomes.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            let claimed = if want == 0 {
+                Vec::new()
+            } else {
+                self.claim(queue, next_lease, want)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(queue, error = %e, "claiming the next jobs failed");
+                        Vec::new()
+                    })
+            };
+            Ok((outcomes, claimed))
         }
     }
 
@@ -687,6 +723,15 @@ impl Queue for QueueBackend {
         next_lease: Duration,
     ) -> Result<Option<ClaimedJob>, QueueError> {
         delegate!(self, q => q.complete_and_claim(lease, result, next_lease).await)
+    }
+    async fn complete_batch(
+        &self,
+        queue: &str,
+        done: Vec<(Lease, Value)>,
+        next_lease: Duration,
+        want: usize,
+    ) -> Result<BatchOutcome, QueueError> {
+        delegate!(self, q => q.complete_batch(queue, done, next_lease, want).await)
     }
     async fn fail(&self, lease: &Lease, error: &JobError) -> Result<FailOutcome, QueueError> {
         delegate!(self, q => q.fail(lease, error).await)

@@ -26,8 +26,9 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    AddOutcome, Backoff, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError, JobState, Lease,
-    NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob, SystemClock,
+    AddOutcome, Backoff, BatchOutcome, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError,
+    JobState, Lease, NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob,
+    SystemClock,
 };
 
 macro_rules! script {
@@ -46,6 +47,7 @@ struct Scripts {
     claim: Script,
     extend: Script,
     complete: Script,
+    complete_batch: Script,
     fail: Script,
     release: Script,
     recover: Script,
@@ -65,6 +67,7 @@ impl Scripts {
             claim: script!("claim"),
             extend: script!("extend"),
             complete: script!("complete"),
+            complete_batch: script!("complete_batch"),
             fail: script!("fail"),
             release: script!("release"),
             recover: script!("recover"),
@@ -620,6 +623,44 @@ impl Queue for RedisQueue {
         next_lease: Duration,
     ) -> Result<Option<ClaimedJob>, QueueError> {
         self.finish(lease, result, Some(next_lease)).await
+    }
+
+    async fn complete_batch(
+        &self,
+        queue: &str,
+        done: Vec<(Lease, Value)>,
+        next_lease: Duration,
+        want: usize,
+    ) -> Result<BatchOutcome, QueueError> {
+        if want > 0 {
+            self.watch_markers(queue);
+        }
+        let token = new_token();
+        let mut inv = self.invocation(&self.inner.scripts.complete_batch, queue);
+        inv.arg(done.len());
+        for (lease, result) in &done {
+            inv.arg(&lease.job_id)
+                .arg(&lease.token)
+                .arg(result.to_string());
+        }
+        inv.arg(want).arg(&token).arg(ms(next_lease).max(1));
+        let (codes, rows): (Vec<i64>, Vec<ClaimRow>) = self.run(&inv).await?;
+        let outcomes = done
+            .iter()
+            .zip(codes)
+            .map(|((lease, _), code)| {
+                if code == 0 {
+                    self.emit(QueueEvent::Completed {
+                        queue: lease.queue.clone(),
+                        job_id: lease.job_id.clone(),
+                    });
+                    Ok(())
+                } else {
+                    Err(lease_lost(lease))
+                }
+            })
+            .collect();
+        Ok((outcomes, self.claimed(queue, &token, rows)))
     }
 
     async fn fail(&self, lease: &Lease, error: &JobError) -> Result<FailOutcome, QueueError> {

@@ -144,6 +144,14 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
             keeper_stop.clone(),
         );
         let mut tasks: JoinSet<()> = JoinSet::new();
+        let (finish, finishes) = tokio::sync::mpsc::unbounded_channel();
+        let finisher = tokio::spawn(finisher(
+            self.queue.clone(),
+            self.queue_name.clone(),
+            finishes,
+            self.options.lease,
+            shutdown.clone(),
+        ));
         let mut signal = self.queue.work_signal();
         let mut maintenance = tokio::time::interval(self.options.stalled_interval);
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -171,7 +179,7 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
                         // A full batch means there may be more: claim again before waiting.
                         let filled = jobs.len() == free;
                         for job in jobs {
-                            self.spawn_job(&mut tasks, job, &in_flight, &stats, &shutdown);
+                            self.spawn_job(&mut tasks, job, &in_flight, &stats, &shutdown, &finish);
                         }
                         if filled {
                             continue;
@@ -212,6 +220,8 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
         }
 
         let handed_back = self.close(&mut tasks, &in_flight).await;
+        drop(finish);
+        let _ = finisher.await;
         keeper_stop.cancel();
         let _ = tokio::task::spawn_blocking(move || keeper.join()).await;
         let report = WorkerReport {
@@ -260,28 +270,38 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
         in_flight: &InFlight,
         stats: &Arc<Stats>,
         shutdown: &CancellationToken,
+        finish: &FinishSender,
     ) {
-        let (queue, handler, stats, in_flight, shutdown) = (
+        let (queue, handler, stats, in_flight, shutdown, finish) = (
             self.queue.clone(),
             self.handler.clone(),
             stats.clone(),
             in_flight.clone(),
             shutdown.clone(),
+            finish.clone(),
         );
-        let (timeout, lease_len) = (self.options.job_timeout, self.options.lease);
+        let timeout = self.options.job_timeout;
         let mut next = Some(register(&in_flight, job));
         tasks.spawn(async move {
             while let Some((lease, active, cancel)) = next.take() {
                 let mut chained = None;
                 let outcome = run_handler(handler.clone(), active, timeout, &cancel).await;
                 let recorded = match outcome {
-                    Ok(result) if !shutdown.is_cancelled() => queue
-                        .complete_and_claim(&lease, result, lease_len)
-                        .await
-                        .map(|claimed| {
-                            chained = claimed;
-                            true
-                        }),
+                    Ok(result) if !shutdown.is_cancelled() => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        let sent = finish.send(Finish {
+                            lease: lease.clone(),
+                            result,
+                            reply,
+                        });
+                        match (sent, answer.await) {
+                            (Ok(()), Ok((outcome, next))) => {
+                                chained = next;
+                                outcome.map(|()| true)
+                            }
+                            _ => Err(QueueError::Backend("the worker is closing".into())),
+                        }
+                    }
                     Ok(result) => queue.complete(&lease, result).await.map(|_| true),
                     Err(err) => {
                         tracing::warn!(queue = %lease.queue, job_id = %lease.job_id, error = %err, "job attempt failed");
@@ -358,6 +378,81 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// A finished job on its way to the finisher, and where to send what happened plus the
+/// worker's next job.
+struct Finish {
+    lease: Lease,
+    result: Value,
+    reply: tokio::sync::oneshot::Sender<(Result<(), QueueError>, Option<ClaimedJob>)>,
+}
+
+type FinishSender = tokio::sync::mpsc::UnboundedSender<Finish>;
+
+/// Records completions in batches: whatever finished while the previous batch was being
+/// recorded goes in the next one, with as many next jobs claimed in the same step, so a busy
+/// worker pays one queue round trip for many jobs and an idle one waits for nothing.
+async fn finisher<Q: Queue>(
+    queue: Arc<Q>,
+    name: String,
+    mut finishes: tokio::sync::mpsc::UnboundedReceiver<Finish>,
+    lease: Duration,
+    shutdown: CancellationToken,
+) {
+    // A few batches in flight at once keep the connection's pipeline busy; the rest queue up
+    // and form the next batches.
+    const IN_FLIGHT: u32 = 4;
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT as usize));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = finishes.recv().await else {
+            break;
+        };
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match finishes.try_recv() {
+                Ok(f) => batch.push(f),
+                Err(_) => break,
+            }
+        }
+        let want = if shutdown.is_cancelled() {
+            0
+        } else {
+            batch.len()
+        };
+        let (queue, name) = (queue.clone(), name.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let (done, replies): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .map(|f| ((f.lease, f.result), f.reply))
+                .unzip();
+            match queue.complete_batch(&name, done, lease, want).await {
+                Ok((outcomes, claimed)) => {
+                    let mut claimed = claimed.into_iter();
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        if let Err((_, Some(job))) = reply.send((outcome, claimed.next())) {
+                            // Its task is gone (shutdown): hand the job straight back.
+                            let _ = queue.release(&job.lease).await;
+                        }
+                    }
+                    for job in claimed {
+                        let _ = queue.release(&job.lease).await;
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send((Err(QueueError::Backend(e.to_string())), None));
+                    }
+                }
+            }
+        });
+    }
+    // Wait for the batches still being recorded.
+    let _ = slots.acquire_many(IN_FLIGHT).await;
 }
 
 /// Puts a claimed job where the lease keeper and shutdown see it.
