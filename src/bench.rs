@@ -17,6 +17,35 @@ use crate::db::Db;
 use crate::queue::worker::{ActiveJob, JobHandler, Worker, WorkerOptions};
 use crate::queue::{JobError, NewJob, Queue, SqliteQueue};
 
+/// CPU seconds (user + system) of this process so far, from /proc (10 ms ticks).
+pub(crate) fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum::<f64>()
+        / 100.0 // USER_HZ is 100 on Linux
+}
+
+/// This process's peak resident memory, MiB.
+pub(crate) fn peak_rss_mib() -> f64 {
+    rss_kib(std::process::id()).map_or(0.0, |(_, hwm)| hwm as f64 / 1024.0)
+}
+
+/// The `p`-th percentile of sorted values (NaN when empty).
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
 struct NoOp;
 
 impl JobHandler for NoOp {

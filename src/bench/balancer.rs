@@ -13,40 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::{cpu_secs, pct, peak_rss_mib};
 use crate::config::{OpenAiConfig, Secret};
 use crate::llm::balancer::{self, RetryPolicy};
 use crate::llm::breaker::{BreakerConfig, Guarded};
 use crate::llm::{ChatRequest, OpenAiProvider, Provider};
-
-fn cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    rest.split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum::<f64>()
-        / 100.0
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |k| k / 1024.0)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
-}
 
 /// Runs `n` calls of `call` at concurrency `c`; returns the summary of the reference script.
 async fn load<F, Fut>(call: Arc<F>, n: usize, c: usize) -> Value
@@ -86,7 +57,7 @@ where
     json!({
         "requests": n, "concurrency": c, "failed": failed, "rps": n as f64 / wall,
         "p50_ms": pct(&lat, 50.0), "p95_ms": pct(&lat, 95.0), "p99_ms": pct(&lat, 99.0),
-        "cpu_ms_per_req": cpu * 1e3 / n as f64, "peak_rss_mib": rss_mib(),
+        "cpu_ms_per_req": cpu * 1e3 / n as f64, "peak_rss_mib": peak_rss_mib(),
     })
 }
 

@@ -205,20 +205,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     generation.balance.extend(compatible_balance);
     for (kind, b) in raw_balances {
         if let Some(b) = b {
-            if !(b.weight.is_finite() && b.weight > 0.0 && b.weight <= 1e6) {
-                c.problems.push(error(
-                    format!("providers.{kind}.weight"),
-                    format!("{} must be a number above 0 (default 1)", b.weight),
-                ));
-            }
-            for (name, v) in [("rpm", b.rpm), ("tpm", b.tpm)] {
-                if v == Some(0) {
-                    c.problems.push(error(
-                        format!("providers.{kind}.{name}"),
-                        "0 would never allow a request; remove it for no limit",
-                    ));
-                }
-            }
+            check_balance(&mut c, &format!("providers.{kind}"), &b);
             generation.balance.insert(kind.to_owned(), b);
         }
     }
@@ -879,29 +866,13 @@ fn compatible_configs(
             0.0,
             1e6,
         );
-        let weight = r.weight.unwrap_or(1.0);
-        if !(weight.is_finite() && weight > 0.0 && weight <= 1e6) {
-            c.problems.push(error(
-                at("weight"),
-                format!("{weight} must be a number above 0"),
-            ));
-        }
-        for (field, v) in [("rpm", r.rpm), ("tpm", r.tpm)] {
-            if v == Some(0) {
-                c.problems.push(error(
-                    at(field),
-                    "0 would never allow a request; remove it for no limit",
-                ));
-            }
-        }
-        balance.push((
-            name.clone(),
-            ProviderBalance {
-                weight,
-                rpm: r.rpm,
-                tpm: r.tpm,
-            },
-        ));
+        let b = ProviderBalance {
+            weight: r.weight.unwrap_or(1.0),
+            rpm: r.rpm,
+            tpm: r.tpm,
+        };
+        check_balance(c, &format!("providers.compatible[{i}]"), &b);
+        balance.push((name.clone(), b));
         out.push((
             name,
             OpenAiConfig {
@@ -918,6 +889,24 @@ fn compatible_configs(
         ));
     }
     (out, balance)
+}
+
+/// Weight above 0 and no per-minute limit of 0, for the section at `at`.
+fn check_balance(c: &mut Check, at: &str, b: &ProviderBalance) {
+    if !(b.weight.is_finite() && b.weight > 0.0 && b.weight <= 1e6) {
+        c.problems.push(error(
+            format!("{at}.weight"),
+            format!("{} must be a number above 0 (default 1)", b.weight),
+        ));
+    }
+    for (name, v) in [("rpm", b.rpm), ("tpm", b.tpm)] {
+        if v == Some(0) {
+            c.problems.push(error(
+                format!("{at}.{name}"),
+                "0 would never allow a request; remove it for no limit",
+            ));
+        }
+    }
 }
 
 fn raw_balance(raw: Option<(Option<f64>, Option<u32>, Option<u32>)>) -> Option<ProviderBalance> {

@@ -451,6 +451,25 @@ impl From<crate::db::DbError> for QueueError {
 /// What [`Queue::complete_batch`] did: per job `Ok` or `LeaseLost`, and the jobs it claimed.
 pub type BatchOutcome = (Vec<Result<(), QueueError>>, Vec<ClaimedJob>);
 
+/// A fresh random lease token.
+fn new_token() -> String {
+    use rand::RngExt;
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// A duration in whole milliseconds, saturating.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The error for finishing with a lease that is no longer held.
+fn lease_lost(lease: &Lease) -> QueueError {
+    QueueError::LeaseLost {
+        queue: lease.queue.clone(),
+        job_id: lease.job_id.clone(),
+    }
+}
+
 /// Highest priority number a job may have (BullMQ's limit, kept by every backend).
 pub const MAX_PRIORITY: i32 = 2_097_152;
 

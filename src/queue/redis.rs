@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, watch};
 use super::{
     AddOutcome, Backoff, BatchOutcome, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError,
     JobState, Lease, NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob,
-    SystemClock,
+    SystemClock, lease_lost, ms, new_token,
 };
 
 macro_rules! script {
@@ -485,21 +485,6 @@ fn bullmq_opts(job: &NewJob) -> Value {
         "delay": ms(job.options.delay),
         "priority": job.options.priority,
     })
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn lease_lost(lease: &Lease) -> QueueError {
-    QueueError::LeaseLost {
-        queue: lease.queue.clone(),
-        job_id: lease.job_id.clone(),
-    }
-}
-
-fn new_token() -> String {
-    format!("{:032x}", rand::rng().random::<u128>())
 }
 
 /// A stored JSON field; BullMQ producers in other languages store what they like, so anything

@@ -11,7 +11,8 @@ use tokio::sync::{broadcast, watch};
 
 use super::{
     AddOutcome, Backoff, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError, JobState, Lease,
-    NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob, SystemClock,
+    NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob, SystemClock, lease_lost,
+    ms, new_token,
 };
 use crate::db::{Db, DbError};
 
@@ -88,21 +89,6 @@ impl SqliteQueue {
 
     fn signal_work(&self) {
         self.work.send_modify(|n| *n = n.wrapping_add(1));
-    }
-}
-
-fn new_token() -> String {
-    format!("{:032x}", rand::rng().random::<u128>())
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn lease_lost(lease: &Lease) -> QueueError {
-    QueueError::LeaseLost {
-        queue: lease.queue.clone(),
-        job_id: lease.job_id.clone(),
     }
 }
 
