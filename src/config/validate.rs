@@ -297,46 +297,24 @@ fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Optio
         .map(str::to_owned)
         .or(raw.model)
         .unwrap_or_else(|| "gpt-4o-mini".into());
-    let timeout = c.range(
-        "providers.openai.timeout_secs",
-        raw.timeout_secs.unwrap_or(120),
-        1,
-        3600,
-    );
-    let temperature = c.range(
-        "providers.openai.temperature",
-        raw.temperature.unwrap_or(0.7),
-        0.0,
-        2.0,
-    );
-    let max_tokens = c.range(
-        "providers.openai.max_tokens",
-        raw.max_tokens.unwrap_or(3000),
-        16,
-        200_000,
-    );
-    let input_price = c.range(
-        "providers.openai.input_price_per_mtok",
-        raw.input_price_per_mtok.unwrap_or(0.0),
-        0.0,
-        1e6,
-    );
-    let output_price = c.range(
-        "providers.openai.output_price_per_mtok",
-        raw.output_price_per_mtok.unwrap_or(0.0),
-        0.0,
-        1e6,
+    let t = openai_tuning(
+        c,
+        "providers.openai",
+        raw.timeout_secs,
+        raw.temperature,
+        raw.max_tokens,
+        [raw.input_price_per_mtok, raw.output_price_per_mtok],
     );
     Some(OpenAiConfig {
         base_url,
         api_key,
         model,
-        timeout: secs(timeout),
-        temperature,
-        max_tokens,
+        timeout: t.timeout,
+        temperature: t.temperature,
+        max_tokens: t.max_tokens,
         json_mode: raw.json_mode.unwrap_or(false),
-        input_price_per_mtok: input_price,
-        output_price_per_mtok: output_price,
+        input_price_per_mtok: t.input_price,
+        output_price_per_mtok: t.output_price,
     })
 }
 
@@ -795,6 +773,44 @@ fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> QueueBackendC
     }
 }
 
+/// Request settings of an OpenAI-compatible section, checked, with their defaults.
+struct OpenAiTuning {
+    timeout: Duration,
+    temperature: f32,
+    max_tokens: u32,
+    input_price: f64,
+    output_price: f64,
+}
+
+/// Checks the settings every OpenAI-compatible section has, named `<section>.<field>`.
+fn openai_tuning(
+    c: &mut Check,
+    section: &str,
+    timeout: Option<u64>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    [input_price, output_price]: [Option<f64>; 2],
+) -> OpenAiTuning {
+    let at = |field: &str| format!("{section}.{field}");
+    OpenAiTuning {
+        timeout: secs(c.range(&at("timeout_secs"), timeout.unwrap_or(120), 1, 3600)),
+        temperature: c.range(&at("temperature"), temperature.unwrap_or(0.7), 0.0, 2.0),
+        max_tokens: c.range(&at("max_tokens"), max_tokens.unwrap_or(3000), 16, 200_000),
+        input_price: c.range(
+            &at("input_price_per_mtok"),
+            input_price.unwrap_or(0.0),
+            0.0,
+            1e6,
+        ),
+        output_price: c.range(
+            &at("output_price_per_mtok"),
+            output_price.unwrap_or(0.0),
+            0.0,
+            1e6,
+        ),
+    }
+}
+
 /// OpenAI-compatible servers by name.
 type NamedProviders = Vec<(String, OpenAiConfig)>;
 
@@ -851,20 +867,13 @@ fn compatible_configs(
                 }
             },
         };
-        let timeout = c.range(&at("timeout_secs"), r.timeout_secs.unwrap_or(120), 1, 3600);
-        let temperature = c.range(&at("temperature"), r.temperature.unwrap_or(0.7), 0.0, 2.0);
-        let max_tokens = c.range(&at("max_tokens"), r.max_tokens.unwrap_or(3000), 16, 200_000);
-        let input_price = c.range(
-            &at("input_price_per_mtok"),
-            r.input_price_per_mtok.unwrap_or(0.0),
-            0.0,
-            1e6,
-        );
-        let output_price = c.range(
-            &at("output_price_per_mtok"),
-            r.output_price_per_mtok.unwrap_or(0.0),
-            0.0,
-            1e6,
+        let t = openai_tuning(
+            c,
+            &format!("providers.compatible[{i}]"),
+            r.timeout_secs,
+            r.temperature,
+            r.max_tokens,
+            [r.input_price_per_mtok, r.output_price_per_mtok],
         );
         let b = ProviderBalance {
             weight: r.weight.unwrap_or(1.0),
@@ -879,12 +888,12 @@ fn compatible_configs(
                 base_url,
                 api_key,
                 model: r.model.trim().to_owned(),
-                timeout: secs(timeout),
-                temperature,
-                max_tokens,
+                timeout: t.timeout,
+                temperature: t.temperature,
+                max_tokens: t.max_tokens,
                 json_mode: r.json_mode.unwrap_or(false),
-                input_price_per_mtok: input_price,
-                output_price_per_mtok: output_price,
+                input_price_per_mtok: t.input_price,
+                output_price_per_mtok: t.output_price,
             },
         ));
     }
