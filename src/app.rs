@@ -12,6 +12,8 @@ use crate::content::pipeline::{Generator, NO_PROVIDER};
 use crate::db::Db;
 use crate::jobs::JobRouter;
 use crate::llm::{AnthropicProvider, GeminiProvider, LocalProvider, OpenAiProvider, Provider};
+use crate::ops::Ops;
+use crate::ops::monitor::Monitor;
 use crate::orchestrator::Orchestrator;
 use crate::publish::{MarkdownPublisher, Publisher};
 use crate::queue::{QueueBackend, RedisOptions, RedisQueue, SqliteQueue};
@@ -53,6 +55,8 @@ pub struct Parts {
     pub queue: QueueBackend,
     /// Runs every job type.
     pub router: JobRouter,
+    /// Monitoring, self-healing and alert state.
+    pub ops: Ops,
 }
 
 /// Builds the providers from the configuration, in fallback order: Claude, OpenAI (or a
@@ -130,6 +134,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         providers,
         config.generation.clone(),
     );
+    let ops = Ops::new(&config, generator.stats().clone());
     let router = JobRouter {
         generator,
         publishers: Arc::new(publishers),
@@ -137,11 +142,13 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         queue: queue.clone(),
         config: config.clone(),
         health: Default::default(),
+        ops: ops.clone(),
     };
     Ok(Parts {
         store,
         queue,
         router,
+        ops,
     })
 }
 
@@ -153,6 +160,8 @@ pub struct Running {
     pub orchestrator: Orchestrator,
     /// The store.
     pub store: Store,
+    /// Monitoring, self-healing and alert state.
+    pub ops: Ops,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -182,9 +191,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: parts.store.clone(),
         queue: parts.queue.clone(),
         config: config.clone(),
+        ops: parts.ops.clone(),
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let monitor = Monitor::new(
+        parts.ops.clone(),
+        orchestrator.clone(),
+        parts.store.clone(),
+        parts.queue.clone(),
+        config.clone(),
+    );
+    tasks.spawn(monitor.run(shutdown.child_token()));
     let stop = shutdown.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, router(state))
@@ -259,12 +277,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr,
         orchestrator,
         store: parts.store,
+        ops: parts.ops,
         shutdown,
         tasks,
     })
 }
 
 impl Running {
+    /// Resolves when self-healing decided that the process must be restarted by its
+    /// supervisor (the caller then shuts down and exits with a failure code).
+    pub async fn exit_requested(&self) {
+        self.ops.exit_requested().cancelled().await
+    }
+
     /// Stops the workflow (running jobs finish or are handed back), then the API.
     pub async fn shutdown(self) {
         tracing::info!("shutting down");

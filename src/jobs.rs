@@ -6,6 +6,7 @@
 //! | `blog_publish` | `blog-publishing` | publishes one post to every target ([`crate::publish`]) |
 //! | `cleanup` | `system-maintenance` | retention, old runs, database upkeep |
 //! | `health_check` | `system-maintenance` | checks provider and targets, caches the result |
+//! | `alert_delivery` | `system-maintenance` | retries an alert a channel did not take ([`crate::ops`]) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub enum JobType {
     Cleanup,
     /// Provider and target checks.
     HealthCheck,
+    /// Another try at sending alerts to a channel.
+    AlertDelivery,
 }
 
 impl JobType {
@@ -42,6 +45,7 @@ impl JobType {
             JobType::BlogPublish => "blog_publish",
             JobType::Cleanup => "cleanup",
             JobType::HealthCheck => "health_check",
+            JobType::AlertDelivery => "alert_delivery",
         }
     }
 
@@ -52,6 +56,7 @@ impl JobType {
             "blog_publish" => JobType::BlogPublish,
             "cleanup" => JobType::Cleanup,
             "health_check" => JobType::HealthCheck,
+            "alert_delivery" => JobType::AlertDelivery,
             _ => return None,
         })
     }
@@ -61,7 +66,9 @@ impl JobType {
         match self {
             JobType::ContentGeneration => names::CONTENT_GENERATION,
             JobType::BlogPublish => names::BLOG_PUBLISHING,
-            JobType::Cleanup | JobType::HealthCheck => names::SYSTEM_MAINTENANCE,
+            JobType::Cleanup | JobType::HealthCheck | JobType::AlertDelivery => {
+                names::SYSTEM_MAINTENANCE
+            }
         }
     }
 }
@@ -117,10 +124,26 @@ pub struct JobRouter {
     pub config: Arc<Config>,
     /// Last health check.
     pub health: HealthCache,
+    /// Counters, alert channels.
+    pub ops: crate::ops::Ops,
+}
+
+#[derive(Deserialize)]
+struct AlertPayload {
+    channel: String,
+    alerts: Vec<crate::ops::alert::Alert>,
 }
 
 impl JobHandler for JobRouter {
     async fn handle(&self, job: ActiveJob) -> Result<Value, JobError> {
+        let result = self.run(job).await;
+        self.ops.stats().job_finished(result.is_ok());
+        result
+    }
+}
+
+impl JobRouter {
+    async fn run(&self, job: ActiveJob) -> Result<Value, JobError> {
         let kind = JobType::parse(&job.name)
             .ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
         match kind {
@@ -150,6 +173,18 @@ impl JobHandler for JobRouter {
             JobType::Cleanup => self.cleanup().await,
             JobType::HealthCheck => {
                 Ok(serde_json::to_value(self.health_check().await).unwrap_or(Value::Null))
+            }
+            JobType::AlertDelivery => {
+                let p: AlertPayload = serde_json::from_value(job.payload.clone()).map_err(|e| {
+                    JobError::unrecoverable(format!("bad alert_delivery payload: {e}"))
+                })?;
+                match self.ops.channels().send(&p.channel, &p.alerts).await {
+                    Ok(()) => Ok(json!({ "delivered": p.alerts.len() })),
+                    Err(e @ crate::ops::channels::DeliveryError::Permanent { .. }) => {
+                        Err(JobError::unrecoverable(e.to_string()))
+                    }
+                    Err(e) => Err(JobError::retryable(e.to_string())),
+                }
             }
         }
     }
@@ -206,8 +241,20 @@ impl JobRouter {
             .cleanup(90 * 24 * 3600 * 1000)
             .await
             .map_err(|e| JobError::retryable(e.to_string()))?;
-        tracing::info!(jobs_removed, runs_removed, "cleanup done");
-        Ok(json!({ "jobs_removed": jobs_removed, "runs_removed": runs_removed }))
+        let m = &self.config.monitor;
+        let now = crate::db::now_ms();
+        let samples_removed = self
+            .store
+            .prune_samples(
+                now - m.history_raw.as_millis() as i64,
+                now - m.history_rollup.as_millis() as i64,
+            )
+            .await
+            .map_err(|e| JobError::retryable(e.to_string()))?;
+        tracing::info!(jobs_removed, runs_removed, samples_removed, "cleanup done");
+        Ok(
+            json!({ "jobs_removed": jobs_removed, "runs_removed": runs_removed, "samples_removed": samples_removed }),
+        )
     }
 
     /// Checks the provider and every target, caches and returns the result.

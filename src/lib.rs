@@ -18,6 +18,7 @@
 //! - [`publish`]: publishers and the exactly-once ledger.
 //! - [`jobs`]: job types and their handlers.
 //! - [`orchestrator`]: running/paused/stopped, cron schedules, worker pools.
+//! - [`ops`]: monitoring, self-healing and alerts.
 //! - [`api`]: the HTTP control API.
 //! - [`telemetry`]: logs to console and rotated files.
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod content;
 pub mod db;
 pub mod jobs;
 pub mod llm;
+pub mod ops;
 pub mod orchestrator;
 pub mod publish;
 pub mod queue;

@@ -79,6 +79,12 @@ enum ModelCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The monitor's own CPU cost per cycle, as a share of one core at the 15 s interval.
+    Sampler {
+        /// Cycles measured.
+        #[arg(long, default_value_t = 2000)]
+        cycles: usize,
+    },
     /// What the LLM balancer adds to a call, against the LiteLLM reference's mock upstream
     /// (see bench/balancer.sh). Prints one JSON line.
     Balancer {
@@ -227,6 +233,11 @@ fn main() -> ExitCode {
             Command::Model {
                 command: ModelCommand::Fetch,
             } => model_fetch().await,
+            Command::Bench {
+                command: BenchCommand::Sampler { cycles },
+            } => blogflow::bench::sampler(cycles)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Bench {
                 command: BenchCommand::Queue { jobs },
             } => blogflow::bench::queue(jobs)
@@ -400,8 +411,16 @@ async fn run(path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
         "blogflow is running at http://{} (Ctrl-C to stop)",
         running.addr
     );
-    blogflow::app::signal().await;
+    let restart = tokio::select! {
+        _ = blogflow::app::signal() => false,
+        _ = running.exit_requested() => true,
+    };
     running.shutdown().await;
+    if restart {
+        // A failure code, so that `Restart=on-failure` supervisors restart us as well.
+        eprintln!("blogflow stopped for a restart by its supervisor (self-healing)");
+        return Ok(ExitCode::from(75));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

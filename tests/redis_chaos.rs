@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::redis_server::{RedisServer, free_port};
-use support::{FakeOpenAi, Process, Reply, TOKEN, test_toml};
+use support::{
+    AlertReceiver, FakeOpenAi, Process, QUIET_THRESHOLDS, Received, Reply, TOKEN, test_toml,
+};
 
 fn markdown_count(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("content")).map_or(0, |entries| {
@@ -241,4 +243,140 @@ async fn a_redis_that_may_evict_jobs_is_refused_unless_the_operator_accepts_it()
     assert!(p.terminate().await.success());
     let errors = std::fs::read_to_string(dir.path().join("logs/error.log")).unwrap();
     assert!(errors.contains("allkeys-lru"), "warned loudly: {errors}");
+}
+
+/// The `queue` alerts the webhook received, as status strings.
+fn queue_alerts(got: &[Received]) -> Vec<String> {
+    got.iter()
+        .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["key"] == "queue")
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["status"].as_str().unwrap(),
+                a["severity"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn readyz(http: &reqwest::Client, base: &str) -> u16 {
+    http.get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn redis_stopped_under_a_running_service_turns_it_not_ready_alerts_and_recovers_in_place() {
+    const INTERVAL_SECS: f64 = 2.0;
+    let mut redis = RedisServer::start(true).await;
+    let fake = FakeOpenAi::start().await;
+    let hook = AlertReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("blogflow.toml"),
+        test_toml(&format!(
+            "[monitoring]\ninterval_secs = {INTERVAL_SECS}\n{QUIET_THRESHOLDS}"
+        )),
+    )
+    .unwrap();
+    let (url, hook_url) = (redis.url(), format!("{}/alerts", hook.root));
+    let p = Process::spawn(
+        dir.path(),
+        &fake,
+        &[
+            ("REDIS_URL", url.as_str()),
+            ("BLOGFLOW_ALERT_WEBHOOK_URL", hook_url.as_str()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    p.wait_for("/api/automation/workflow", "the workflow to run", |w| {
+        w["state"] == "running"
+    })
+    .await;
+    assert_eq!(readyz(&http, &p.base).await, 200);
+    let first = p.generate(1).await;
+    p.wait_for(
+        &format!("/api/jobs/content-generation/{first}"),
+        "the first post",
+        |j| j["state"] == "completed",
+    )
+    .await;
+
+    redis.kill();
+    let stopped = Instant::now();
+    while readyz(&http, &p.base).await != 503 {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "/readyz never turned 503"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let not_ready_after = stopped.elapsed();
+    eprintln!(
+        "/readyz answered 503 {} ms after Redis was killed",
+        not_ready_after.as_millis()
+    );
+    assert!(
+        not_ready_after <= Duration::from_secs_f64(INTERVAL_SECS),
+        "not ready within one check interval: {not_ready_after:?}"
+    );
+    let live = http
+        .get(format!("{}/healthz", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.status().as_u16(),
+        200,
+        "liveness does not depend on Redis"
+    );
+    let got = hook
+        .wait_until("the critical queue alert", |g| !queue_alerts(g).is_empty())
+        .await;
+    assert_eq!(queue_alerts(&got), ["firing/critical"]);
+    eprintln!(
+        "critical alert received {} ms after the kill",
+        stopped.elapsed().as_millis()
+    );
+    let health = p.get("/api/automation/health").await;
+    assert_eq!(
+        health["components"]["queue"]["status"], "failing",
+        "{health:#}"
+    );
+    assert!(
+        health["components"]["queue"]["last_error"].is_string(),
+        "{health:#}"
+    );
+
+    redis.restart().await;
+    let got = hook
+        .wait_until("the resolve", |g| queue_alerts(g).len() == 2)
+        .await;
+    assert_eq!(queue_alerts(&got), ["firing/critical", "resolved/critical"]);
+    assert_eq!(readyz(&http, &p.base).await, 200);
+    // The same process carries on: a new request is generated and published.
+    let second = p.generate(1).await;
+    p.wait_for(
+        &format!("/api/jobs/content-generation/{second}"),
+        "the second post",
+        |j| j["state"] == "completed",
+    )
+    .await;
+    p.wait_for("/api/automation/workflow", "both posts published", |w| {
+        w["posts"]["published"] == 2
+    })
+    .await;
+    assert_published_once(&p, dir.path(), 2).await;
+    assert!(p.terminate().await.success());
+    let perf = std::fs::read_to_string(dir.path().join("logs/performance.log")).unwrap();
+    assert!(
+        perf.lines()
+            .any(|l| l.contains("memory_pct") && l.contains("queue_waiting")),
+        "a sample line per interval in performance.log"
+    );
 }

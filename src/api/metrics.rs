@@ -12,6 +12,8 @@ use axum::response::IntoResponse;
 
 use super::AppState;
 use crate::llm::breaker::{LATENCY_BUCKETS, OUTCOMES};
+use crate::ops::alert::Severity;
+use crate::ops::stats::HistogramSnapshot;
 use crate::queue::{Queue, names};
 
 /// Escapes a label value.
@@ -199,6 +201,7 @@ pub async fn render(s: &AppState) -> String {
         "blogflow_queue_up{{backend=\"{}\"}} {up}",
         s.queue.kind()
     );
+    ops_metrics(&mut out, s);
     header(
         &mut out,
         "blogflow_uptime_seconds",
@@ -211,6 +214,172 @@ pub async fn render(s: &AppState) -> String {
         s.orchestrator.uptime_secs()
     );
     out
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot) {
+    header(out, name, "histogram", help);
+    let mut cumulative = 0;
+    for (le, n) in h.bounds.iter().zip(&h.counts) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let count = h.count();
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}",
+        h.sum_secs
+    );
+}
+
+/// The service's own figures: API and generation latency, jobs, the latest sample, alerts,
+/// recovery actions and component checks.
+fn ops_metrics(out: &mut String, s: &AppState) {
+    let stats = s.ops.stats().snapshot();
+    histogram(
+        out,
+        "blogflow_api_request_duration_seconds",
+        "API answer latency (all routes but /metrics).",
+        &stats.api,
+    );
+    header(
+        out,
+        "blogflow_api_errors_total",
+        "counter",
+        "API answers with a 5xx status.",
+    );
+    let _ = writeln!(out, "blogflow_api_errors_total {}", stats.api_errors);
+    histogram(
+        out,
+        "blogflow_post_generation_duration_seconds",
+        "Time to write one post.",
+        &stats.generation,
+    );
+    header(
+        out,
+        "blogflow_job_attempts_total",
+        "counter",
+        "Job attempts by outcome.",
+    );
+    let _ = writeln!(
+        out,
+        "blogflow_job_attempts_total{{outcome=\"ok\"}} {}\nblogflow_job_attempts_total{{outcome=\"failed\"}} {}",
+        stats.jobs_ok, stats.jobs_failed
+    );
+    if let Some(sample) = s.ops.latest() {
+        let gauges: [(&str, &str, f64); 6] = [
+            (
+                "blogflow_process_cpu_percent",
+                "This process's CPU, % of one core.",
+                sample.cpu_process_pct,
+            ),
+            (
+                "blogflow_process_resident_memory_bytes",
+                "This process's resident memory.",
+                sample.memory_process_mib * 1024.0 * 1024.0,
+            ),
+            (
+                "blogflow_system_cpu_percent",
+                "The machine's CPU, % of all cores.",
+                sample.cpu_system_pct,
+            ),
+            (
+                "blogflow_system_memory_used_percent",
+                "Memory in use on the machine (or cgroup), %.",
+                sample.memory_system_pct,
+            ),
+            (
+                "blogflow_disk_used_percent",
+                "Space used on the data directory's file system, %.",
+                sample.disk_used_pct,
+            ),
+            (
+                "blogflow_error_rate_percent",
+                "Failed operations over the error window, %.",
+                sample.error_rate_pct.unwrap_or(0.0),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            header(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {v}");
+        }
+    }
+    let (sent, suppressed, failed) = s.ops.alert_counts();
+    header(
+        out,
+        "blogflow_alerts_sent_total",
+        "counter",
+        "Alert messages handed to the channels.",
+    );
+    let _ = writeln!(out, "blogflow_alerts_sent_total {sent}");
+    header(
+        out,
+        "blogflow_alerts_suppressed_total",
+        "counter",
+        "Alert messages held back by the hourly limit.",
+    );
+    let _ = writeln!(out, "blogflow_alerts_suppressed_total {suppressed}");
+    header(
+        out,
+        "blogflow_alert_deliveries_failed_total",
+        "counter",
+        "Alert deliveries given up on.",
+    );
+    let _ = writeln!(out, "blogflow_alert_deliveries_failed_total {failed}");
+    header(
+        out,
+        "blogflow_alerts_active",
+        "gauge",
+        "Active alerts by severity.",
+    );
+    let active = s.ops.active_alerts();
+    for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
+        let n = active.iter().filter(|(_, sv)| *sv == severity).count();
+        let _ = writeln!(
+            out,
+            "blogflow_alerts_active{{severity=\"{}\"}} {n}",
+            severity.label().to_lowercase()
+        );
+    }
+    header(
+        out,
+        "blogflow_recovery_actions_total",
+        "counter",
+        "Self-healing actions taken.",
+    );
+    // Every (check, action) pair from 0, so that rates work from the first action on.
+    let counts = s.ops.action_counts();
+    for check in crate::ops::heal::Check::ALL {
+        for action in check.ladder().actions() {
+            let n = counts.get(&(check, action)).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "blogflow_recovery_actions_total{{check=\"{}\",action=\"{}\"}} {n}",
+                check.name(),
+                action.name()
+            );
+        }
+    }
+    header(
+        out,
+        "blogflow_component_up",
+        "gauge",
+        "1 when the component's last check passed.",
+    );
+    for (check, c) in s.ops.components() {
+        let _ = writeln!(
+            out,
+            "blogflow_component_up{{component=\"{}\"}} {}",
+            check.name(),
+            u8::from(c.status == "ok")
+        );
+    }
+    header(
+        out,
+        "blogflow_monitor_cycles_total",
+        "counter",
+        "Monitoring cycles completed.",
+    );
+    let _ = writeln!(out, "blogflow_monitor_cycles_total {}", s.ops.cycles());
 }
 
 /// The route.

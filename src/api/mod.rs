@@ -4,6 +4,9 @@
 //! | route | does |
 //! |---|---|
 //! | `GET /healthz` | liveness: the process answers |
+//! | `GET /readyz` | readiness: 503 while the store or the queue does not answer |
+//! | `GET /metrics` | Prometheus text (families listed in `docs/metrics.md`) |
+//! | `GET /api/metrics/history?window=hour\|day\|month` | stored monitoring samples |
 //! | `GET /api/automation/workflow` | state, queues, recent runs and posts |
 //! | `POST /api/automation/workflow` | `start`, `stop`, `pause`, `resume`, `generate_content` (token) |
 //! | `GET /api/automation/scheduler` | schedules with next and last ticks |
@@ -47,12 +50,16 @@ pub struct AppState {
     pub queue: QueueBackend,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Monitoring, self-healing and alert state.
+    pub ops: crate::ops::Ops,
 }
 
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/metrics/history", get(metrics_history))
         .route("/metrics", get(metrics::metrics))
         .route(
             "/api/automation/workflow",
@@ -67,12 +74,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/posts", get(list_posts))
         .route("/api/posts/{id}", get(get_post))
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
-        .layer(axum::middleware::from_fn(observe))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-/// Logs each request's latency to the performance log.
-async fn observe(request: Request, next: Next) -> Response {
+/// Logs each request's latency to the performance log and counts it for the monitor.
+async fn observe(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let ops = Some(s.ops);
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -80,6 +88,12 @@ async fn observe(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
+    if route != "/metrics"
+        && let Some(ops) = ops
+    {
+        ops.stats()
+            .api_request(started.elapsed(), response.status().as_u16());
+    }
     tracing::info!(target: "blogflow::perf", %method, route, status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0, "api request");
     response
@@ -360,6 +374,19 @@ async fn health(State(s): State<AppState>) -> Response {
         "uptime_secs": s.orchestrator.uptime_secs(),
         "checks": { "store": check(&store), "queue": queue_view, "providers": providers, "targets": targets },
         "checked_at": snapshot.map(|h| h.checked_at),
+        "components": s.ops.components().into_iter().map(|(c, st)| (c.name(), st)).collect::<std::collections::BTreeMap<_, _>>(),
+        "recovery_actions": s.ops.recoveries().into_iter().take(20).collect::<Vec<_>>(),
+        "alerts": {
+            "active": s.ops.active_alerts().into_iter().map(|(key, severity)| json!({ "key": key, "severity": severity })).collect::<Vec<_>>(),
+            "recent": s.ops.recent_alerts().into_iter().take(10).collect::<Vec<_>>(),
+            "channels": s.ops.channels().names(),
+        },
+        "monitor": {
+            "cycles": s.ops.cycles(),
+            "interval_secs": s.ops.config().interval.as_secs_f64(),
+            "performance_monitoring": s.config.performance_monitoring,
+            "self_healing": s.config.self_healing,
+        },
     });
     let code = if unhealthy {
         StatusCode::SERVICE_UNAVAILABLE
@@ -367,6 +394,73 @@ async fn health(State(s): State<AppState>) -> Response {
         StatusCode::OK
     };
     (code, Json(body)).into_response()
+}
+
+/// Readiness: the store and the queue answer now (each asked with a 2 s limit). Providers
+/// are not required: without them the service still accepts and keeps jobs.
+async fn readyz(State(s): State<AppState>) -> Response {
+    let limit = std::time::Duration::from_secs(2);
+    let store = match tokio::time::timeout(limit, s.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    };
+    let queue = match tokio::time::timeout(limit, s.queue.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    };
+    let view = |r: &Result<(), String>| match r {
+        Ok(()) => json!({ "status": "ok" }),
+        Err(e) => json!({ "status": "failing", "message": e }),
+    };
+    let ready = store.is_ok() && queue.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": { "store": view(&store), "queue": view(&queue) },
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    window: Option<String>,
+}
+
+/// Stored samples for charts: the last hour at full resolution, the last day or month as
+/// five-minute summaries.
+async fn metrics_history(
+    State(s): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let window = q.window.as_deref().unwrap_or("hour");
+    let (span_ms, summaries): (i64, bool) = match window {
+        "hour" => (3_600_000, false),
+        "day" => (86_400_000, true),
+        "month" => (31 * 86_400_000, true),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown window {other:?}: use hour, day or month"
+            )));
+        }
+    };
+    let samples = s
+        .store
+        .samples(crate::db::now_ms() - span_ms, summaries)
+        .await?;
+    let resolution_secs = if summaries {
+        (crate::store::ROLLUP_MS / 1000) as f64
+    } else {
+        s.ops.config().interval.as_secs_f64()
+    };
+    Ok(Json(
+        json!({ "window": window, "resolution_secs": resolution_secs, "samples": samples }),
+    ))
 }
 
 #[derive(Deserialize)]

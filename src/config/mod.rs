@@ -243,9 +243,10 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// Start scheduler and workers at boot.
     pub auto_start: bool,
-    /// Performance monitoring switch (the monitor arrives in a later release).
+    /// Sample, record and alert on thresholds and trends (`PERFORMANCE_MONITORING_ENABLED`).
     pub performance_monitoring: bool,
-    /// Self-healing switch (arrives in a later release).
+    /// Take recovery actions when checks fail (`SELF_HEALING_ENABLED`); checks and alerts run
+    /// either way.
     pub self_healing: bool,
     /// The OpenAI-compatible provider, if configured.
     pub openai: Option<OpenAiConfig>,
@@ -267,6 +268,10 @@ pub struct Config {
     pub markdown: Option<FrontMatter>,
     /// Log output.
     pub logging: LoggingConfig,
+    /// Sampling, thresholds, trends and history.
+    pub monitor: crate::ops::MonitorConfig,
+    /// Alert channels and policy.
+    pub alerts: crate::ops::AlertsConfig,
 }
 
 /// How bad a finding is.
@@ -353,6 +358,42 @@ impl Sources {
 }
 
 impl Config {
+    /// Every secret in the configuration, for scrubbing text that leaves the process (alerts).
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut out: Vec<Secret> = self.api_token.iter().cloned().collect();
+        out.extend(self.openai.iter().filter_map(|o| o.api_key.clone()));
+        out.extend(
+            self.compatible
+                .iter()
+                .filter_map(|(_, o)| o.api_key.clone()),
+        );
+        out.extend(self.anthropic.iter().map(|a| a.api_key.clone()));
+        out.extend(self.gemini.iter().map(|a| a.api_key.clone()));
+        if let QueueBackendConfig::Redis(r) = &self.queue.backend {
+            out.push(r.url.clone());
+            // The password alone too: it can appear without the URL around it.
+            if let Ok(u) = reqwest::Url::parse(r.url.expose())
+                && let Some(p) = u.password()
+            {
+                out.push(Secret::new(p));
+            }
+        }
+        for c in &self.alerts.channels {
+            match c {
+                crate::ops::channels::ChannelConfig::Slack { url, .. }
+                | crate::ops::channels::ChannelConfig::Discord { url, .. } => out.push(url.clone()),
+                crate::ops::channels::ChannelConfig::Telegram { token, .. } => {
+                    out.push(token.clone())
+                }
+                crate::ops::channels::ChannelConfig::Webhook { url, secret, .. } => {
+                    out.push(url.clone());
+                    out.extend(secret.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Validates `sources` into a config. `Ok` carries warnings; `Err` carries every problem
     /// (errors and warnings).
     pub fn from_sources(sources: &Sources) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
@@ -398,6 +439,59 @@ mod tests {
         assert_eq!(c.schedules.len(), 3);
         assert_eq!(c.schedules[0].action, ScheduleAction::Generate { count: 5 });
         assert_eq!(c.generation.language, Language::En);
+    }
+
+    #[test]
+    fn monitoring_and_alert_settings_validate_with_every_problem_named() {
+        let (c, warnings) = from(
+            &[
+                ("BLOGFLOW_ALERT_SLACK_URL", "https://hooks.example/T/B/X"),
+                ("BLOGFLOW_ALERT_WEBHOOK_URL", "http://10.0.0.9/hook"),
+                ("BLOGFLOW_ALERT_TELEGRAM_TOKEN", "1:abc"),
+                ("BLOGFLOW_ALERT_TELEGRAM_CHAT_ID", "42"),
+            ],
+            "[monitoring]\ninterval_secs = 5\nmemory_warn_pct = 70\n[alerts]\nmax_per_hour = 5\n[alerts.slack]\nmin_severity = \"critical\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.monitor.interval, Duration::from_secs(5));
+        assert_eq!(
+            (c.monitor.memory.warn, c.monitor.memory.critical),
+            (70.0, 90.0)
+        );
+        assert_eq!(
+            (c.monitor.cpu.warn, c.monitor.cpu.critical),
+            (70.0, 85.0),
+            "the original's defaults"
+        );
+        assert_eq!(c.alerts.policy.max_per_hour, 5);
+        let names: Vec<&str> = c.alerts.channels.iter().map(|ch| ch.name()).collect();
+        assert_eq!(names, ["slack", "telegram", "webhook"]);
+        let settings: Vec<&str> = warnings.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            settings,
+            [
+                "BLOGFLOW_ALERT_WEBHOOK_URL",
+                "BLOGFLOW_ALERT_WEBHOOK_SECRET"
+            ],
+            "plain http to another host and an unsigned webhook are warned about"
+        );
+        assert!(c.secrets().iter().any(|s| s.expose() == "1:abc"));
+
+        let problems = from(
+            &[("BLOGFLOW_ALERT_TELEGRAM_TOKEN", "1:abc"), ("BLOGFLOW_ALERT_DISCORD_URL", "discord")],
+            "[monitoring]\ncpu_warn_pct = 90\ncpu_critical_pct = 80\ninterval_secs = 0\n[alerts.slack]\nmin_severity = \"loud\"\n",
+        )
+        .unwrap_err();
+        let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        for s in [
+            "monitoring.cpu_warn_pct",
+            "monitoring.interval_secs",
+            "BLOGFLOW_ALERT_TELEGRAM_CHAT_ID",
+            "BLOGFLOW_ALERT_DISCORD_URL",
+            "alerts.slack.min_severity",
+        ] {
+            assert!(settings.contains(&s), "{s} missing from {settings:?}");
+        }
     }
 
     #[test]

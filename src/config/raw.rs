@@ -26,6 +26,10 @@ pub struct RawConfig {
     pub publish: RawPublish,
     /// `[logging]`
     pub logging: RawLogging,
+    /// `[monitoring]`
+    pub monitoring: RawMonitoring,
+    /// `[alerts]`
+    pub alerts: RawAlerts,
 }
 
 /// `[server]`
@@ -296,4 +300,80 @@ pub struct RawLogging {
     pub keep_files: Option<usize>,
     /// Filter directive, e.g. `info` or `blogflow=debug` (`RUST_LOG` wins).
     pub level: Option<String>,
+}
+
+/// `[monitoring]`: sampling, thresholds (warning/critical), trends and history.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMonitoring {
+    /// Seconds between samples and self-healing checks (default 15).
+    pub interval_secs: Option<f64>,
+    /// System memory in use, % (80 / 90).
+    pub memory_warn_pct: Option<f64>,
+    /// See `memory_warn_pct`.
+    pub memory_critical_pct: Option<f64>,
+    /// System CPU, % (70 / 85).
+    pub cpu_warn_pct: Option<f64>,
+    /// See `cpu_warn_pct`.
+    pub cpu_critical_pct: Option<f64>,
+    /// API p95 response time, seconds (5 / 10).
+    pub response_warn_secs: Option<f64>,
+    /// See `response_warn_secs`.
+    pub response_critical_secs: Option<f64>,
+    /// Mean time to write a post, seconds (30 / 60).
+    pub generation_warn_secs: Option<f64>,
+    /// See `generation_warn_secs`.
+    pub generation_critical_secs: Option<f64>,
+    /// Failed operations, % (1 / 5).
+    pub error_rate_warn_pct: Option<f64>,
+    /// See `error_rate_warn_pct`.
+    pub error_rate_critical_pct: Option<f64>,
+    /// Disk in use where the data lives, % (90 / 95).
+    pub disk_warn_pct: Option<f64>,
+    /// See `disk_warn_pct`.
+    pub disk_critical_pct: Option<f64>,
+    /// Samples in a row before a level is raised (2).
+    pub raise_after: Option<u32>,
+    /// Samples in a row before a level clears (2).
+    pub clear_after: Option<u32>,
+    /// Window of the trend line, minutes (60).
+    pub trend_window_mins: Option<u64>,
+    /// Warn when a trend crosses its warning bound within this many hours (6).
+    pub trend_horizon_hours: Option<u64>,
+    /// Full-resolution history kept, hours (24).
+    pub history_raw_hours: Option<u64>,
+    /// Five-minute history kept, days (31).
+    pub history_days: Option<u64>,
+}
+
+/// `[alerts]`: where alerts go and how often. Channel credentials come from the environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlerts {
+    /// Name of this instance in messages (default: the host name).
+    pub instance: Option<String>,
+    /// An active alert is repeated after this many minutes (240).
+    pub repeat_interval_mins: Option<u64>,
+    /// Messages per hour over all alerts; critical ones always pass (30).
+    pub max_per_hour: Option<u32>,
+    /// `[alerts.slack]` (URL: `BLOGFLOW_ALERT_SLACK_URL`).
+    pub slack: RawChannel,
+    /// `[alerts.discord]` (URL: `BLOGFLOW_ALERT_DISCORD_URL`).
+    pub discord: RawChannel,
+    /// `[alerts.telegram]` (token: `BLOGFLOW_ALERT_TELEGRAM_TOKEN`).
+    pub telegram: RawChannel,
+    /// `[alerts.webhook]` (URL: `BLOGFLOW_ALERT_WEBHOOK_URL`, key: `BLOGFLOW_ALERT_WEBHOOK_SECRET`).
+    pub webhook: RawChannel,
+}
+
+/// One alert channel's settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawChannel {
+    /// Least severity sent: `info`, `warning` (default) or `critical`.
+    pub min_severity: Option<String>,
+    /// Telegram only: the chat id (or `BLOGFLOW_ALERT_TELEGRAM_CHAT_ID`).
+    pub chat_id: Option<String>,
+    /// Telegram only: the Bot API base URL.
+    pub api_base: Option<String>,
 }

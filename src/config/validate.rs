@@ -14,6 +14,8 @@ use super::{
 };
 use crate::queue::Retention;
 
+mod ops;
+
 pub(super) fn error(setting: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
         severity: Severity::Error,
@@ -228,6 +230,8 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         }
     };
     let logging = logging_config(&mut c, env, raw.logging);
+    let monitor = ops::monitor_config(&mut c, raw.monitoring);
+    let alerts = ops::alerts_config(&mut c, env, raw.alerts);
 
     let config = Config {
         listen,
@@ -248,6 +252,8 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         queue,
         markdown,
         logging,
+        monitor,
+        alerts,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)

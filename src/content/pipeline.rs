@@ -58,6 +58,8 @@ pub struct Generator {
     /// another may not, or when its breaker holds it back.
     providers: Arc<Vec<Guarded>>,
     config: Arc<GenerationConfig>,
+    /// Where generation times go (the monitor reads them).
+    stats: Arc<crate::ops::stats::Stats>,
 }
 
 /// What one provider produced for a slot, with its costs.
@@ -152,12 +154,18 @@ impl Generator {
             queue,
             providers: Arc::new(providers),
             config: Arc::new(config),
+            stats: Arc::default(),
         }
     }
 
     /// The first provider, if any.
     pub fn provider(&self) -> Option<&Provider> {
         self.providers.first().map(Guarded::provider)
+    }
+
+    /// Counters this generator records into.
+    pub fn stats(&self) -> &Arc<crate::ops::stats::Stats> {
+        &self.stats
     }
 
     /// All providers with their breakers, in fallback order.
@@ -568,6 +576,9 @@ impl Generator {
             Ok(p) => p,
             Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
         };
+        self.stats
+            .generation
+            .observe(std::time::Duration::from_millis(stored.generation_ms));
         tracing::info!(target: "blogflow::perf", job_id, slot, post_id = %stored.id, provider = %stored.provider, generation_ms = stored.generation_ms,
             input_tokens = stored.input_tokens, output_tokens = stored.output_tokens, cost_usd = stored.cost_usd, score = stored.quality.score, "post generated");
         if let Err(e) = self

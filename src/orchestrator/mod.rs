@@ -39,6 +39,10 @@ pub enum WorkflowState {
     Stopped,
 }
 
+/// A running scheduler silent for longer than this is considered dead (it beats every
+/// [`scheduler::HEARTBEAT`]).
+pub const SCHEDULER_STALE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Queues that `pause` pauses. Maintenance keeps running so health and cleanup go on.
 const PAUSABLE: [&str; 2] = [names::CONTENT_GENERATION, names::BLOG_PUBLISHING];
 
@@ -61,6 +65,10 @@ pub struct Orchestrator {
     config: Arc<Config>,
     book: ScheduleBook,
     started: Instant,
+    /// When the scheduler loop last ran, ms since epoch (0: not yet).
+    scheduler_beat: Arc<std::sync::atomic::AtomicI64>,
+    /// Cap on generation jobs at once set by self-healing (0: none).
+    generation_limit: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The answer to a workflow action.
@@ -88,6 +96,8 @@ impl Orchestrator {
             config,
             book: ScheduleBook::default(),
             started: Instant::now(),
+            scheduler_beat: Arc::default(),
+            generation_limit: Arc::default(),
         }
     }
 
@@ -161,7 +171,14 @@ impl Orchestrator {
             .generator
             .provider()
             .and_then(crate::llm::Provider::max_parallel);
-        let generation_jobs = if primary_limit == Some(1) { 1 } else { 2 };
+        let mut generation_jobs = if primary_limit == Some(1) { 1 } else { 2 };
+        match self
+            .generation_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => {}
+            cap => generation_jobs = generation_jobs.min(cap),
+        }
         let pools = [
             (
                 names::CONTENT_GENERATION,
@@ -209,6 +226,7 @@ impl Orchestrator {
             self.config.generation.job_attempts,
             self.book.clone(),
             move || paused_flag.load(std::sync::atomic::Ordering::Relaxed),
+            self.scheduler_beat.clone(),
             cancel.child_token(),
         ));
         *control = Some(Active {
@@ -256,6 +274,39 @@ impl Orchestrator {
             "stopped".into()
         };
         Ok(self.outcome(WorkflowState::Stopped, &message))
+    }
+
+    /// Stops and starts the worker pools and the scheduler, keeping a pause. Running jobs get
+    /// the grace period, then go back to the queue. `false` when the workflow was stopped.
+    pub async fn restart(&self) -> Result<bool, QueueError> {
+        if matches!(
+            self.state().await,
+            WorkflowState::Stopped | WorkflowState::Stopping
+        ) {
+            return Ok(false);
+        }
+        self.stop().await?;
+        self.start().await?;
+        Ok(true)
+    }
+
+    /// Caps generation jobs at once (from the next start or restart).
+    pub fn limit_generation(&self, jobs: usize) {
+        self.generation_limit
+            .store(jobs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the scheduler loop last ran; `None` before it first ran.
+    pub fn scheduler_silence(&self) -> Option<std::time::Duration> {
+        match self
+            .scheduler_beat
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            at => Some(std::time::Duration::from_millis(
+                (crate::db::now_ms() - at).max(0) as u64,
+            )),
+        }
     }
 
     /// Pauses generation and publishing.

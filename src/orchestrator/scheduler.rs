@@ -3,7 +3,9 @@
 //! Ticks missed while the process was down are not replayed: the next tick comes on time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -24,6 +26,9 @@ pub struct ScheduleStatus {
     /// What the last tick did: `enqueued`, `duplicate`, `skipped (paused)` or an error.
     pub last_outcome: Option<String>,
 }
+
+/// The loop records that it is alive at least this often.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// Status per schedule name.
 pub type ScheduleBook = Arc<Mutex<HashMap<String, ScheduleStatus>>>;
@@ -89,19 +94,26 @@ pub async fn run(
     job_attempts: u32,
     book: ScheduleBook,
     generation_paused: impl Fn() -> bool + Send,
+    beat: Arc<AtomicI64>,
     cancel: CancellationToken,
 ) {
     let mut after = Utc::now();
     loop {
+        beat.store(crate::db::now_ms(), Ordering::Relaxed);
         let Some((tick, due)) = next_tick(&schedules, after) else {
             tracing::info!("no schedules configured");
             cancel.cancelled().await;
             return;
         };
+        // Wake at least every HEARTBEAT so that the self-healing check can tell a live loop
+        // waiting for a distant tick from a dead one.
         let wait = (tick - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait.min(HEARTBEAT)) => {}
+        }
+        if wait > HEARTBEAT {
+            continue;
         }
         for schedule in due {
             let (queue_name, job) = tick_job(schedule, tick, job_attempts);

@@ -3,16 +3,21 @@
 //! Writes that must be idempotent are keyed so that a retried job finds its earlier work:
 //! posts by `(job_id, slot)`, publications by `(post_id, target)`.
 
+mod metrics;
 mod posts;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+pub use metrics::ROLLUP_MS;
 pub use posts::{NewPost, Post, PostStatus, PostSummary, Publication};
 
 use crate::db::{Db, DbError, now_ms};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_metrics.sql"),
+];
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +151,14 @@ impl Store {
         Ok(self
             .db
             .call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await?)
+    }
+
+    /// Releases the database connection's page cache (self-healing under memory pressure).
+    pub async fn shrink_memory(&self) -> Result<(), StoreError> {
+        Ok(self
+            .db
+            .call(|c| Ok(c.execute_batch("PRAGMA shrink_memory;")?))
             .await?)
     }
 

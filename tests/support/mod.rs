@@ -66,6 +66,8 @@ struct Inner {
     uris: Mutex<Vec<String>>,
     arrived: Notify,
     gate: Semaphore,
+    /// The model list (the providers' health check) answers 503 while set.
+    models_down: std::sync::atomic::AtomicBool,
 }
 
 /// A fake LLM server: OpenAI chat completions (`/v1/chat/completions`), Anthropic Messages
@@ -92,11 +94,20 @@ impl FakeOpenAi {
             uris: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             gate: Semaphore::new(0),
+            models_down: Default::default(),
         });
-        let models = || async {
+        let models = |s: State<Arc<Inner>>| async move {
+            if s.models_down.load(Ordering::SeqCst) {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": {"message": "The server is overloaded", "type": "server_error", "code": null}})),
+                )
+                    .into_response();
+            }
             Json(
                 json!({"object": "list", "data": [{"id": "fake-model"}], "models": [{"name": "models/fake"}]}),
             )
+            .into_response()
         };
         let app = Router::new()
             .route(
@@ -144,6 +155,11 @@ impl FakeOpenAi {
     /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         *self.inner.default.lock().unwrap() = reply;
+    }
+
+    /// Makes the health-check route (the model list) fail with 503, or answer again.
+    pub fn set_models_down(&self, down: bool) {
+        self.inner.models_down.store(down, Ordering::SeqCst);
     }
 
     /// Lets `n` hanging requests answer.
@@ -466,3 +482,97 @@ impl Process {
             .unwrap()
     }
 }
+
+/// One request an [`AlertReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Request path.
+    pub path: String,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Value,
+    /// The raw body (for signatures).
+    pub raw: bytes::Bytes,
+}
+
+struct ReceiverInner {
+    got: Mutex<Vec<Received>>,
+    statuses: Mutex<VecDeque<u16>>,
+    arrived: Notify,
+}
+
+/// A webhook receiver (Slack, Discord, Telegram or generic JSON) on port 0 that records every
+/// request and answers 200, or the scripted statuses first.
+#[derive(Clone)]
+pub struct AlertReceiver {
+    inner: Arc<ReceiverInner>,
+    /// `http://addr`.
+    pub root: String,
+}
+
+impl AlertReceiver {
+    /// Starts the receiver.
+    pub async fn start() -> Self {
+        let inner = Arc::new(ReceiverInner {
+            got: Mutex::new(Vec::new()),
+            statuses: Mutex::new(VecDeque::new()),
+            arrived: Notify::new(),
+        });
+        let app = Router::new()
+            .fallback(
+                |s: State<Arc<ReceiverInner>>, u: Uri, h: HeaderMap, body: bytes::Bytes| async move {
+                    let status = s.statuses.lock().unwrap().pop_front().unwrap_or(200);
+                    s.got.lock().unwrap().push(Received {
+                        path: u.path().to_owned(),
+                        headers: h,
+                        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                        raw: body,
+                    });
+                    s.arrived.notify_waiters();
+                    (StatusCode::from_u16(status).unwrap(), Json(json!({"ok": status == 200})))
+                },
+            )
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            inner,
+            root: format!("http://{addr}"),
+        }
+    }
+
+    /// Answers the next requests with these statuses, then 200.
+    pub fn fail_next(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.inner.statuses.lock().unwrap().extend(statuses);
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.got.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 60 s) until `done` holds for what was received; returns it.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let notified = self.inner.arrived.notified();
+            let got = self.received();
+            if done(&got) {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}; received: {got:#?}");
+            }
+        }
+    }
+}
+
+/// `[monitoring]` thresholds out of reach of a busy test machine, so that only the faults a
+/// test makes raise alerts.
+pub const QUIET_THRESHOLDS: &str = "cpu_warn_pct = 99.8\ncpu_critical_pct = 99.9\nmemory_warn_pct = 99.8\nmemory_critical_pct = 99.9\ndisk_warn_pct = 99.8\ndisk_critical_pct = 99.9\nerror_rate_warn_pct = 99.8\nerror_rate_critical_pct = 99.9\nresponse_warn_secs = 30\nresponse_critical_secs = 60\n";

@@ -1,0 +1,131 @@
+//! Monitoring history: every sample for a day, five-minute summaries for a month (both
+//! configurable), pruned by the daily cleanup job.
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+use crate::ops::sample::Sample;
+
+/// Resolution of the raw samples (stored with the key 0).
+const RAW: i64 = 0;
+/// Width of a summary bucket, ms.
+pub const ROLLUP_MS: i64 = 300_000;
+
+impl Store {
+    /// Stores a sample and refreshes the summary of its five-minute bucket.
+    pub async fn record_sample(&self, sample: Sample) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&sample).expect("samples serialise");
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                tx.execute(
+                    "INSERT OR REPLACE INTO metric_samples (resolution, ts, sample) VALUES (?1, ?2, ?3)",
+                    params![RAW, sample.ts, json],
+                )?;
+                let bucket = sample.ts - sample.ts.rem_euclid(ROLLUP_MS);
+                let mut stmt = tx.prepare_cached(
+                    "SELECT sample FROM metric_samples WHERE resolution = ?1 AND ts >= ?2 AND ts < ?3",
+                )?;
+                let in_bucket: Vec<Sample> = stmt
+                    .query_map(params![RAW, bucket, bucket + ROLLUP_MS], |r| {
+                        r.get::<_, String>(0)
+                    })?
+                    .filter_map(|r| r.ok().and_then(|t| serde_json::from_str(&t).ok()))
+                    .collect();
+                let summary = serde_json::to_string(&Sample::summarize(bucket, &in_bucket))
+                    .expect("samples serialise");
+                tx.execute(
+                    "INSERT OR REPLACE INTO metric_samples (resolution, ts, sample) VALUES (?1, ?2, ?3)",
+                    params![ROLLUP_MS, bucket, summary],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    /// Samples since `since_ms`, oldest first: raw ones, or five-minute summaries when
+    /// `summaries` (for windows longer than the raw history).
+    pub async fn samples(&self, since_ms: i64, summaries: bool) -> Result<Vec<Sample>, StoreError> {
+        let resolution = if summaries { ROLLUP_MS } else { RAW };
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT sample FROM metric_samples WHERE resolution = ?1 AND ts >= ?2 ORDER BY ts",
+                )?;
+                let rows = stmt
+                    .query_map(params![resolution, since_ms], |r| r.get::<_, String>(0))?
+                    .filter_map(|r| r.ok().and_then(|t| serde_json::from_str(&t).ok()))
+                    .collect();
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// Deletes raw samples older than `raw_before_ms` and summaries older than
+    /// `rollup_before_ms`. Returns rows removed.
+    pub async fn prune_samples(
+        &self,
+        raw_before_ms: i64,
+        rollup_before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let a = c.execute(
+                    "DELETE FROM metric_samples WHERE resolution = ?1 AND ts < ?2",
+                    params![RAW, raw_before_ms],
+                )?;
+                let b = c.execute(
+                    "DELETE FROM metric_samples WHERE resolution = ?1 AND ts < ?2",
+                    params![ROLLUP_MS, rollup_before_ms],
+                )?;
+                Ok((a + b) as u64)
+            })
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn samples_roll_up_into_five_minute_means_and_prune_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::db::Db::open(&dir.path().join("s.db")).unwrap())
+            .await
+            .unwrap();
+        let base = 1_800_000_000_000 - 1_800_000_000_000 % ROLLUP_MS;
+        // 40 samples 15 s apart: two full buckets of 20.
+        for i in 0..40 {
+            let s = Sample {
+                ts: base + i * 15_000,
+                memory_system_pct: if i < 20 { 50.0 } else { 70.0 },
+                api_requests: 3,
+                api_p95_secs: (i % 2 == 0).then_some(0.2),
+                ..Sample::default()
+            };
+            store.record_sample(s).await.unwrap();
+        }
+        assert_eq!(store.samples(base, false).await.unwrap().len(), 40);
+        let rolled = store.samples(base, true).await.unwrap();
+        assert_eq!(rolled.len(), 2);
+        assert_eq!(rolled[0].ts, base);
+        assert!((rolled[0].memory_system_pct - 50.0).abs() < 1e-9);
+        assert!((rolled[1].memory_system_pct - 70.0).abs() < 1e-9);
+        assert_eq!(rolled[0].api_requests, 60, "counts add up");
+        assert_eq!(
+            rolled[0].api_p95_secs,
+            Some(0.2),
+            "means skip empty intervals"
+        );
+        let removed = store
+            .prune_samples(base + 20 * 15_000, base + ROLLUP_MS)
+            .await
+            .unwrap();
+        assert_eq!(removed, 20 + 1);
+        assert_eq!(store.samples(0, false).await.unwrap().len(), 20);
+        assert_eq!(store.samples(0, true).await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,386 @@
+//! Monitoring, alerts and self-healing through the real service (in-process, port 0) and the
+//! alert channels against receivers that check each service's documented request shape.
+
+mod support;
+
+use blogflow::config::{Config, Env, RawConfig, Secret};
+use blogflow::ops::alert::{Alert, AlertStatus, Severity};
+use blogflow::ops::channels::{
+    ChannelConfig, Channels, DeliveryError, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature,
+};
+use serde_json::Value;
+use support::{AlertReceiver, FakeOpenAi, QUIET_THRESHOLDS, Received};
+
+const HOOK_SECRET: &str = "hook-signing-secret-0123456789";
+const API_KEY: &str = "sk-test-secret-key-value";
+
+struct Service {
+    running: Option<blogflow::app::Running>,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(fake: &FakeOpenAi, hook: &str) -> Service {
+    start_with(fake, hook, QUIET_THRESHOLDS).await
+}
+
+async fn start_with(fake: &FakeOpenAi, hook: &str, thresholds: &str) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[[schedules]]\nname = \"health\"\ncron = \"* * * * * *\"\naction = \"health_check\"\n\
+         [monitoring]\ninterval_secs = 0.2\n{thresholds}\n\
+         [queue]\nlease_secs = 2\nstalled_interval_secs = 1\npoll_interval_ms = 50\nshutdown_grace_secs = 5\n"
+    );
+    let raw: RawConfig = toml::from_str(&toml).unwrap();
+    let env = Env::from_pairs([
+        ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "BLOGFLOW_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        (
+            "BLOGFLOW_CONTENT_DIR",
+            dir.path().join("content").display().to_string(),
+        ),
+        ("OPENAI_API_KEY", API_KEY.to_owned()),
+        ("OPENAI_BASE_URL", fake.base_url.clone()),
+        ("BLOGFLOW_ALERT_WEBHOOK_URL", hook.to_owned()),
+        ("BLOGFLOW_ALERT_WEBHOOK_SECRET", HOOK_SECRET.to_owned()),
+    ]);
+    let (config, _) = Config::validate(raw, &env).unwrap();
+    let running = blogflow::app::start(config).await.unwrap();
+    Service {
+        base: format!("http://{}", running.addr),
+        running: Some(running),
+        _dir: dir,
+    }
+}
+
+impl Service {
+    fn ops(&self) -> &blogflow::ops::Ops {
+        &self.running.as_ref().unwrap().ops
+    }
+
+    async fn stop(mut self) {
+        self.running.take().unwrap().shutdown().await;
+    }
+}
+
+/// The provider alerts among what the webhook received, as (status, severity).
+fn provider_alerts(got: &[Received]) -> Vec<(String, String)> {
+    got.iter()
+        .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["key"].as_str().unwrap().starts_with("provider:openai"))
+        .map(|a| {
+            (
+                a["status"].as_str().unwrap().to_owned(),
+                a["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn assert_signed(r: &Received) {
+    let ts: i64 = r.headers[TIMESTAMP_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        r.headers[SIGNATURE_HEADER].to_str().unwrap(),
+        signature(HOOK_SECRET, ts, &r.raw),
+        "the signature covers the timestamp and the exact body"
+    );
+    let text = String::from_utf8_lossy(&r.raw);
+    assert!(
+        !text.contains(API_KEY) && !text.contains(HOOK_SECRET),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_down_then_back_sends_one_alert_and_one_resolve_even_through_a_failed_delivery()
+{
+    let fake = FakeOpenAi::start().await;
+    let hook = AlertReceiver::start().await;
+    // The first delivery is refused: the alert must arrive through the queued retry.
+    hook.fail_next([503]);
+    let svc = start(&fake, &format!("{}/hooks/ops", hook.root)).await;
+    let ops = svc.ops().clone();
+    // Healthy for a while: nothing is sent.
+    ops.wait_cycles(10).await;
+    assert!(hook.received().is_empty(), "{:?}", hook.received());
+
+    fake.set_models_down(true);
+    let got = hook
+        .wait_until("the provider alert (after one refused delivery)", |g| {
+            provider_alerts(&g[1.min(g.len())..]).len() == 1
+        })
+        .await;
+    assert_eq!(got.len(), 2, "one refused, one delivered by the retry job");
+    assert_eq!(got[0].raw, got[1].raw, "the retry sends the same alert");
+    assert_eq!(
+        provider_alerts(&got[1..]),
+        [("firing".to_owned(), "critical".to_owned())],
+        "the only provider is down: critical"
+    );
+    assert_signed(&got[1]);
+    assert_eq!(got[1].body["status"], "firing");
+    let health: Value = reqwest::get(format!("{}/api/automation/health", svc.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["components"]["providers"]["status"], "failing",
+        "{health:#}"
+    );
+    assert!(
+        health["recovery_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "probe_providers"),
+        "{health:#}"
+    );
+
+    fake.set_models_down(false);
+    let got = hook
+        .wait_until("the resolve", |g| provider_alerts(&g[1..]).len() == 2)
+        .await;
+    assert_eq!(
+        provider_alerts(&got[1..]),
+        [
+            ("firing".to_owned(), "critical".to_owned()),
+            ("resolved".to_owned(), "critical".to_owned())
+        ]
+    );
+    assert_signed(got.last().unwrap());
+    // Many more cycles (and health checks, once a second): nothing is repeated.
+    let seen = ops.cycles();
+    ops.wait_cycles(seen + 15).await;
+    assert_eq!(provider_alerts(&hook.received()[1..]).len(), 2);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_nearly_full_disk_pauses_generation_and_alerts_once() {
+    let fake = FakeOpenAi::start().await;
+    let hook = AlertReceiver::start().await;
+    // Any disk in use counts as "nearly full" here.
+    let thresholds = QUIET_THRESHOLDS
+        .replace("disk_warn_pct = 99.8", "disk_warn_pct = 0.001")
+        .replace("disk_critical_pct = 99.9", "disk_critical_pct = 0.002");
+    let svc = start_with(&fake, &format!("{}/hook", hook.root), &thresholds).await;
+    let got = hook
+        .wait_until("the disk alert and the pause notice", |g| {
+            let keys: Vec<String> = g
+                .iter()
+                .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
+                .map(|a| {
+                    format!(
+                        "{}/{}",
+                        a["key"].as_str().unwrap(),
+                        a["severity"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            keys.contains(&"disk/critical".to_owned())
+                && keys.contains(&"heal:disk:pause_generation/warning".to_owned())
+        })
+        .await;
+    let workflow: Value = reqwest::get(format!("{}/api/automation/workflow", svc.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(workflow["state"], "paused", "{workflow:#}");
+    assert_eq!(workflow["queues"]["content-generation"]["paused"], true);
+    let ops = svc.ops().clone();
+    let seen = ops.cycles();
+    ops.wait_cycles(seen + 10).await;
+    let actions = ops.action_counts();
+    assert_eq!(
+        actions.values().sum::<u64>(),
+        1,
+        "one pause, not one per check: {actions:?}"
+    );
+    assert_eq!(hook.received().len(), got.len(), "nothing repeated");
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_hold_every_documented_family() {
+    let fake = FakeOpenAi::start().await;
+    let hook = AlertReceiver::start().await;
+    let svc = start(&fake, &format!("{}/hook", hook.root)).await;
+    svc.ops().wait_cycles(3).await;
+    // A request so the API histogram has something in it.
+    reqwest::get(format!("{}/api/providers", svc.base))
+        .await
+        .unwrap();
+    let text = reqwest::get(format!("{}/metrics", svc.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text parses");
+    let documented =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let families: Vec<&str> = documented
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|name| name.starts_with("blogflow_"))
+        .collect();
+    assert!(
+        families.len() >= 25,
+        "docs/metrics.md lists the families: {families:?}"
+    );
+    for family in &families {
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == *family
+                || s.metric
+                    .strip_prefix(family)
+                    .is_some_and(|rest| matches!(rest, "_bucket" | "_sum" | "_count"))),
+            "{family} is documented but not exposed"
+        );
+    }
+    for s in &scrape.samples {
+        assert!(
+            families.iter().any(|f| s.metric.starts_with(f)),
+            "{} is exposed but not documented",
+            s.metric
+        );
+    }
+    let value = |name: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name)
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or(f64::NAN)
+    };
+    assert!(value("blogflow_process_resident_memory_bytes") > 1e6);
+    assert!(value("blogflow_monitor_cycles_total") >= 3.0);
+    assert!(value("blogflow_api_errors_total") == 0.0);
+    svc.stop().await;
+}
+
+fn alert(status: AlertStatus, severity: Severity, message: &str) -> Alert {
+    Alert {
+        key: "queue".into(),
+        severity,
+        status,
+        title: "The job queue does not answer".into(),
+        message: message.into(),
+        at: 1_800_000_000_000,
+    }
+}
+
+#[tokio::test]
+async fn slack_discord_and_telegram_get_their_documented_request_shapes_and_errors() {
+    let rx = AlertReceiver::start().await;
+    let token = "123456:ABC-telegram-token";
+    let channels = Channels::new(
+        vec![
+            ChannelConfig::Slack {
+                url: Secret::new(format!("{}/services/T000/B000/XXXX", rx.root)),
+                min_severity: Severity::Warning,
+            },
+            ChannelConfig::Discord {
+                url: Secret::new(format!("{}/api/webhooks/1/abc", rx.root)),
+                min_severity: Severity::Critical,
+            },
+            ChannelConfig::Telegram {
+                api_base: rx.root.clone(),
+                token: Secret::new(token),
+                chat_id: "-100123".into(),
+                min_severity: Severity::Info,
+            },
+        ],
+        "blog-1".into(),
+        vec![Secret::new(API_KEY)],
+    );
+    let long = format!(
+        "Redis refused the connection with key {API_KEY}. {}",
+        "x".repeat(5000)
+    );
+    let group = [
+        alert(AlertStatus::Firing, Severity::Critical, &long),
+        alert(AlertStatus::Firing, Severity::Warning, "w"),
+    ];
+    let routed = channels.route(&group);
+    assert_eq!(
+        routed
+            .iter()
+            .map(|(c, a)| (*c, a.len()))
+            .collect::<Vec<_>>(),
+        [("slack", 2), ("discord", 1), ("telegram", 2)],
+        "each channel gets what reaches its least severity"
+    );
+    for (channel, alerts) in &routed {
+        channels.send(channel, alerts).await.unwrap();
+    }
+    let got = rx.received();
+    assert_eq!(got.len(), 3);
+    // Slack incoming webhook: JSON with a `text` field.
+    assert_eq!(got[0].path, "/services/T000/B000/XXXX");
+    assert_eq!(got[0].headers["content-type"], "application/json");
+    let text = got[0].body["text"].as_str().unwrap();
+    assert!(
+        text.contains("blog-1") && text.contains("[CRITICAL] The job queue does not answer"),
+        "{text}"
+    );
+    // Discord webhook: `content` of at most 2000 characters, mentions disabled.
+    assert_eq!(got[1].path, "/api/webhooks/1/abc");
+    let content = got[1].body["content"].as_str().unwrap();
+    assert!(
+        content.chars().count() <= 2000,
+        "{}",
+        content.chars().count()
+    );
+    assert_eq!(
+        got[1].body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    // Telegram: POST /bot<token>/sendMessage with chat_id and text of at most 4096 characters.
+    assert_eq!(got[2].path, format!("/bot{token}/sendMessage"));
+    assert_eq!(got[2].body["chat_id"], "-100123");
+    assert!(got[2].body["text"].as_str().unwrap().chars().count() <= 4096);
+    for r in &got {
+        let raw = String::from_utf8_lossy(&r.raw);
+        assert!(!raw.contains(API_KEY), "no secret in {raw}");
+        assert!(raw.contains("[redacted]"));
+    }
+
+    // Their errors: Slack's 404 (deleted webhook) is permanent, a 429 is worth a retry, and
+    // neither error message names the URL (it is the credential).
+    rx.fail_next([404, 429]);
+    let e = channels.send("slack", &group).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Permanent { .. }), "{e:?}");
+    assert!(!e.to_string().contains("XXXX"), "{e}");
+    let e = channels.send("telegram", &group).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Retryable { .. }), "{e:?}");
+    assert!(!e.to_string().contains(token), "{e}");
+    let closed = Channels::new(
+        vec![ChannelConfig::Slack {
+            url: Secret::new("http://127.0.0.1:9/hook/secret-path"),
+            min_severity: Severity::Info,
+        }],
+        "x".into(),
+        vec![],
+    );
+    let e = closed.send("slack", &group).await.unwrap_err();
+    assert!(matches!(e, DeliveryError::Retryable { .. }), "{e:?}");
+    assert!(!e.to_string().contains("secret-path"), "{e}");
+}
