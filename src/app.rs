@@ -133,7 +133,11 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         queue.clone(),
         providers,
         config.generation.clone(),
-    );
+    )
+    .with_topics(crate::topics::Topics::new(
+        store.clone(),
+        config.topics.clone(),
+    ));
     let ops = Ops::new(&config, generator.stats().clone());
     let router = JobRouter {
         generator,

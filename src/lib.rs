@@ -37,3 +37,4 @@ pub mod publish;
 pub mod queue;
 pub mod store;
 pub mod telemetry;
+pub mod topics;

@@ -3,67 +3,40 @@
 
 mod support;
 
-use blogflow::config::{Config, Env, RawConfig, Secret};
+use blogflow::config::Secret;
 use blogflow::ops::alert::{Alert, AlertStatus, Severity};
 use blogflow::ops::channels::{
     ChannelConfig, Channels, DeliveryError, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature,
 };
 use serde_json::Value;
-use support::{AlertReceiver, FakeOpenAi, QUIET_THRESHOLDS, Received};
+use support::{AlertReceiver, FakeOpenAi, InProcess, QUIET_THRESHOLDS, Received};
 
 const HOOK_SECRET: &str = "hook-signing-secret-0123456789";
 const API_KEY: &str = "sk-test-secret-key-value";
 
-struct Service {
-    running: Option<blogflow::app::Running>,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(fake: &FakeOpenAi, hook: &str) -> Service {
+async fn start(fake: &FakeOpenAi, hook: &str) -> InProcess {
     start_with(fake, hook, QUIET_THRESHOLDS).await
 }
 
-async fn start_with(fake: &FakeOpenAi, hook: &str, thresholds: &str) -> Service {
-    let dir = tempfile::tempdir().unwrap();
+async fn start_with(fake: &FakeOpenAi, hook: &str, thresholds: &str) -> InProcess {
     let toml = format!(
         "[[schedules]]\nname = \"health\"\ncron = \"* * * * * *\"\naction = \"health_check\"\n\
          [monitoring]\ninterval_secs = 0.2\n{thresholds}\n\
          [queue]\nlease_secs = 2\nstalled_interval_secs = 1\npoll_interval_ms = 50\nshutdown_grace_secs = 5\n"
     );
-    let raw: RawConfig = toml::from_str(&toml).unwrap();
-    let env = Env::from_pairs([
-        ("BLOGFLOW_LISTEN", "127.0.0.1:0".to_owned()),
-        (
-            "BLOGFLOW_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
-        (
-            "BLOGFLOW_CONTENT_DIR",
-            dir.path().join("content").display().to_string(),
-        ),
-        ("OPENAI_API_KEY", API_KEY.to_owned()),
-        ("OPENAI_BASE_URL", fake.base_url.clone()),
-        ("BLOGFLOW_ALERT_WEBHOOK_URL", hook.to_owned()),
-        ("BLOGFLOW_ALERT_WEBHOOK_SECRET", HOOK_SECRET.to_owned()),
-    ]);
-    let (config, _) = Config::validate(raw, &env).unwrap();
-    let running = blogflow::app::start(config).await.unwrap();
-    Service {
-        base: format!("http://{}", running.addr),
-        running: Some(running),
-        _dir: dir,
-    }
+    InProcess::start(
+        fake,
+        &toml,
+        &[
+            ("BLOGFLOW_ALERT_WEBHOOK_URL", hook),
+            ("BLOGFLOW_ALERT_WEBHOOK_SECRET", HOOK_SECRET),
+        ],
+    )
+    .await
 }
 
-impl Service {
-    fn ops(&self) -> &blogflow::ops::Ops {
-        &self.running.as_ref().unwrap().ops
-    }
-
-    async fn stop(mut self) {
-        self.running.take().unwrap().shutdown().await;
-    }
+fn ops(svc: &InProcess) -> &blogflow::ops::Ops {
+    &svc.running().ops
 }
 
 /// The provider alerts among what the webhook received, as (status, severity).
@@ -106,7 +79,7 @@ async fn a_provider_down_then_back_sends_one_alert_and_one_resolve_even_through_
     // The first delivery is refused: the alert must arrive through the queued retry.
     hook.fail_next([503]);
     let svc = start(&fake, &format!("{}/hooks/ops", hook.root)).await;
-    let ops = svc.ops().clone();
+    let ops = ops(&svc).clone();
     // Healthy for a while: nothing is sent.
     ops.wait_cycles(10).await;
     assert!(hook.received().is_empty(), "{:?}", hook.received());
@@ -198,7 +171,7 @@ async fn a_nearly_full_disk_pauses_generation_and_alerts_once() {
         .unwrap();
     assert_eq!(workflow["state"], "paused", "{workflow:#}");
     assert_eq!(workflow["queues"]["content-generation"]["paused"], true);
-    let ops = svc.ops().clone();
+    let ops = ops(&svc).clone();
     let seen = ops.cycles();
     ops.wait_cycles(seen + 10).await;
     let actions = ops.action_counts();
@@ -216,7 +189,7 @@ async fn metrics_parse_as_prometheus_text_and_hold_every_documented_family() {
     let fake = FakeOpenAi::start().await;
     let hook = AlertReceiver::start().await;
     let svc = start(&fake, &format!("{}/hook", hook.root)).await;
-    svc.ops().wait_cycles(3).await;
+    ops(&svc).wait_cycles(3).await;
     // A request so the API histogram has something in it.
     reqwest::get(format!("{}/api/providers", svc.base))
         .await

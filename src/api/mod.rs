@@ -15,6 +15,9 @@
 //! | `POST /api/jobs/{queue}/{id}/retry` | retry a failed job (token) |
 //! | `GET /api/providers` | providers in fallback order, last check, breaker state |
 //! | `GET /api/posts`, `GET /api/posts/{id}` | posts |
+//! | `GET /api/topics`, `POST /api/topics` | the topic pool and feeds; queue a topic (token) |
+//! | `POST /api/topics/refresh` | fetch every feed now (token) |
+//! | `GET /api/costs` | posts and spend per day and month, budget state |
 
 mod error;
 pub mod metrics;
@@ -71,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{queue}/{id}", get(get_job))
         .route("/api/jobs/{queue}/{id}/retry", post(retry_job))
         .route("/api/providers", get(providers))
+        .route("/api/topics", get(list_topics).post(add_topic))
+        .route("/api/topics/refresh", post(refresh_topics))
+        .route("/api/costs", get(costs))
         .route("/api/posts", get(list_posts))
         .route("/api/posts/{id}", get(get_post))
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
@@ -346,7 +352,8 @@ async fn health(State(s): State<AppState>) -> Response {
         || providers
             .iter()
             .any(|p| p["status"] != "ok" || p["breaker"]["state"] != "closed")
-        || targets.iter().any(|t| t["status"] != "ok");
+        || targets.iter().any(|t| t["status"] != "ok")
+        || s.ops.components().values().any(|c| c.status != "ok");
     let status = if unhealthy {
         "unhealthy"
     } else if degraded {
@@ -555,4 +562,124 @@ async fn get_post(
         .ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
     let publications = s.store.publications(&id).await?;
     Ok(Json(json!({ "post": post, "publications": publications })))
+}
+
+#[derive(Deserialize)]
+struct TopicsQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_topics(
+    State(s): State<AppState>,
+    Query(q): Query<TopicsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(st) = q.status.as_deref()
+        && !matches!(st, "new" | "picked" | "skipped")
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown status {st:?}: use new, picked or skipped"
+        )));
+    }
+    let topics = s
+        .store
+        .list_topics(q.status, q.limit.unwrap_or(50).min(500))
+        .await?;
+    let mut feeds = Vec::new();
+    for f in &s.config.topics.feeds {
+        let state = s
+            .store
+            .feed_state(&f.url)
+            .await?
+            .unwrap_or_else(|| crate::store::FeedState {
+                name: f.name.clone(),
+                url: f.url.clone(),
+                last_status: "never".into(),
+                ..Default::default()
+            });
+        feeds.push(state);
+    }
+    Ok(Json(json!({ "topics": topics, "feeds": feeds })))
+}
+
+async fn add_topic(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied.into_response();
+    }
+    let result = async {
+        let body: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body is not JSON ({e}); send {{\"title\": \"...\", \"category\": \"...\"}}"
+            ))
+        })?;
+        let title = body
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.chars().count() <= 300)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "\"title\" must be a non-empty string of at most 300 characters",
+                )
+            })?;
+        let category = match body.get("category") {
+            None | Some(Value::Null) => s.config.generation.category.clone(),
+            Some(Value::String(c)) if !c.trim().is_empty() => c.trim().to_owned(),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "\"category\" must be a non-empty string",
+                ));
+            }
+        };
+        match s.store.add_manual_topic(title, &category).await? {
+            Some(id) => Ok((
+                StatusCode::CREATED,
+                Json(json!({ "id": id, "title": title, "category": category })),
+            )
+                .into_response()),
+            None => Err(ApiError {
+                status: StatusCode::CONFLICT,
+                code: "duplicate_topic",
+                message: format!("{title:?} is already in the topic pool"),
+            }),
+        }
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn refresh_topics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied.into_response();
+    }
+    match &s.orchestrator.router().generator.topics() {
+        Some(t) => Json(json!({ "feeds": t.refresh(true).await })).into_response(),
+        None => Json(json!({ "feeds": [] })).into_response(),
+    }
+}
+
+async fn costs(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let now = crate::db::now_ms();
+    let today = now - now.rem_euclid(86_400_000);
+    let days = s.store.spend_by_day(today - 30 * 86_400_000).await?;
+    let mut months: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
+    for (day, n, cost) in &days {
+        let m = months.entry(day[..7].to_owned()).or_default();
+        m.0 += n;
+        m.1 += cost;
+    }
+    let (posts_today, cost_today) = s.store.spend_since(today).await?;
+    let g = &s.config.generation;
+    Ok(Json(json!({
+        "today": { "posts": posts_today, "cost_usd": cost_today },
+        "daily_budget_usd": g.daily_budget_usd,
+        "daily_post_cap": g.daily_post_cap,
+        "stopped": s.orchestrator.router().generator.stats().budget_stop(),
+        "days": days.iter().map(|(d, n, c)| json!({ "day": d, "posts": n, "cost_usd": c })).collect::<Vec<_>>(),
+        "months": months.iter().map(|(m, (n, c))| json!({ "month": m, "posts": n, "cost_usd": c })).collect::<Vec<_>>(),
+        "total_cost_usd": s.store.post_totals().await?.cost_usd,
+    })))
 }

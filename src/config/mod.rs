@@ -172,6 +172,10 @@ pub struct GenerationConfig {
     /// Longest one post may take, every provider and regeneration included (each call is
     /// also bounded by its provider's timeout).
     pub post_deadline: Duration,
+    /// Spend per UTC day after which generation stops until midnight, USD.
+    pub daily_budget_usd: Option<f64>,
+    /// Posts per UTC day after which generation stops until midnight.
+    pub daily_post_cap: Option<u32>,
 }
 
 /// Which queue backend runs the jobs.
@@ -272,6 +276,8 @@ pub struct Config {
     pub monitor: crate::ops::MonitorConfig,
     /// Alert channels and policy.
     pub alerts: crate::ops::AlertsConfig,
+    /// Feeds and the topic pool.
+    pub topics: crate::topics::TopicsConfig,
 }
 
 /// How bad a finding is.

@@ -30,6 +30,8 @@ pub struct RawConfig {
     pub monitoring: RawMonitoring,
     /// `[alerts]`
     pub alerts: RawAlerts,
+    /// `[topics]` and `[[topics.feeds]]`
+    pub topics: RawTopics,
 }
 
 /// `[server]`
@@ -88,6 +90,10 @@ pub struct RawGeneration {
     pub job_timeout_secs: Option<u64>,
     /// Longest one post may take, every provider and regeneration included, seconds.
     pub post_deadline_secs: Option<u64>,
+    /// Stop generating for the rest of the UTC day once this much was spent, USD.
+    pub daily_budget_usd: Option<f64>,
+    /// Stop generating for the rest of the UTC day after this many posts.
+    pub daily_post_cap: Option<u32>,
 }
 
 /// `[providers]`
@@ -376,4 +382,40 @@ pub struct RawChannel {
     pub chat_id: Option<String>,
     /// Telegram only: the Bot API base URL.
     pub api_base: Option<String>,
+}
+
+/// `[topics]`: where topics come from besides the keywords.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTopics {
+    /// `[[topics.feeds]]`
+    pub feeds: Vec<RawFeed>,
+    /// A source is not picked again within this many minutes (0).
+    pub source_cooldown_mins: Option<u64>,
+    /// Largest feed document read, KiB (2048).
+    pub max_feed_kib: Option<usize>,
+    /// Items kept per fetch, newest first (50).
+    pub max_items_per_feed: Option<usize>,
+    /// Items older than this many days are ignored (14).
+    pub max_age_days: Option<u64>,
+}
+
+/// One RSS, Atom or JSON feed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFeed {
+    /// Unique name (the topic's source).
+    pub name: String,
+    /// Feed URL (http or https).
+    pub url: String,
+    /// Category of posts about its items (default: `generation.category`).
+    pub category: Option<String>,
+    /// Minutes between fetches (60).
+    pub interval_mins: Option<u64>,
+    /// An item must mention one of these, if any are given.
+    pub include: Vec<String>,
+    /// An item mentioning one of these is skipped.
+    pub exclude: Vec<String>,
+    /// Rank multiplier of its items (1).
+    pub weight: Option<f64>,
 }

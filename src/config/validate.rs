@@ -232,6 +232,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let logging = logging_config(&mut c, env, raw.logging);
     let monitor = ops::monitor_config(&mut c, raw.monitoring);
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
+    let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
 
     let config = Config {
         listen,
@@ -254,6 +255,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         logging,
         monitor,
         alerts,
+        topics,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)
@@ -595,6 +597,12 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             1,
             86_400,
         )),
+        daily_budget_usd: raw
+            .daily_budget_usd
+            .map(|b| c.range("generation.daily_budget_usd", b, 0.0, 1e6)),
+        daily_post_cap: raw
+            .daily_post_cap
+            .map(|n| c.range("generation.daily_post_cap", n, 0, 100_000)),
     }
 }
 

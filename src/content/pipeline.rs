@@ -60,6 +60,20 @@ pub struct Generator {
     config: Arc<GenerationConfig>,
     /// Where generation times go (the monitor reads them).
     stats: Arc<crate::ops::stats::Stats>,
+    /// Feeds and the manual queue; keywords only when absent or empty.
+    topics: Option<crate::topics::Topics>,
+    /// Slots being written now, counted against the daily budget and post cap.
+    in_flight: Arc<std::sync::Mutex<u32>>,
+}
+
+/// Holds a slot's place in the daily budget while it is written.
+struct BudgetSlot(Arc<std::sync::Mutex<u32>>);
+
+impl Drop for BudgetSlot {
+    fn drop(&mut self) {
+        let mut n = self.0.lock().expect("budget slots");
+        *n = n.saturating_sub(1);
+    }
 }
 
 /// What one provider produced for a slot, with its costs.
@@ -155,12 +169,25 @@ impl Generator {
             providers: Arc::new(providers),
             config: Arc::new(config),
             stats: Arc::default(),
+            topics: None,
+            in_flight: Arc::default(),
         }
     }
 
     /// The first provider, if any.
     pub fn provider(&self) -> Option<&Provider> {
         self.providers.first().map(Guarded::provider)
+    }
+
+    /// Takes topics from `topics` (manual queue, then feeds) before the keywords.
+    pub fn with_topics(mut self, topics: crate::topics::Topics) -> Self {
+        self.topics = Some(topics);
+        self
+    }
+
+    /// The topic sources, if configured.
+    pub fn topics(&self) -> Option<&crate::topics::Topics> {
+        self.topics.as_ref()
     }
 
     /// Counters this generator records into.
@@ -246,6 +273,13 @@ impl Generator {
             .and_then(|g| g.max_parallel())
             .unwrap_or(usize::MAX);
         let permits = Arc::new(Semaphore::new(self.config.parallelism.min(limit).max(1)));
+        if request.topic.is_none()
+            && let Some(topics) = &self.topics
+        {
+            for r in topics.refresh(false).await {
+                tracing::debug!(feed = %r.feed, outcome = %r.outcome, added = r.added, "feed refresh");
+            }
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for slot in 0..request.count {
             let (this, request, job_id, cancel, permits) = (
@@ -287,9 +321,32 @@ impl Generator {
         if self.providers.is_empty() {
             return SlotOutcome::Failed(JobError::unrecoverable(NO_PROVIDER));
         }
-        let (topic, keyword, source) = match &request.topic {
-            Some(t) => (t.clone(), None, "manual"),
-            None => match self
+        let _budget = match self.admit_budget().await {
+            Ok(slot) => slot,
+            Err(e) => return SlotOutcome::Failed(e),
+        };
+        let pooled = match (&request.topic, &self.topics) {
+            (None, Some(topics)) => match topics.pick(request.category.clone()).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(job_id, slot, error = %e, "could not pick from the topic pool; using a keyword");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let (topic, keyword, source) = match (&request.topic, &pooled) {
+            (Some(t), _) => (t.clone(), None, "manual"),
+            (None, Some(p)) => (
+                p.title.clone(),
+                None,
+                if p.source == "manual" {
+                    "manual"
+                } else {
+                    "feed"
+                },
+            ),
+            (None, None) => match self
                 .store
                 .reserve_keyword(self.config.keywords.clone())
                 .await
@@ -301,7 +358,75 @@ impl Generator {
         let category = request
             .category
             .clone()
+            .or_else(|| pooled.as_ref().map(|p| p.category.clone()))
             .unwrap_or_else(|| self.config.category.clone());
+        let outcome = self
+            .write_slot(job_id, slot, &topic, keyword, source, category, cancel)
+            .await;
+        if let (SlotOutcome::Failed(_), Some(p)) = (&outcome, &pooled) {
+            // Not written: the topic goes back to the pool for the retry.
+            if let Err(e) = self.store.release_topic(p.id).await {
+                tracing::warn!(job_id, slot, error = %e, "could not return the topic to the pool");
+            }
+        }
+        outcome
+    }
+
+    /// Admits one more post under the daily post cap and budget (UTC day), counting posts
+    /// being written now so that parallel slots cannot all pass: the budget holds to within
+    /// one post (a post's cost is known only once written; the day's mean cost stands in).
+    async fn admit_budget(&self) -> Result<Option<BudgetSlot>, JobError> {
+        let (cap, budget) = (self.config.daily_post_cap, self.config.daily_budget_usd);
+        if cap.is_none() && budget.is_none() {
+            return Ok(None);
+        }
+        let now = crate::db::now_ms();
+        let midnight = now - now.rem_euclid(86_400_000);
+        let (posts, cost) = self
+            .store
+            .spend_since(midnight)
+            .await
+            .map_err(|e| JobError::retryable(e.to_string()))?;
+        let mut in_flight = self.in_flight.lock().expect("budget slots");
+        let n = u64::from(*in_flight);
+        let mean = if posts > 0 { cost / posts as f64 } else { 0.0 };
+        let stop = match (cap, budget) {
+            (Some(c), _) if posts + n >= u64::from(c) => Some(format!(
+                "the daily post cap of {c} is reached ({posts} written today, {n} being written)"
+            )),
+            (_, Some(b)) if cost + n as f64 * mean >= b => Some(format!(
+                "the daily budget of ${b:.2} is reached (${cost:.4} spent today)"
+            )),
+            _ => None,
+        };
+        if let Some(reason) = stop {
+            drop(in_flight);
+            if self.stats.budget_stop().as_deref() != Some(reason.as_str()) {
+                tracing::warn!(%reason, "generation stopped for today");
+            }
+            self.stats.set_budget_stop(Some(reason.clone()));
+            return Err(JobError {
+                retry: Retry::Never,
+                message: format!("{reason}: generation resumes after midnight UTC"),
+            });
+        }
+        *in_flight += 1;
+        drop(in_flight);
+        self.stats.set_budget_stop(None);
+        Ok(Some(BudgetSlot(self.in_flight.clone())))
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
+    async fn write_slot(
+        &self,
+        job_id: &str,
+        slot: u32,
+        topic: &str,
+        keyword: Option<String>,
+        source: &str,
+        category: String,
+        cancel: &CancellationToken,
+    ) -> SlotOutcome {
         let avoid = self
             .store
             .recent_titles(keyword.clone(), 10)
@@ -340,7 +465,7 @@ impl Generator {
             }
             let draft = match self
                 .draft(
-                    provider, &topic, &category, &avoid, job_id, slot, cancel, deadline,
+                    provider, topic, &category, &avoid, job_id, slot, cancel, deadline,
                 )
                 .await
             {
@@ -364,7 +489,7 @@ impl Generator {
                 .store_draft(
                     job_id,
                     slot,
-                    &topic,
+                    topic,
                     keyword.as_deref(),
                     source,
                     category,

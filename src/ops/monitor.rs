@@ -114,6 +114,7 @@ impl Monitor {
             }
         }
         self.evaluate(&sample, monitoring);
+        self.alert_budget();
         let results = self.checks(&sample).await;
         for (check, result) in results {
             let failing = result.is_err();
@@ -467,6 +468,22 @@ impl Monitor {
                 Err(format!("the scheduler has not run for {} s", age.as_secs()))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Generation stopped by the daily budget or post cap: a warning while it lasts.
+    fn alert_budget(&mut self) {
+        let stop = self.ops.stats().budget_stop();
+        let mut s = self.ops.state();
+        match stop {
+            Some(reason) => s.alerter.raise(
+                "budget",
+                Severity::Warning,
+                "Generation stopped for today",
+                &format!("{reason}; it resumes after midnight UTC or when the limit is raised"),
+                Instant::now(),
+            ),
+            None => s.alerter.resolve("budget", "generation is allowed again"),
         }
     }
 

@@ -132,6 +132,8 @@ pub struct Stats {
     pub jobs_ok: AtomicU64,
     /// Job attempts that failed (retryable or not).
     pub jobs_failed: AtomicU64,
+    /// Why generation is stopped for the day (budget or post cap), while it is.
+    pub budget_stop: std::sync::Mutex<Option<String>>,
 }
 
 impl Default for Stats {
@@ -142,6 +144,7 @@ impl Default for Stats {
             generation: Histogram::new(&GENERATION_BUCKETS),
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
+            budget_stop: std::sync::Mutex::new(None),
         }
     }
 }
@@ -153,6 +156,16 @@ impl Stats {
         if status >= 500 {
             self.api_errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Sets or clears the reason generation is stopped for the day.
+    pub fn set_budget_stop(&self, reason: Option<String>) {
+        *self.budget_stop.lock().expect("budget flag") = reason;
+    }
+
+    /// Why generation is stopped for the day, if it is.
+    pub fn budget_stop(&self) -> Option<String> {
+        self.budget_stop.lock().expect("budget flag").clone()
     }
 
     /// Records one job attempt's outcome.

@@ -5,18 +5,21 @@
 
 mod metrics;
 mod posts;
+mod topics;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 pub use metrics::ROLLUP_MS;
 pub use posts::{NewPost, Post, PostStatus, PostSummary, Publication};
+pub use topics::{FeedOutcome, FeedState, PoolTopic};
 
 use crate::db::{Db, DbError, now_ms};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_metrics.sql"),
+    include_str!("migrations/0003_topic_pool.sql"),
 ];
 
 /// Errors of the store.

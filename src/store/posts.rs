@@ -334,6 +334,39 @@ impl Store {
             .await?)
     }
 
+    /// Posts written and their cost since `since_ms`.
+    pub async fn spend_since(&self, since_ms: i64) -> Result<(u64, f64), StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts WHERE created_at >= ?1",
+                    [since_ms],
+                    |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, f64>(1)?)),
+                )?)
+            })
+            .await?)
+    }
+
+    /// Posts and cost per UTC day (`YYYY-MM-DD`) since `since_ms`, oldest first.
+    pub async fn spend_by_day(&self, since_ms: i64) -> Result<Vec<(String, u64, f64)>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') AS day, COUNT(*), COALESCE(SUM(cost_usd), 0)
+                     FROM posts WHERE created_at >= ?1 GROUP BY day ORDER BY day",
+                )?;
+                let rows = stmt
+                    .query_map([since_ms], |r| {
+                        Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
     /// The ledger row of `(post, target)`, if the target holds the post.
     pub async fn publication(
         &self,

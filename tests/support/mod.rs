@@ -576,3 +576,79 @@ impl AlertReceiver {
 /// `[monitoring]` thresholds out of reach of a busy test machine, so that only the faults a
 /// test makes raise alerts.
 pub const QUIET_THRESHOLDS: &str = "cpu_warn_pct = 99.8\ncpu_critical_pct = 99.9\nmemory_warn_pct = 99.8\nmemory_critical_pct = 99.9\ndisk_warn_pct = 99.8\ndisk_critical_pct = 99.9\nerror_rate_warn_pct = 99.8\nerror_rate_critical_pct = 99.9\nresponse_warn_secs = 30\nresponse_critical_secs = 60\n";
+
+/// The service in this process, on port 0 and temporary folders.
+pub struct InProcess {
+    running: Option<blogflow::app::Running>,
+    /// `http://addr`.
+    pub base: String,
+    /// Data, content and logs live here.
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Starts the service with `toml` as its file and `env` on top of the folders and an
+    /// OpenAI-compatible provider at `fake`.
+    pub async fn start(fake: &FakeOpenAi, toml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let raw: blogflow::config::RawConfig = toml::from_str(toml).unwrap();
+        let mut pairs = vec![
+            ("BLOGFLOW_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            (
+                "BLOGFLOW_DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
+            (
+                "BLOGFLOW_CONTENT_DIR".to_owned(),
+                dir.path().join("content").display().to_string(),
+            ),
+            (
+                "OPENAI_API_KEY".to_owned(),
+                "sk-test-secret-key-value".to_owned(),
+            ),
+            ("OPENAI_BASE_URL".to_owned(), fake.base_url.clone()),
+            ("BLOGFLOW_API_TOKEN".to_owned(), TOKEN.to_owned()),
+        ];
+        pairs.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let (config, _) =
+            blogflow::config::Config::validate(raw, &blogflow::config::Env::from_pairs(pairs))
+                .unwrap();
+        let running = blogflow::app::start(config).await.unwrap();
+        Self {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            dir,
+        }
+    }
+
+    /// The running service.
+    pub fn running(&self) -> &blogflow::app::Running {
+        self.running.as_ref().unwrap()
+    }
+
+    /// GET as JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
+    }
+
+    /// Polls `path` until `done` holds.
+    pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        poll_json(
+            &reqwest::Client::new(),
+            &format!("{}{path}", self.base),
+            what,
+            done,
+        )
+        .await
+    }
+
+    /// Asks for `count` posts; returns the job id.
+    pub async fn generate(&self, count: u32) -> String {
+        request_generation(&reqwest::Client::new(), &self.base, count).await
+    }
+
+    /// Shuts down gracefully.
+    pub async fn stop(mut self) {
+        self.running.take().unwrap().shutdown().await;
+    }
+}

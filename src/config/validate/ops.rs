@@ -286,3 +286,90 @@ pub(super) fn alerts_config(c: &mut Check, env: &Env, raw: RawAlerts) -> AlertsC
         channels,
     }
 }
+
+pub(super) fn topics_config(
+    c: &mut Check,
+    raw: crate::config::raw::RawTopics,
+    default_category: &str,
+) -> crate::topics::TopicsConfig {
+    use crate::topics::feed::{FeedConfig, FeedLimits};
+    let mut feeds: Vec<FeedConfig> = Vec::new();
+    for (i, f) in raw.feeds.into_iter().enumerate() {
+        let at = format!("topics.feeds[{i}]");
+        if f.name.trim().is_empty() {
+            c.problems.push(error(
+                format!("{at}.name"),
+                "missing: give every feed a unique name",
+            ));
+        } else if feeds.iter().any(|g| g.name == f.name) {
+            c.problems.push(error(
+                format!("{at}.name"),
+                format!("{:?} is used twice", f.name),
+            ));
+        }
+        match reqwest::Url::parse(&f.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => c.problems.push(error(
+                format!("{at}.url"),
+                format!("{:?} is not an http(s) URL", f.url),
+            )),
+        }
+        let weight = c.range(
+            &format!("{at}.weight"),
+            f.weight.unwrap_or(1.0),
+            0.01,
+            100.0,
+        );
+        feeds.push(FeedConfig {
+            name: f.name,
+            url: f.url,
+            category: f.category.unwrap_or_else(|| default_category.to_owned()),
+            interval: secs(
+                60 * c.range(
+                    &format!("{at}.interval_mins"),
+                    f.interval_mins.unwrap_or(60),
+                    1,
+                    7 * 24 * 60,
+                ),
+            ),
+            include: f.include,
+            exclude: f.exclude,
+            weight,
+        });
+    }
+    crate::topics::TopicsConfig {
+        feeds,
+        limits: FeedLimits {
+            max_bytes: 1024
+                * c.range(
+                    "topics.max_feed_kib",
+                    raw.max_feed_kib.unwrap_or(2048),
+                    16,
+                    64 * 1024,
+                ),
+            max_items: c.range(
+                "topics.max_items_per_feed",
+                raw.max_items_per_feed.unwrap_or(50),
+                1,
+                1000,
+            ),
+            max_age: secs(
+                86_400
+                    * c.range(
+                        "topics.max_age_days",
+                        raw.max_age_days.unwrap_or(14),
+                        1,
+                        365,
+                    ),
+            ),
+        },
+        source_cooldown: secs(
+            60 * c.range(
+                "topics.source_cooldown_mins",
+                raw.source_cooldown_mins.unwrap_or(0),
+                0,
+                30 * 24 * 60,
+            ),
+        ),
+    }
+}

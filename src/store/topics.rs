@@ -1,0 +1,388 @@
+//! The topic pool and the feeds' fetch state.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::db::now_ms;
+use crate::topics::feed::FeedItem;
+use crate::topics::minhash::Signature;
+
+/// Titles at least this similar (estimated Jaccard of 3-character shingles) are one story.
+const SAME_STORY: f64 = 0.5;
+
+/// A topic in the pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolTopic {
+    /// Row id.
+    pub id: i64,
+    /// Feed name or `manual`.
+    pub source: String,
+    /// Category of the post about it.
+    pub category: String,
+    /// Headline.
+    pub title: String,
+    /// Summary from the feed.
+    pub summary: String,
+    /// Normalized link.
+    pub url: Option<String>,
+    /// ms since epoch.
+    pub published_at: i64,
+    /// `new`, `picked` or `skipped` (the same story was picked from another source).
+    pub status: String,
+    /// Members of its story across sources.
+    pub cluster_size: u32,
+}
+
+/// A feed's last fetch, for the API and the conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FeedState {
+    /// Feed name.
+    pub name: String,
+    /// Feed URL.
+    pub url: String,
+    /// Validator from the last fetch.
+    #[serde(skip)]
+    pub etag: Option<String>,
+    /// Validator from the last fetch.
+    #[serde(skip)]
+    pub last_modified: Option<String>,
+    /// ms since epoch; 0 before the first fetch.
+    pub last_fetched_at: i64,
+    /// `ok`, `not_modified`, `error` or `never`.
+    pub last_status: String,
+    /// The last error, for the operator.
+    pub last_error: Option<String>,
+    /// New topics from this feed so far.
+    pub items_added: u64,
+}
+
+/// What to record after a fetch.
+#[derive(Debug, Clone)]
+pub enum FeedOutcome {
+    /// Fetched; validators for next time.
+    Ok {
+        /// `ETag`.
+        etag: Option<String>,
+        /// `Last-Modified`.
+        last_modified: Option<String>,
+        /// New topics.
+        added: u64,
+    },
+    /// 304.
+    NotModified,
+    /// Failed, with the reason.
+    Error(String),
+}
+
+const TOPIC_COLUMNS: &str =
+    "t.id, t.source, t.category, t.title, t.summary, t.url, t.published_at, t.status,
+     (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)";
+
+fn topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<PoolTopic> {
+    Ok(PoolTopic {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        category: r.get(2)?,
+        title: r.get(3)?,
+        summary: r.get(4)?,
+        url: r.get(5)?,
+        published_at: r.get(6)?,
+        status: r.get(7)?,
+        cluster_size: r.get(8)?,
+    })
+}
+
+/// Inserts one topic unless its URL or GUID was ever seen; joins it to the story of a similar
+/// earlier title. Returns whether it was new.
+fn insert_topic(
+    tx: &Transaction<'_>,
+    source: &str,
+    category: &str,
+    weight: f64,
+    manual: bool,
+    item: &FeedItem,
+) -> rusqlite::Result<bool> {
+    let seen: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM topic_pool WHERE (url = ?1 AND ?1 IS NOT NULL) OR (guid = ?2 AND ?2 IS NOT NULL))",
+        params![item.url, item.guid],
+        |r| r.get(0),
+    )?;
+    if seen {
+        return Ok(false);
+    }
+    let signature = Signature::of(&item.title, 3);
+    let bands = signature.bands();
+    // The earliest sufficiently similar topic that shares a band is the story.
+    let mut cluster = None;
+    {
+        let mut candidates = tx.prepare_cached(
+            "SELECT DISTINCT t.id, t.cluster, t.signature FROM topic_bands b JOIN topic_pool t ON t.id = b.topic WHERE b.band = ?1",
+        )?;
+        for band in bands {
+            let rows = candidates.query_map([band], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, c, sig) = row?;
+                if Signature::from_bytes(&sig)
+                    .is_some_and(|s| s.similarity(&signature) >= SAME_STORY)
+                    && cluster.is_none_or(|(best, _)| id < best)
+                {
+                    cluster = Some((id, c));
+                }
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO topic_pool (source, category, guid, url, title, summary, published_at, added_at, weight, manual, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            source,
+            category,
+            item.guid,
+            item.url,
+            item.title,
+            item.summary,
+            item.published_at,
+            now_ms(),
+            weight,
+            manual,
+            signature.to_bytes()
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "UPDATE topic_pool SET cluster = ?1 WHERE id = ?2",
+        params![cluster.map_or(id, |(_, c)| c), id],
+    )?;
+    let mut band_insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO topic_bands (band, topic) VALUES (?1, ?2)")?;
+    for band in bands {
+        band_insert.execute(params![band, id])?;
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// Adds a feed's items to the pool; returns how many were new.
+    pub async fn add_feed_topics(
+        &self,
+        source: &str,
+        category: &str,
+        weight: f64,
+        items: Vec<FeedItem>,
+    ) -> Result<u64, StoreError> {
+        let (source, category) = (source.to_owned(), category.to_owned());
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                let mut added = 0;
+                for item in &items {
+                    added += u64::from(insert_topic(tx, &source, &category, weight, false, item)?);
+                }
+                Ok(added)
+            })
+            .await?)
+    }
+
+    /// Queues a topic written by the operator; picked before any feed topic. `None` when the
+    /// same title is already waiting.
+    pub async fn add_manual_topic(
+        &self,
+        title: &str,
+        category: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let item = FeedItem {
+            guid: Some(format!("manual:{}", crate::topics::normalize::title(title))),
+            url: None,
+            title: title.trim().to_owned(),
+            summary: String::new(),
+            published_at: now_ms(),
+        };
+        let category = category.to_owned();
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                if !insert_topic(tx, "manual", &category, 1.0, true, &item)? {
+                    return Ok(None);
+                }
+                Ok(Some(tx.last_insert_rowid()))
+            })
+            .await?)
+    }
+
+    /// Picks the best waiting topic and marks it (and the rest of its story) used, atomically:
+    /// manual topics first (oldest first); then feed topics ranked by recency (half-life one
+    /// day) × source weight × (1 + ln(story size)), skipping sources picked within `cooldown_ms`
+    /// and stories already written. `category` limits feed topics to one category.
+    pub async fn pick_topic(
+        &self,
+        category: Option<String>,
+        cooldown_ms: i64,
+    ) -> Result<Option<PoolTopic>, StoreError> {
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                let now = now_ms();
+                let manual: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM topic_pool WHERE status = 'new' AND manual = 1 ORDER BY id LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let chosen = match manual {
+                    Some(id) => Some(id),
+                    None => {
+                        let mut stmt = tx.prepare_cached(
+                            "SELECT t.id, t.weight, t.published_at,
+                                    (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)
+                             FROM topic_pool t
+                             WHERE t.status = 'new' AND t.manual = 0 AND (?1 IS NULL OR t.category = ?1)
+                               AND NOT EXISTS (SELECT 1 FROM topic_pool c WHERE c.cluster = t.cluster AND c.status = 'picked')
+                               AND NOT EXISTS (SELECT 1 FROM topic_pool s WHERE s.source = t.source AND s.status = 'picked' AND s.picked_at > ?2)
+                             ORDER BY t.published_at DESC LIMIT 500",
+                        )?;
+                        let rows = stmt.query_map(params![category, now - cooldown_ms], |r| {
+                            Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                        })?;
+                        let mut best: Option<(f64, i64)> = None;
+                        for row in rows {
+                            let (id, weight, published, size) = row?;
+                            let age_days = (now - published).max(0) as f64 / 86_400_000.0;
+                            let rank = weight * 0.5f64.powf(age_days) * (1.0 + (size as f64).ln());
+                            if best.is_none_or(|(b, _)| rank > b) {
+                                best = Some((rank, id));
+                            }
+                        }
+                        best.map(|(_, id)| id)
+                    }
+                };
+                let Some(id) = chosen else {
+                    return Ok(None);
+                };
+                tx.execute(
+                    "UPDATE topic_pool SET status = 'picked', picked_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                tx.execute(
+                    "UPDATE topic_pool SET status = 'skipped' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'new'",
+                    [id],
+                )?;
+                let t = tx.query_row(
+                    &format!("SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE t.id = ?1"),
+                    [id],
+                    topic,
+                )?;
+                Ok(Some(t))
+            })
+            .await?)
+    }
+
+    /// Returns a picked topic (and the rest of its story) to the pool: its post was not
+    /// written.
+    pub async fn release_topic(&self, id: i64) -> Result<(), StoreError> {
+        Ok(self
+            .db
+            .transaction(move |tx| {
+                tx.execute(
+                    "UPDATE topic_pool SET status = 'new', picked_at = NULL WHERE id = ?1",
+                    [id],
+                )?;
+                tx.execute(
+                    "UPDATE topic_pool SET status = 'new' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'skipped'",
+                    [id],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    /// Topics in the pool, newest first; `status` filters.
+    pub async fn list_topics(
+        &self,
+        status: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<PoolTopic>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE (?1 IS NULL OR t.status = ?1) ORDER BY t.id DESC LIMIT ?2"
+                ))?;
+                let rows = stmt
+                    .query_map(params![status, limit as i64], topic)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// The fetch state of the feed at `url`.
+    pub async fn feed_state(&self, url: &str) -> Result<Option<FeedState>, StoreError> {
+        let url = url.to_owned();
+        Ok(self
+            .db
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT name, url, etag, last_modified, last_fetched_at, last_status, last_error, items_added FROM feed_state WHERE url = ?1",
+                    [url],
+                    |r| {
+                        Ok(FeedState {
+                            name: r.get(0)?,
+                            url: r.get(1)?,
+                            etag: r.get(2)?,
+                            last_modified: r.get(3)?,
+                            last_fetched_at: r.get(4)?,
+                            last_status: r.get(5)?,
+                            last_error: r.get(6)?,
+                            items_added: r.get::<_, i64>(7)?.max(0) as u64,
+                        })
+                    },
+                )
+                .optional()?)
+            })
+            .await?)
+    }
+
+    /// Records a fetch's outcome (validators are kept across errors and 304s).
+    pub async fn record_feed(
+        &self,
+        name: &str,
+        url: &str,
+        outcome: FeedOutcome,
+    ) -> Result<(), StoreError> {
+        let (name, url) = (name.to_owned(), url.to_owned());
+        Ok(self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO feed_state (url, name) VALUES (?1, ?2) ON CONFLICT (url) DO UPDATE SET name = ?2",
+                    params![url, name],
+                )?;
+                let now = now_ms();
+                match outcome {
+                    FeedOutcome::Ok { etag, last_modified, added } => c.execute(
+                        "UPDATE feed_state SET etag = ?2, last_modified = ?3, last_fetched_at = ?4, last_status = 'ok',
+                         last_error = NULL, items_added = items_added + ?5 WHERE url = ?1",
+                        params![url, etag, last_modified, now, added as i64],
+                    )?,
+                    FeedOutcome::NotModified => c.execute(
+                        "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'not_modified', last_error = NULL WHERE url = ?1",
+                        params![url, now],
+                    )?,
+                    FeedOutcome::Error(e) => c.execute(
+                        "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'error', last_error = ?3 WHERE url = ?1",
+                        params![url, now, e],
+                    )?,
+                };
+                Ok(())
+            })
+            .await?)
+    }
+}
