@@ -377,3 +377,73 @@ async fn a_daily_post_cap_and_a_daily_budget_stop_generation_with_an_alert() {
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn a_near_duplicate_post_is_held_with_the_reason_and_not_published() {
+    let fake = support::FakeOpenAi::start().await;
+    let original = support::good_post(7);
+    let mut rewrite = original.clone();
+    // Another title and slug, the last of six sections rewritten: still the same post.
+    rewrite["title"] = "Software Teams and AI Agents: What Changed".into();
+    rewrite["slug"] = "software-teams-and-ai-agents".into();
+    let cut = "## What changed in outlook";
+    let head = original["body"]
+        .as_str()
+        .unwrap()
+        .split(cut)
+        .next()
+        .unwrap();
+    let other = support::good_post(8);
+    let tail = other["body"].as_str().unwrap().split(cut).nth(1).unwrap();
+    rewrite["body"] = format!("{head}{cut}{tail}").into();
+    fake.script([
+        support::Reply::Text(original.to_string()),
+        support::Reply::Text(rewrite.to_string()),
+        support::Reply::Post,
+    ]);
+    let toml = format!("schedules = []\n[generation]\nparallelism = 1\n{FAST_QUEUE}");
+    let svc = support::InProcess::start(&fake, &toml, &[]).await;
+    for expected in 1..=3 {
+        let job = svc.generate(1).await;
+        svc.wait_for(
+            &format!("/api/jobs/content-generation/{job}"),
+            "the job",
+            |j| j["state"] == "completed",
+        )
+        .await;
+        svc.wait_for("/api/automation/workflow", "the post stored", |w| {
+            w["posts"]["total"] == expected
+        })
+        .await;
+    }
+    let w = svc
+        .wait_for("/api/automation/workflow", "two publications", |w| {
+            w["posts"]["published"] == 2
+        })
+        .await;
+    assert_eq!(w["posts"]["held"], 1, "{w:#}");
+    let store = &svc.running().store;
+    let held: Vec<_> = store
+        .list_posts(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.status == blogflow::store::PostStatus::Held)
+        .collect();
+    let post = store.get_post(&held[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        post.content.title,
+        "Software Teams and AI Agents: What Changed"
+    );
+    let reason = post.hold_reason.unwrap();
+    assert!(
+        reason.starts_with("near-duplicate of \"How AI Agents Changed Software Teams, Part 7\""),
+        "{reason}"
+    );
+    eprintln!("{reason}");
+    let files = std::fs::read_dir(svc.dir.path().join("content"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2, "the near-duplicate was not published");
+    svc.stop().await;
+}

@@ -236,6 +236,7 @@ mod tests {
             attempts: 1,
             created_at: 1_795_658_400_000,
             published_at: None,
+            hold_reason: None,
         }
     }
 

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_metrics.sql"),
     include_str!("migrations/0003_topic_pool.sql"),
+    include_str!("migrations/0004_near_duplicates.sql"),
 ];
 
 /// Errors of the store.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{PostTotals, Store, StoreError};
 use crate::content::{GeneratedPost, QualityReport};
 use crate::db::now_ms;
+use crate::topics::minhash::Signature;
 
 /// Where a post is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,7 +117,15 @@ pub struct Post {
     pub created_at: i64,
     /// Published at, ms since epoch.
     pub published_at: Option<i64>,
+    /// Why it is held, when that is not (only) its quality score: a near-duplicate.
+    pub hold_reason: Option<String>,
 }
+
+/// Bodies at least this similar (estimated Jaccard of 9-character shingles) are the same post.
+pub const NEAR_DUPLICATE: f64 = 0.5;
+/// Shingle length for bodies: long enough to span words, so that posts sharing a vocabulary
+/// but not sentences stay apart.
+const BODY_SHINGLE: usize = 9;
 
 /// A post without its body, for lists.
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +163,7 @@ pub struct Publication {
 
 const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags, seo_title, \
      seo_description, seo_keywords, body, quality, status, provider, model, input_tokens, output_tokens, cost_usd, \
-     generation_ms, attempts, created_at, published_at";
+     generation_ms, attempts, created_at, published_at, hold_reason";
 
 fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
     let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
@@ -194,7 +203,41 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
         attempts: r.get(23)?,
         created_at: r.get(24)?,
         published_at: r.get(25)?,
+        hold_reason: r.get(26)?,
     })
+}
+
+/// The most similar earlier post at or above [`NEAR_DUPLICATE`], found through shared bands:
+/// (id, title, similarity).
+fn near_duplicate(
+    tx: &rusqlite::Transaction<'_>,
+    signature: &Signature,
+) -> rusqlite::Result<Option<(String, String, f64)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT DISTINCT s.post_id, s.signature, p.title FROM post_bands b
+         JOIN post_signatures s ON s.post_id = b.post_id JOIN posts p ON p.id = s.post_id WHERE b.band = ?1",
+    )?;
+    let mut best: Option<(String, String, f64)> = None;
+    for band in signature.bands() {
+        let rows = stmt.query_map([band], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, sig, title) = row?;
+            let Some(other) = Signature::from_bytes(&sig) else {
+                continue;
+            };
+            let similarity = other.similarity(signature);
+            if similarity >= NEAR_DUPLICATE && best.as_ref().is_none_or(|b| similarity > b.2) {
+                best = Some((id, title, similarity));
+            }
+        }
+    }
+    Ok(best)
 }
 
 impl Store {
@@ -217,6 +260,7 @@ impl Store {
     /// A slug already taken by another post gets a numeric suffix.
     pub async fn insert_post(&self, new: NewPost) -> Result<Post, StoreError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let signature = Signature::of(&new.post.body, BODY_SHINGLE);
         let id = self
             .db
             .transaction(move |tx| {
@@ -233,22 +277,44 @@ impl Store {
                     slug = format!("{base}-{n}");
                     n += 1;
                 }
+                // Inside the transaction, so two slots finishing at once cannot both pass.
+                let twin = near_duplicate(tx, &signature)?;
+                let (status, hold_reason) = match &twin {
+                    Some((other, title, similarity)) => (
+                        PostStatus::Held,
+                        Some(format!(
+                            "near-duplicate of {title:?} ({other}), similarity {similarity:.2}: not published"
+                        )),
+                    ),
+                    None => (new.status, None),
+                };
                 let p = &new.post;
                 tx.execute(
                     "INSERT INTO posts (id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags,
                          seo_title, seo_description, seo_keywords, body, quality_score, quality, status, provider, model,
-                         input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at)
+                         input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24, ?25, ?26)",
+                         ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
                     params![
                         id, new.job_id, new.slot, new.topic, new.keyword, new.category, new.language, p.title, slug,
                         p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), p.seo_title, p.seo_description,
                         serde_json::to_string(&p.seo_keywords).unwrap_or_default(), p.body, new.quality.score,
-                        serde_json::to_string(&new.quality).unwrap_or_default(), new.status.as_str(), new.provider,
+                        serde_json::to_string(&new.quality).unwrap_or_default(), status.as_str(), new.provider,
                         new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms as i64,
-                        new.attempts, now_ms()
+                        new.attempts, now_ms(), hold_reason
                     ],
                 )?;
+                // A held twin is not indexed: only what may be published counts as the archive.
+                if twin.is_none() {
+                    tx.execute(
+                        "INSERT INTO post_signatures (post_id, signature) VALUES (?1, ?2)",
+                        params![id, signature.to_bytes()],
+                    )?;
+                    let mut band = tx.prepare_cached("INSERT OR IGNORE INTO post_bands (band, post_id) VALUES (?1, ?2)")?;
+                    for b in signature.bands() {
+                        band.execute(params![b, id])?;
+                    }
+                }
                 Ok(id)
             })
             .await?;

@@ -327,23 +327,203 @@ async fn respond(
     }
 }
 
-/// A post that passes the quality gate, unique per `n`.
+/// Words for [`good_post`]'s sentences.
+const WORDS: &[&str] = &[
+    "model",
+    "agent",
+    "team",
+    "chip",
+    "budget",
+    "policy",
+    "dataset",
+    "benchmark",
+    "latency",
+    "startup",
+    "research",
+    "customer",
+    "workflow",
+    "regulator",
+    "engineer",
+    "inference",
+    "training",
+    "vendor",
+    "contract",
+    "privacy",
+    "safety",
+    "memory",
+    "context",
+    "token",
+    "license",
+    "cloud",
+    "laptop",
+    "phone",
+    "robot",
+    "factory",
+    "hospital",
+    "school",
+    "bank",
+    "newsroom",
+    "studio",
+    "translation",
+    "search",
+    "summary",
+    "review",
+    "audit",
+    "pilot",
+    "rollout",
+    "feedback",
+    "metric",
+    "quarter",
+    "roadmap",
+    "prototype",
+    "release",
+    "update",
+    "patch",
+    "outage",
+    "incident",
+    "forecast",
+    "pricing",
+    "margin",
+    "subsidy",
+    "grant",
+    "lab",
+    "university",
+    "consortium",
+    "standard",
+    "protocol",
+    "interface",
+    "plugin",
+    "assistant",
+    "copilot",
+    "compiler",
+    "database",
+    "pipeline",
+    "cluster",
+    "accelerator",
+    "wafer",
+    "supply",
+    "export",
+    "import",
+    "tariff",
+    "court",
+    "lawsuit",
+    "copyright",
+    "artist",
+    "writer",
+    "teacher",
+    "student",
+    "doctor",
+    "nurse",
+    "farmer",
+    "driver",
+    "pilotage",
+    "weather",
+    "climate",
+    "energy",
+    "grid",
+    "battery",
+    "sensor",
+    "camera",
+    "vision",
+    "speech",
+    "music",
+    "video",
+    "image",
+    "map",
+    "route",
+    "warehouse",
+    "inventory",
+    "invoice",
+    "ledger",
+    "fraud",
+    "risk",
+    "insurance",
+    "claim",
+    "loan",
+    "market",
+    "investor",
+    "founder",
+    "hiring",
+    "salary",
+    "union",
+    "strike",
+    "election",
+    "campaign",
+    "rumor",
+    "evidence",
+    "archive",
+    "library",
+    "museum",
+    "garden",
+    "kitchen",
+    "recipe",
+    "travel",
+    "ticket",
+    "stadium",
+    "league",
+    "coach",
+    "fitness",
+    "sleep",
+    "habit",
+    "reminder",
+    "calendar",
+    "meeting",
+    "email",
+    "chat",
+    "forum",
+    "community",
+    "moderator",
+    "quickly",
+    "carefully",
+    "openly",
+    "quietly",
+    "widely",
+    "slowly",
+    "sharply",
+    "gradually",
+    "improves",
+    "reduces",
+    "doubles",
+    "questions",
+    "replaces",
+    "supports",
+    "measures",
+    "delays",
+    "explains",
+    "protects",
+    "exposes",
+    "connects",
+    "predicts",
+    "schedules",
+    "translates",
+    "ranks",
+];
+
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A post that passes the quality gate, unique per `n`: its sentences are drawn from
+/// [`WORDS`] by a generator seeded with `n`, so two posts share words but not sentences (the
+/// near-duplicate check must let them both through).
 pub fn good_post(n: usize) -> Value {
+    let mut state = mix(n as u64 + 1);
+    let mut word = || {
+        state = mix(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        WORDS[(state % WORDS.len() as u64) as usize]
+    };
     let mut body = String::from(
         "Artificial intelligence keeps moving, and this article looks at one concrete shift in detail.\n\n",
     );
-    for (i, topic) in [
+    for topic in [
         "models", "agents", "hardware", "policy", "practice", "outlook",
-    ]
-    .iter()
-    .enumerate()
-    {
+    ] {
         body.push_str(&format!("## What changed in {topic}\n\n"));
-        for j in 0..4 {
-            body.push_str(&format!(
-                "Observation {j} about {topic}: teams report measurable change number {} in area {}, which matters because adoption in {} depends on it.\n\n",
-                n * 31 + i * 7 + j, i + j * 3, 2020 + i
-            ));
+        for _ in 0..4 {
+            let words: Vec<&str> = (0..16).map(|_| word()).collect();
+            body.push_str(&format!("The {} {}.\n\n", words.join(" "), topic));
         }
     }
     json!({
