@@ -87,7 +87,7 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
 
     part(
         "length",
-        25.0,
+        20.0,
         ratio(chars, good_chars),
         format!("{chars} characters, aim for {good_chars}+ (minimum {min_chars})"),
     );
@@ -169,13 +169,22 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
     };
     part(
         "language",
-        15.0,
+        10.0,
         lang_share / lang_needed,
         format!(
             "{:.0}% of letters are {}",
             lang_share * 100.0,
             language.code()
         ),
+    );
+
+    let markup = markup_problems(body);
+    let dangerous = markup.iter().any(|m| m.starts_with("unsafe"));
+    part(
+        "markup",
+        10.0,
+        1.0 - markup.len() as f64 / 3.0,
+        markup.join(", "),
     );
 
     let lower = format!("{}\n{}\n{}", post.title, post.summary, body).to_lowercase();
@@ -192,11 +201,61 @@ pub fn score(post: &GeneratedPost, language: Language) -> QualityReport {
     if !forbidden.is_empty() {
         total = total.min(20.0);
     }
+    // Defects no other strength makes up for: each caps the score below any sensible
+    // threshold, and its sub-score says why.
+    if lang_share < lang_needed / 2.0 {
+        total = total.min(40.0);
+    }
+    if dangerous {
+        total = total.min(40.0);
+    }
+    if repeated > 0.5 {
+        total = total.min(45.0);
+    }
+    if headings == 0 && paragraphs.len() < 3 {
+        total = total.min(55.0);
+    }
     QualityReport {
         score: total.round().clamp(0.0, 100.0) as u8,
         parts,
         forbidden,
     }
+}
+
+/// Links and markup that would break or endanger the published page: unbalanced code fences,
+/// empty or malformed links, script-capable HTML (`unsafe …`, which caps the score).
+fn markup_problems(body: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if body.matches("```").count() % 2 == 1 {
+        problems.push("unclosed code fence".to_owned());
+    }
+    if body.contains("]()") || body.contains("](#)") {
+        problems.push("empty link target".to_owned());
+    }
+    let lower = body.to_lowercase();
+    let links: Vec<&str> = lower.split("](").skip(1).collect();
+    if links.iter().any(|l| {
+        !l.contains(')')
+            || l.split(')')
+                .next()
+                .is_some_and(|t| t.contains(char::is_whitespace))
+    }) {
+        problems.push("malformed link".to_owned());
+    }
+    for tag in [
+        "<script",
+        "<iframe",
+        "javascript:",
+        " onerror=",
+        " onload=",
+        "<object",
+        "<embed",
+    ] {
+        if lower.contains(tag) {
+            problems.push(format!("unsafe {}", tag.trim()));
+        }
+    }
+    problems
 }
 
 fn ratio(have: usize, want: usize) -> f64 {
@@ -270,18 +329,15 @@ mod tests {
         }
     }
 
+    /// The body of a fixture post (`tests/fixtures/quality`), after its header.
+    fn fixture_body(text: &str) -> String {
+        text.split_once("\n---\n").unwrap().1.to_owned()
+    }
+
     fn english_body() -> String {
-        let topics = ["models", "agents", "chips", "data", "safety", "costs"];
-        let mut b = String::from(
-            "An introduction that sets the scene for the reader and explains the stakes.\n\n",
-        );
-        for (i, t) in topics.iter().enumerate() {
-            b.push_str(&format!("## Section {i} on {t}\n\n"));
-            for j in 0..5 {
-                b.push_str(&format!("Paragraph {j} explains how {t} changed in year {}, with concrete detail number {} and a distinct observation about item {}.\n\n", 2020 + i, i * 7 + j, j * 13 + i));
-            }
-        }
-        b
+        fixture_body(include_str!(
+            "../../tests/fixtures/quality/good-en-inference-costs.md"
+        ))
     }
 
     #[test]
@@ -311,11 +367,9 @@ mod tests {
 
     #[test]
     fn korean_is_measured_in_characters_and_language_is_checked() {
-        let mut body = String::from("인공지능 에이전트가 실제 업무에 들어오고 있습니다.\n\n");
-        for i in 0..8 {
-            body.push_str(&format!("## {i}번째 변화\n\n"));
-            body.push_str(&format!("에이전트는 도구를 쓰고 계획을 세우며 결과를 검토합니다. {i}번째 사례에서 기업은 비용을 줄이고 품질을 높였습니다. 개발자는 평가 체계와 권한 관리를 먼저 갖춰야 합니다. 작은 작업부터 자동화하고 사람의 검토를 남겨 두는 것이 안전합니다. 데이터 접근 범위를 좁히고 기록을 남기면 문제를 빨리 찾을 수 있습니다. 이런 준비가 된 팀이 {i}분기에 가장 큰 효과를 보았습니다.\n\n"));
-        }
+        let body = fixture_body(include_str!(
+            "../../tests/fixtures/quality/good-ko-agents.md"
+        ));
         let ko = score(
             &post("AI 에이전트가 바꾸는 업무 방식", body.clone()),
             Language::Ko,
