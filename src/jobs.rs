@@ -257,8 +257,14 @@ impl JobRouter {
         )
     }
 
-    /// Checks the provider and every target, caches and returns the result.
+    /// Checks the provider and every target, caches and returns the result. Also applies
+    /// review mode's auto-approval, which needs the same regular tick.
     pub async fn health_check(&self) -> HealthSnapshot {
+        match self.generator.auto_approve().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(approved = n, "held posts auto-approved after the hold time"),
+            Err(e) => tracing::warn!(error = %e, "auto-approval failed"),
+        }
         // Cheap checks (list models) prove reachability and credentials without spending
         // tokens; a pass is what ends an ejection.
         let mut providers = Vec::new();

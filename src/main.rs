@@ -48,6 +48,16 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// The topic pool: queue a topic, list the pool.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Posts: list, approve or reject held ones.
+    Posts {
+        #[command(subcommand)]
+        command: PostsCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -75,6 +85,53 @@ enum ConfigCommand {
 enum ModelCommand {
     /// Download the default local model (SmolLM2-135M-Instruct) into the cache and verify it.
     Fetch,
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Queue a topic: written about before any feed topic.
+    Add {
+        /// The topic.
+        title: String,
+        /// Category (default: generation.category).
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// List the pool, newest first.
+    List {
+        /// `new`, `picked` or `skipped`.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PostsCommand {
+    /// List posts, newest first, with status, score and hold reason.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+    },
+    /// Approve a held post and queue its publication.
+    Approve {
+        /// Post id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a held post: it is never published.
+    Reject {
+        /// Post id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +287,8 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Status { url } => status(cli.config.as_ref(), url).await,
+            Command::Topics { command } => topics(cli.config.as_ref(), command).await,
+            Command::Posts { command } => posts(cli.config.as_ref(), command).await,
             Command::Model {
                 command: ModelCommand::Fetch,
             } => model_fetch().await,
@@ -578,5 +637,106 @@ async fn status(path: Option<&PathBuf>, url: Option<String>) -> anyhow::Result<E
         p["held"],
         p["cost_usd"].as_f64().unwrap_or(0.0)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the store and queue of the configured service (it may be running: SQLite and Redis
+/// take both processes).
+async fn open_parts(
+    path: Option<&PathBuf>,
+) -> anyhow::Result<Result<blogflow::app::Parts, ExitCode>> {
+    let config = match load_or_exit(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(Err(code)),
+    };
+    let _ = blogflow::telemetry::init(
+        &blogflow::config::LoggingConfig {
+            level: "warn".into(),
+            ..config.logging.clone()
+        },
+        None,
+    );
+    Ok(Ok(blogflow::app::open(Arc::new(config)).await?))
+}
+
+async fn topics(path: Option<&PathBuf>, command: TopicsCommand) -> anyhow::Result<ExitCode> {
+    let parts = match open_parts(path).await? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    match command {
+        TopicsCommand::Add { title, category } => {
+            let title = title.trim();
+            if title.is_empty() || title.chars().count() > 300 {
+                anyhow::bail!("the topic must be 1 to 300 characters");
+            }
+            let category =
+                category.unwrap_or_else(|| parts.router.config.generation.category.clone());
+            match parts.store.add_manual_topic(title, &category).await? {
+                Some(id) => println!("queued topic {id}: {title} ({category})"),
+                None => {
+                    eprintln!("{title:?} is already in the topic pool");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        TopicsCommand::List { status, limit } => {
+            for t in parts.store.list_topics(status, limit).await? {
+                println!(
+                    "{:>6}  {:<8} {:<16} {:<12} {}",
+                    t.id, t.status, t.source, t.category, t.title
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn posts(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Result<ExitCode> {
+    let parts = match open_parts(path).await? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    match command {
+        PostsCommand::List { limit } => {
+            for p in parts.store.list_posts(limit).await? {
+                let reason = match p.status {
+                    blogflow::store::PostStatus::Held => parts
+                        .store
+                        .get_post(&p.id)
+                        .await?
+                        .and_then(|full| {
+                            full.hold_reason.or(Some(format!(
+                                "score {} below the threshold",
+                                full.quality.score
+                            )))
+                        })
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                println!(
+                    "{}  {:<9} {:>3}  {}  {reason}",
+                    p.id,
+                    format!("{:?}", p.status).to_lowercase(),
+                    p.quality_score,
+                    p.title
+                );
+            }
+        }
+        PostsCommand::Approve { id, note } => {
+            let post = parts.router.generator.approve(&id, note).await?;
+            println!(
+                "approved {}: publishing queued ({})",
+                post.id, post.content.title
+            );
+        }
+        PostsCommand::Reject { id, note } => {
+            let post = parts.store.reject_post(&id, note).await?;
+            println!(
+                "rejected {}: it will not be published ({})",
+                post.id, post.content.title
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -172,3 +172,45 @@ async fn status_reports_a_running_service() {
     assert!(String::from_utf8_lossy(&down.stderr).contains("is `blogflow run` running?"));
     run.start_kill().unwrap();
 }
+
+#[tokio::test]
+async fn topics_and_posts_commands_queue_list_and_refuse_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = blogflow(dir.path());
+        cmd.args(args);
+        async move { cmd.output().await.unwrap() }
+    };
+    let out = run(&[
+        "topics",
+        "add",
+        "AI in Korean schools",
+        "--category",
+        "education",
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued topic"));
+    let twin = run(&["topics", "add", "AI in korean schools!"]).await;
+    assert_eq!(twin.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&twin.stderr).contains("already in the topic pool"));
+    let list = run(&["topics", "list"]).await;
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("manual")
+            && text.contains("education")
+            && text.contains("AI in Korean schools"),
+        "{text}"
+    );
+    let approve = run(&["posts", "approve", "no-such-post"]).await;
+    assert!(!approve.status.success());
+    assert!(
+        String::from_utf8_lossy(&approve.stderr).contains("post no-such-post not found"),
+        "{}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
+}

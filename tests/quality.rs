@@ -173,3 +173,99 @@ async fn a_bad_post_is_regenerated_then_held_and_never_published() {
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_published() {
+    let fake = support::FakeOpenAi::start().await;
+    let toml = "schedules = []\n[publish]\nmode = \"review\"\n[generation]\nparallelism = 1\n[queue]\npoll_interval_ms = 50\n";
+    let svc = support::InProcess::start(&fake, toml, &[]).await;
+    let job = svc.generate(2).await;
+    let done = svc
+        .wait_for(
+            &format!("/api/jobs/content-generation/{job}"),
+            "the job",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    let held: Vec<String> = done["result"]["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(held.len(), 2, "{done:#}");
+    let first = svc.get(&format!("/api/posts/{}", held[0])).await;
+    assert_eq!(
+        first["post"]["hold_reason"],
+        "awaiting review (publish.mode = review)"
+    );
+
+    let http = reqwest::Client::new();
+    let decide = |id: &str, what: &str, token: Option<&str>| {
+        let mut r = http
+            .post(format!("{}/api/posts/{id}/{what}", svc.base))
+            .json(&json!({"note": "checked by the editor"}));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        decide(&held[0], "approve", None).await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        decide(&held[0], "approve", Some(support::TOKEN))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        decide(&held[1], "reject", Some(support::TOKEN))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let again = decide(&held[1], "approve", Some(support::TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "a rejected post cannot be approved");
+    assert_eq!(
+        decide("nope", "approve", Some(support::TOKEN))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    svc.wait_for(
+        "/api/automation/workflow",
+        "the approved post published",
+        |w| w["posts"]["published"] == 1,
+    )
+    .await;
+    let rejected = svc.get(&format!("/api/posts/{}", held[1])).await;
+    assert_eq!(rejected["post"]["status"], "held");
+    assert_eq!(
+        rejected["post"]["hold_reason"],
+        "rejected: checked by the editor"
+    );
+    let files = std::fs::read_dir(svc.dir.path().join("content"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+    svc.stop().await;
+
+    // With an auto-approval time of zero and a floor the posts reach, the health tick approves.
+    let toml = "[[schedules]]\nname = \"health\"\ncron = \"* * * * * *\"\naction = \"health_check\"\n[publish]\nmode = \"review\"\nauto_approve_after_mins = 0\nauto_approve_min_score = 50\n[queue]\npoll_interval_ms = 50\n";
+    let svc = support::InProcess::start(&fake, toml, &[]).await;
+    svc.generate(1).await;
+    svc.wait_for(
+        "/api/automation/workflow",
+        "the auto-approved post published",
+        |w| w["posts"]["published"] == 1,
+    )
+    .await;
+    svc.stop().await;
+}

@@ -447,3 +447,44 @@ async fn a_near_duplicate_post_is_held_with_the_reason_and_not_published() {
     assert_eq!(files, 2, "the near-duplicate was not published");
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn the_same_request_within_the_cache_time_reuses_the_post_instead_of_paying_again() {
+    let fake = support::FakeOpenAi::start().await;
+    let toml = format!("schedules = []\n{FAST_QUEUE}");
+    let svc = support::InProcess::start(&fake, &toml, &[]).await;
+    let http = reqwest::Client::new();
+    let mut results = Vec::new();
+    for topic in [
+        "Open-weight models in 2026",
+        " open-weight MODELS in 2026 ",
+        "Something else",
+    ] {
+        let r: serde_json::Value = http
+            .post(format!("{}/api/automation/workflow", svc.base))
+            .bearer_auth(support::TOKEN)
+            .json(&serde_json::json!({"action": "generate_content", "count": 1, "topic": topic}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let job = r["job_id"].as_str().unwrap().to_owned();
+        let done = svc
+            .wait_for(
+                &format!("/api/jobs/content-generation/{job}"),
+                "the job",
+                |j| j["state"] == "completed",
+            )
+            .await;
+        results.push(done["result"]["generated"][0].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        results[0], results[1],
+        "the same topic again: the same post"
+    );
+    assert_ne!(results[0], results[2]);
+    assert_eq!(fake.requests(), 2, "two posts paid for, not three");
+    svc.stop().await;
+}

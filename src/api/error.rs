@@ -82,6 +82,11 @@ impl From<crate::store::StoreError> for ApiError {
             crate::store::StoreError::NotFound(what) => {
                 ApiError::not_found(format!("{what} not found"))
             }
+            crate::store::StoreError::Conflict(why) => ApiError {
+                status: axum::http::StatusCode::CONFLICT,
+                code: "conflict",
+                message: why,
+            },
             other => ApiError::unavailable("the store", other),
         }
     }

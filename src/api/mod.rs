@@ -15,6 +15,7 @@
 //! | `POST /api/jobs/{queue}/{id}/retry` | retry a failed job (token) |
 //! | `GET /api/providers` | providers in fallback order, last check, breaker state |
 //! | `GET /api/posts`, `GET /api/posts/{id}` | posts |
+//! | `POST /api/posts/{id}/approve`, `…/reject` | decide on a held post (token) |
 //! | `GET /api/topics`, `POST /api/topics` | the topic pool and feeds; queue a topic (token) |
 //! | `POST /api/topics/refresh` | fetch every feed now (token) |
 //! | `GET /api/costs` | posts and spend per day and month, budget state |
@@ -79,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/costs", get(costs))
         .route("/api/posts", get(list_posts))
         .route("/api/posts/{id}", get(get_post))
+        .route("/api/posts/{id}/approve", post(approve_post))
+        .route("/api/posts/{id}/reject", post(reject_post))
         .fallback(|| async { ApiError::not_found("no such route; see README.md for the API") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -682,4 +685,64 @@ async fn costs(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         "months": months.iter().map(|(m, (n, c))| json!({ "month": m, "posts": n, "cost_usd": c })).collect::<Vec<_>>(),
         "total_cost_usd": s.store.post_totals().await?.cost_usd,
     })))
+}
+
+/// The optional `{"note": "..."}` of a review decision.
+fn review_note(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not JSON ({e}); send {{\"note\": \"...\"}} or nothing"
+        ))
+    })?;
+    match v.get("note") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) if n.chars().count() <= 500 => Ok(Some(n.trim().to_owned())),
+        Some(_) => Err(ApiError::bad_request(
+            "\"note\" must be a string of at most 500 characters",
+        )),
+    }
+}
+
+async fn approve_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied.into_response();
+    }
+    let result = async {
+        let note = review_note(&body)?;
+        match s.orchestrator.router().generator.approve(&id, note).await {
+            Ok(post) => Ok(Json(
+                json!({ "post_id": post.id, "status": post.status, "publishing": "queued" }),
+            )),
+            Err(crate::content::pipeline::ApproveError::Store(e)) => Err(ApiError::from(e)),
+            Err(crate::content::pipeline::ApproveError::Queue(e)) => Err(ApiError::from(e)),
+        }
+    };
+    result.await.into_response()
+}
+
+async fn reject_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(denied) = authorize(&s.config, &headers) {
+        return denied.into_response();
+    }
+    let result = async {
+        let note = review_note(&body)?;
+        let post = s.store.reject_post(&id, note).await?;
+        Ok::<_, ApiError>(Json(
+            json!({ "post_id": post.id, "status": post.status, "hold_reason": post.hold_reason }),
+        ))
+    };
+    result.await.into_response()
 }

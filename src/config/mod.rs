@@ -172,10 +172,19 @@ pub struct GenerationConfig {
     /// Longest one post may take, every provider and regeneration included (each call is
     /// also bounded by its provider's timeout).
     pub post_deadline: Duration,
+    /// A manual topic written about within this time is answered with that post.
+    pub cache_ttl: Duration,
     /// Spend per UTC day after which generation stops until midnight, USD.
     pub daily_budget_usd: Option<f64>,
     /// Posts per UTC day after which generation stops until midnight.
     pub daily_post_cap: Option<u32>,
+    /// Every post waits for approval (`publish.mode = review`).
+    pub review: bool,
+    /// In review mode: approve by itself after this long when the score is at least
+    /// `auto_approve_min_score`.
+    pub auto_approve_after: Option<Duration>,
+    /// See `auto_approve_after`.
+    pub auto_approve_min_score: u8,
 }
 
 /// Which queue backend runs the jobs.

@@ -90,6 +90,9 @@ pub struct RawGeneration {
     pub job_timeout_secs: Option<u64>,
     /// Longest one post may take, every provider and regeneration included, seconds.
     pub post_deadline_secs: Option<u64>,
+    /// A request for a topic written about within this many minutes (same category and
+    /// language) reuses that post instead of paying for another (0 turns it off; 1440).
+    pub cache_ttl_mins: Option<u64>,
     /// Stop generating for the rest of the UTC day once this much was spent, USD.
     pub daily_budget_usd: Option<f64>,
     /// Stop generating for the rest of the UTC day after this many posts.
@@ -280,6 +283,14 @@ pub struct RawQueue {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawPublish {
+    /// `auto` (default: posts that pass the gate are published) or `review` (every post waits
+    /// for approval) (`BLOGFLOW_PUBLISH_MODE`).
+    pub mode: Option<String>,
+    /// In review mode, approve a waiting post by itself after this many minutes if its score
+    /// is at least `auto_approve_min_score` (checked with the health schedule).
+    pub auto_approve_after_mins: Option<u64>,
+    /// See `auto_approve_after_mins` (default 80).
+    pub auto_approve_min_score: Option<u8>,
     /// `[publish.markdown]`
     pub markdown: RawMarkdown,
 }

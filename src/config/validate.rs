@@ -211,6 +211,31 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
             generation.balance.insert(kind.to_owned(), b);
         }
     }
+    let mode = env
+        .get("BLOGFLOW_PUBLISH_MODE")
+        .map(str::to_owned)
+        .or(raw.publish.mode.clone());
+    generation.review = match mode.as_deref() {
+        None | Some("auto") => false,
+        Some("review") => true,
+        Some(other) => {
+            c.problems.push(error(
+                "BLOGFLOW_PUBLISH_MODE",
+                format!("{other:?} is unknown: use auto or review (publish.mode)"),
+            ));
+            false
+        }
+    };
+    generation.auto_approve_after = raw
+        .publish
+        .auto_approve_after_mins
+        .map(|m| secs(60 * c.range("publish.auto_approve_after_mins", m, 0, 525_600)));
+    generation.auto_approve_min_score = c.range(
+        "publish.auto_approve_min_score",
+        raw.publish.auto_approve_min_score.unwrap_or(80),
+        0,
+        100,
+    );
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
     let queue = queue_config(&mut c, env, raw.queue);
     let markdown = match (
@@ -597,12 +622,23 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             1,
             86_400,
         )),
+        cache_ttl: secs(
+            60 * c.range(
+                "generation.cache_ttl_mins",
+                raw.cache_ttl_mins.unwrap_or(1440),
+                0,
+                525_600,
+            ),
+        ),
         daily_budget_usd: raw
             .daily_budget_usd
             .map(|b| c.range("generation.daily_budget_usd", b, 0.0, 1e6)),
         daily_post_cap: raw
             .daily_post_cap
             .map(|n| c.range("generation.daily_post_cap", n, 0, 100_000)),
+        review: false,
+        auto_approve_after: None,
+        auto_approve_min_score: 80,
     }
 }
 

@@ -66,6 +66,17 @@ pub struct Generator {
     in_flight: Arc<std::sync::Mutex<u32>>,
 }
 
+/// Why an approval failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApproveError {
+    /// Not found, not held, or the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Approved, but the publication could not be queued (approve again once the queue is back).
+    #[error("approved, but publishing was not queued: {0}")]
+    Queue(#[from] crate::queue::QueueError),
+}
+
 /// Holds a slot's place in the daily budget while it is written.
 struct BudgetSlot(Arc<std::sync::Mutex<u32>>);
 
@@ -321,6 +332,24 @@ impl Generator {
         if self.providers.is_empty() {
             return SlotOutcome::Failed(JobError::unrecoverable(NO_PROVIDER));
         }
+        // The cache: a manual topic written about recently is answered with that post.
+        if let Some(topic) = &request.topic
+            && !self.config.cache_ttl.is_zero()
+        {
+            let category = request.category.as_deref().unwrap_or(&self.config.category);
+            let since = crate::db::now_ms() - self.config.cache_ttl.as_millis() as i64;
+            if let Ok(Some((id, status))) = self
+                .store
+                .recent_post_for_topic(job_id, topic, category, self.config.language.code(), since)
+                .await
+            {
+                tracing::info!(job_id, slot, post_id = %id, "identical request within generation.cache_ttl_mins: reusing the post");
+                return match status {
+                    PostStatus::Held => SlotOutcome::Held(id),
+                    PostStatus::Ready | PostStatus::Published => SlotOutcome::Ready(id),
+                };
+            }
+        }
         let _budget = match self.admit_budget().await {
             Ok(slot) => slot,
             Err(e) => return SlotOutcome::Failed(e),
@@ -370,6 +399,47 @@ impl Generator {
             }
         }
         outcome
+    }
+
+    /// Approves a held post and queues its publication.
+    pub async fn approve(
+        &self,
+        post_id: &str,
+        note: Option<String>,
+    ) -> Result<crate::store::Post, ApproveError> {
+        let post = self.store.approve_post(post_id, note).await?;
+        self.queue
+            .add(names::BLOG_PUBLISHING, publish_job(post_id))
+            .await?;
+        tracing::info!(post_id, "post approved: publishing queued");
+        Ok(post)
+    }
+
+    /// Review mode's auto-approval: held posts waiting longer than the configured time with a
+    /// score at or above the floor are approved. Returns how many.
+    pub async fn auto_approve(&self) -> Result<usize, ApproveError> {
+        let Some(after) = self
+            .config
+            .auto_approve_after
+            .filter(|_| self.config.review)
+        else {
+            return Ok(0);
+        };
+        let due = crate::db::now_ms() - after.as_millis() as i64;
+        let mut approved = 0;
+        for (id, score, created) in self.store.pending_reviews(100).await? {
+            if created <= due && score >= self.config.auto_approve_min_score {
+                match self
+                    .approve(&id, Some("auto-approved after the hold time".into()))
+                    .await
+                {
+                    Ok(_) => approved += 1,
+                    Err(ApproveError::Store(crate::store::StoreError::Conflict(_))) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(approved)
     }
 
     /// Admits one more post under the daily post cap and budget (UTC day), counting posts
@@ -674,10 +744,15 @@ impl Generator {
         let Some((post, quality)) = draft.post else {
             return SlotOutcome::Failed(JobError::retryable("no post was produced"));
         };
-        let status = if quality.score >= self.config.quality_threshold {
-            PostStatus::Ready
-        } else {
-            PostStatus::Held
+        let passed = quality.score >= self.config.quality_threshold;
+        // In review mode a post that passed waits for approval like one that did not.
+        let (status, hold_reason) = match (passed, self.config.review) {
+            (true, false) => (PostStatus::Ready, None),
+            (true, true) => (
+                PostStatus::Held,
+                Some("awaiting review (publish.mode = review)".to_owned()),
+            ),
+            (false, _) => (PostStatus::Held, None),
         };
         let new = NewPost {
             job_id: job_id.to_owned(),
@@ -696,6 +771,7 @@ impl Generator {
             cost_usd: draft.cost_usd,
             generation_ms: draft.elapsed_ms,
             attempts: draft.attempts,
+            hold_reason,
         };
         let stored = match self.store.insert_post(new).await {
             Ok(p) => p,
@@ -719,7 +795,10 @@ impl Generator {
     async fn after_store(&self, post_id: String, status: PostStatus) -> SlotOutcome {
         match status {
             PostStatus::Held => {
-                tracing::warn!(post_id, "post held for review: below the quality threshold");
+                tracing::warn!(
+                    post_id,
+                    "post held for review (low score, near-duplicate or review mode: see its hold_reason)"
+                );
                 SlotOutcome::Held(post_id)
             }
             PostStatus::Published => SlotOutcome::Ready(post_id),

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_metrics.sql"),
     include_str!("migrations/0003_topic_pool.sql"),
     include_str!("migrations/0004_near_duplicates.sql"),
+    include_str!("migrations/0005_reviews.sql"),
 ];
 
 /// Errors of the store.
@@ -32,6 +33,9 @@ pub enum StoreError {
     /// No such record.
     #[error("{0} not found")]
     NotFound(String),
+    /// The record is not in a state that allows the change.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

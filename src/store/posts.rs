@@ -73,6 +73,8 @@ pub struct NewPost {
     pub generation_ms: u64,
     /// Generations it took.
     pub attempts: u32,
+    /// Why it is held, besides its score (e.g. review mode).
+    pub hold_reason: Option<String>,
 }
 
 /// A stored post.
@@ -286,7 +288,7 @@ impl Store {
                             "near-duplicate of {title:?} ({other}), similarity {similarity:.2}: not published"
                         )),
                     ),
-                    None => (new.status, None),
+                    None => (new.status, new.hold_reason.clone()),
                 };
                 let p = &new.post;
                 tx.execute(
@@ -304,6 +306,12 @@ impl Store {
                         new.attempts, now_ms(), hold_reason
                     ],
                 )?;
+                if status == PostStatus::Held {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO reviews (post_id, state) VALUES (?1, 'pending')",
+                        [&id],
+                    )?;
+                }
                 // A held twin is not indexed: only what may be published counts as the archive.
                 if twin.is_none() {
                     tx.execute(
@@ -396,6 +404,119 @@ impl Store {
                     }
                 }
                 Ok(totals)
+            })
+            .await?)
+    }
+
+    /// Approves a held post: it becomes `ready` (the caller queues its publication). Refused
+    /// unless the post is held.
+    pub async fn approve_post(&self, id: &str, note: Option<String>) -> Result<Post, StoreError> {
+        self.decide(id, "approved", note).await
+    }
+
+    /// Rejects a held post: it stays held, is never published, and leaves the review queue.
+    pub async fn reject_post(&self, id: &str, note: Option<String>) -> Result<Post, StoreError> {
+        self.decide(id, "rejected", note).await
+    }
+
+    async fn decide(
+        &self,
+        id: &str,
+        state: &'static str,
+        note: Option<String>,
+    ) -> Result<Post, StoreError> {
+        let id = id.to_owned();
+        let post_id = id.clone();
+        let decided: Result<(), StoreError> = self
+            .db
+            .transaction(move |tx| {
+                let current: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT p.status, r.state FROM posts p LEFT JOIN reviews r ON r.post_id = p.id WHERE p.id = ?1",
+                        [&id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((status, review)) = current else {
+                    return Ok(Err(StoreError::NotFound(format!("post {id}"))));
+                };
+                if status != "held" || review.as_deref() == Some("rejected") {
+                    return Ok(Err(StoreError::Conflict(format!(
+                        "post {id} is {}: only held posts can be approved or rejected",
+                        if review.as_deref() == Some("rejected") { "rejected" } else { status.as_str() }
+                    ))));
+                }
+                tx.execute(
+                    "INSERT INTO reviews (post_id, state, decided_at, note) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (post_id) DO UPDATE SET state = ?2, decided_at = ?3, note = ?4",
+                    params![id, state, now_ms(), note],
+                )?;
+                if state == "approved" {
+                    tx.execute(
+                        "UPDATE posts SET status = 'ready', hold_reason = NULL WHERE id = ?1",
+                        [&id],
+                    )?;
+                } else {
+                    tx.execute(
+                        "UPDATE posts SET hold_reason = ?2 WHERE id = ?1",
+                        params![id, format!("rejected{}", note.map(|n| format!(": {n}")).unwrap_or_default())],
+                    )?;
+                }
+                Ok(Ok(()))
+            })
+            .await?;
+        decided?;
+        self.get_post(&post_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("post {post_id}")))
+    }
+
+    /// Held posts waiting for a decision, oldest first, with their score and creation time.
+    pub async fn pending_reviews(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, u8, i64)>, StoreError> {
+        Ok(self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT p.id, p.quality_score, p.created_at FROM reviews r JOIN posts p ON p.id = r.post_id
+                     WHERE r.state = 'pending' AND p.status = 'held' ORDER BY p.created_at LIMIT ?1",
+                )?;
+                let rows = stmt
+                    .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// The newest post about `topic` (case and surrounding space ignored) in `category` and
+    /// `language` created since `since_ms` by another job than `job_id`: the generation cache.
+    pub async fn recent_post_for_topic(
+        &self,
+        job_id: &str,
+        topic: &str,
+        category: &str,
+        language: &str,
+        since_ms: i64,
+    ) -> Result<Option<(String, PostStatus)>, StoreError> {
+        let (job_id, topic, category, language) = (
+            job_id.to_owned(),
+            topic.trim().to_lowercase(),
+            category.to_owned(),
+            language.to_owned(),
+        );
+        Ok(self
+            .db
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT id, status FROM posts WHERE lower(trim(topic)) = ?1 AND category = ?2 AND language = ?3
+                     AND created_at >= ?4 AND job_id != ?5 ORDER BY created_at DESC LIMIT 1",
+                    params![topic, category, language, since_ms, job_id],
+                    |r| Ok((r.get::<_, String>(0)?, PostStatus::parse(&r.get::<_, String>(1)?))),
+                )
+                .optional()?)
             })
             .await?)
     }
