@@ -269,3 +269,72 @@ async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_publ
     .await;
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
+    // Two providers on one fake: whichever writes, the other judges, and the replies come in
+    // the order the calls are made.
+    let fake = support::FakeOpenAi::start().await;
+    let grade =
+        |n: u8, why: &str| support::Reply::Text(json!({"score": n, "reason": why}).to_string());
+    fake.script([
+        support::Reply::Post,
+        grade(3, "Invents a benchmark result."),
+        support::Reply::Post,
+        grade(8, "Specific and accurate."),
+        support::Reply::Post,
+        grade(2, "Mostly filler."),
+        support::Reply::Post,
+        grade(2, "Still filler."),
+    ]);
+    let toml = format!(
+        "schedules = []\n[generation]\njudge = true\nparallelism = 1\nattempts_per_post = 2\n\
+         [[providers.compatible]]\nname = \"second\"\nbase_url = \"{}\"\nmodel = \"judge-model\"\n\
+         [queue]\npoll_interval_ms = 50\n",
+        fake.base_url
+    );
+    let svc = support::InProcess::start(&fake, &toml, &[]).await;
+    let mut posts = Vec::new();
+    for _ in 0..2 {
+        let job = svc.generate(1).await;
+        let done = svc
+            .wait_for(
+                &format!("/api/jobs/content-generation/{job}"),
+                "the job",
+                |j| j["state"] == "completed",
+            )
+            .await;
+        let id = done["result"]["generated"]
+            .get(0)
+            .or(done["result"]["held"].get(0))
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        posts.push(svc.get(&format!("/api/posts/{id}")).await["post"].clone());
+    }
+    assert_eq!(
+        fake.requests(),
+        8,
+        "each post written twice and judged twice"
+    );
+    let judge = |p: &serde_json::Value| {
+        p["quality"]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "judge")
+            .cloned()
+            .unwrap()
+    };
+    assert_ne!(posts[0]["status"], "held", "graded 3, rewritten, graded 8");
+    assert_eq!(judge(&posts[0])["points"], 8.0);
+    assert_eq!(posts[1]["status"], "held", "graded 2 twice");
+    let note = judge(&posts[1])["note"].as_str().unwrap().to_owned();
+    assert!(
+        note.contains("graded 2/10 (publish from 6)") && note.contains("filler"),
+        "{note}"
+    );
+    assert!(posts[1]["quality"]["score"].as_u64().unwrap() < u64::from(THRESHOLD));
+    svc.stop().await;
+}

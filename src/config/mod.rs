@@ -172,6 +172,10 @@ pub struct GenerationConfig {
     /// Longest one post may take, every provider and regeneration included (each call is
     /// also bounded by its provider's timeout).
     pub post_deadline: Duration,
+    /// Grade posts that passed the gate with a second provider.
+    pub judge: bool,
+    /// Least judge grade, 1–10.
+    pub judge_min_score: u8,
     /// A manual topic written about within this time is answered with that post.
     pub cache_ttl: Duration,
     /// Spend per UTC day after which generation stops until midnight, USD.

@@ -90,6 +90,10 @@ pub struct RawGeneration {
     pub job_timeout_secs: Option<u64>,
     /// Longest one post may take, every provider and regeneration included, seconds.
     pub post_deadline_secs: Option<u64>,
+    /// Ask a second provider to grade posts that pass the deterministic gate (false).
+    pub judge: Option<bool>,
+    /// Least judge grade (1-10) to publish (6).
+    pub judge_min_score: Option<u8>,
     /// A request for a topic written about within this many minutes (same category and
     /// language) reuses that post instead of paying for another (0 turns it off; 1440).
     pub cache_ttl_mins: Option<u64>,

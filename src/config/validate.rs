@@ -622,6 +622,13 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             1,
             86_400,
         )),
+        judge: raw.judge.unwrap_or(false),
+        judge_min_score: c.range(
+            "generation.judge_min_score",
+            raw.judge_min_score.unwrap_or(6),
+            1,
+            10,
+        ),
         cache_ttl: secs(
             60 * c.range(
                 "generation.cache_ttl_mins",

@@ -626,7 +626,19 @@ impl Generator {
                     continue;
                 }
             };
-            let report = score(&post, language);
+            let mut report = score(&post, language);
+            if self.config.judge && report.score >= self.config.quality_threshold {
+                self.judge(
+                    provider,
+                    &post,
+                    language,
+                    &mut report,
+                    &mut draft,
+                    job_id,
+                    slot,
+                )
+                .await;
+            }
             let passed = report.score >= self.config.quality_threshold;
             tracing::info!(job_id, slot, attempt, score = report.score, passed, notes = %report.summary(), "post scored");
             if best.as_ref().is_none_or(|(_, b)| report.score > b.score) {
@@ -644,6 +656,83 @@ impl Generator {
                 Ok(draft)
             }
             None => Err((JobError::retryable(last_problem), true)),
+        }
+    }
+
+    /// Asks the first available provider other than the writer to grade `post`; a grade below
+    /// `judge_min_score` pulls the score under the threshold. Its tokens and cost count toward
+    /// the post. Without another provider, or with an unusable answer, the post stands on the
+    /// deterministic score.
+    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
+    async fn judge(
+        &self,
+        writer: &Guarded,
+        post: &GeneratedPost,
+        language: Language,
+        report: &mut QualityReport,
+        draft: &mut Draft,
+        job_id: &str,
+        slot: u32,
+    ) {
+        let now = tokio::time::Instant::now();
+        let judge = crate::llm::balancer::rank(&self.providers, now, 0.0)
+            .into_iter()
+            .map(|i| &self.providers[i])
+            .find(|p| p.name() != writer.name() && p.admit(now, 0.0));
+        let Some(judge) = judge else {
+            tracing::debug!(
+                job_id,
+                slot,
+                "no provider other than the writer to judge the post"
+            );
+            return;
+        };
+        let Ok(limit) = draft.time_left(judge) else {
+            return;
+        };
+        let verdict = match judge
+            .chat_within(&super::judge::request(post, language), Some(limit))
+            .await
+        {
+            Ok(response) => {
+                draft.add(&response);
+                super::judge::parse(&response.text)
+            }
+            Err(e) => {
+                tracing::warn!(job_id, slot, judge = judge.name(), error = %e.message, "the judge did not answer; the deterministic score stands");
+                return;
+            }
+        };
+        let Some(v) = verdict else {
+            tracing::warn!(
+                job_id,
+                slot,
+                judge = judge.name(),
+                "the judge's answer was not a grade; the deterministic score stands"
+            );
+            return;
+        };
+        let min = self.config.judge_min_score;
+        tracing::info!(job_id, slot, judge = judge.name(), grade = v.score, reason = %v.reason, "post judged");
+        report.parts.push(super::quality::SubScore {
+            name: "judge".into(),
+            points: f64::from(v.score),
+            max: 10.0,
+            note: if v.score >= min {
+                String::new()
+            } else {
+                format!(
+                    "{} graded {}/10 (publish from {min}): {}",
+                    judge.name(),
+                    v.score,
+                    v.reason
+                )
+            },
+        });
+        if v.score < min {
+            report.score = report
+                .score
+                .min(self.config.quality_threshold.saturating_sub(1));
         }
     }
 
