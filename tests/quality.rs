@@ -282,10 +282,16 @@ async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
         grade(3, "Invents a benchmark result."),
         support::Reply::Post,
         grade(8, "Specific and accurate."),
+        // The second post: graded 2 twice, then rewritten twice by the other provider and
+        // graded 1 twice: held.
         support::Reply::Post,
         grade(2, "Mostly filler."),
         support::Reply::Post,
         grade(2, "Still filler."),
+        support::Reply::Post,
+        grade(1, "Filler again."),
+        support::Reply::Post,
+        grade(1, "Still filler."),
     ]);
     let toml = format!(
         "schedules = []\n[generation]\njudge = true\nparallelism = 1\nattempts_per_post = 2\n\
@@ -315,8 +321,8 @@ async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
     }
     assert_eq!(
         fake.requests(),
-        8,
-        "each post written twice and judged twice"
+        12,
+        "the first post written and judged twice, the second four times over two providers"
     );
     let judge = |p: &serde_json::Value| {
         p["quality"]["parts"]
@@ -329,12 +335,70 @@ async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
     };
     assert_ne!(posts[0]["status"], "held", "graded 3, rewritten, graded 8");
     assert_eq!(judge(&posts[0])["points"], 8.0);
-    assert_eq!(posts[1]["status"], "held", "graded 2 twice");
+    assert_eq!(
+        posts[1]["status"], "held",
+        "graded 2 and 1 by the two judges"
+    );
     let note = judge(&posts[1])["note"].as_str().unwrap().to_owned();
     assert!(
-        note.contains("graded 2/10 (publish from 6)") && note.contains("filler"),
+        note.contains("/10 (publish from 6)") && note.contains("iller"),
         "{note}"
     );
     assert!(posts[1]["quality"]["score"].as_u64().unwrap() < u64::from(THRESHOLD));
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_below_the_threshold_is_rewritten_by_another_provider_before_it_is_held() {
+    let corpus = fixtures();
+    let bad = corpus.iter().find(|f| f.name == "bad-en-stub.md").unwrap();
+    let answer = json!({
+        "title": bad.post.title, "slug": bad.post.slug, "summary": bad.post.summary,
+        "tags": bad.post.tags, "seo_title": bad.post.seo_title,
+        "seo_description": bad.post.seo_description, "seo_keywords": [], "body": bad.post.body,
+    })
+    .to_string();
+    let fake = support::FakeOpenAi::start().await;
+    // The first provider (whichever the balancer picks) writes the stub twice; the other one
+    // then writes a good post.
+    fake.script([
+        support::Reply::Text(answer.clone()),
+        support::Reply::Text(answer),
+        support::Reply::Post,
+    ]);
+    let toml = format!(
+        "schedules = []\n[generation]\nparallelism = 1\nattempts_per_post = 2\n\
+         [[providers.compatible]]\nname = \"second\"\nbase_url = \"{}\"\nmodel = \"m2\"\n\
+         [queue]\npoll_interval_ms = 50\n",
+        fake.base_url
+    );
+    let svc = support::InProcess::start(&fake, &toml, &[]).await;
+    let job = svc.generate(1).await;
+    let done = svc
+        .wait_for(
+            &format!("/api/jobs/content-generation/{job}"),
+            "the job",
+            |j| j["state"] == "completed",
+        )
+        .await;
+    assert_eq!(
+        done["result"]["generated"].as_array().unwrap().len(),
+        1,
+        "{done:#}"
+    );
+    let id = done["result"]["generated"][0].as_str().unwrap();
+    let post = &svc.get(&format!("/api/posts/{id}")).await["post"];
+    assert_eq!(fake.requests(), 3);
+    assert_eq!(
+        post["attempts"], 3,
+        "every generation is accounted to the post: {post:#}"
+    );
+    let bodies = fake.bodies();
+    assert_ne!(
+        bodies[1]["model"], bodies[2]["model"],
+        "the rewrite went to the other provider"
+    );
+    let second_wrote = bodies[2]["model"] == "m2";
+    assert_eq!(post["provider"] == "second", second_wrote, "{post:#}");
     svc.stop().await;
 }

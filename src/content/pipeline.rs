@@ -104,6 +104,33 @@ struct Draft {
 }
 
 impl Draft {
+    /// Whether its post passed the gate.
+    fn passed(&self, threshold: u8) -> bool {
+        self.post
+            .as_ref()
+            .is_some_and(|(_, q)| q.score >= threshold)
+    }
+
+    /// The better-scoring of an earlier weak draft and a new one, carrying the tokens, cost,
+    /// time and attempts of both: everything spent on the post is accounted to it.
+    fn better(earlier: Option<Draft>, new: Draft) -> Draft {
+        let Some(earlier) = earlier else {
+            return new;
+        };
+        let score = |d: &Draft| d.post.as_ref().map_or(-1, |(_, q)| i32::from(q.score));
+        let (mut keep, other) = if score(&new) >= score(&earlier) {
+            (new, earlier)
+        } else {
+            (earlier, new)
+        };
+        keep.input_tokens += other.input_tokens;
+        keep.output_tokens += other.output_tokens;
+        keep.cost_usd += other.cost_usd;
+        keep.elapsed_ms += other.elapsed_ms;
+        keep.attempts += other.attempts;
+        keep
+    }
+
     /// Time left before the slot's deadline, or the error that ends the slot.
     fn time_left(&self, provider: &Guarded) -> Result<std::time::Duration, Answer> {
         let left = self.deadline.map_or(std::time::Duration::MAX, |d| {
@@ -512,6 +539,7 @@ impl Generator {
                 "every provider is held back by its circuit breaker or rate limit (failing, rate-limited or ejected)",
             );
         }
+        let mut weak: Option<Draft> = None;
         for (pos, &i) in order.iter().enumerate() {
             if tokio::time::Instant::now() >= deadline {
                 failure = JobError::retryable(
@@ -555,6 +583,39 @@ impl Generator {
                     break;
                 }
             };
+            let draft = Draft::better(weak.take(), draft);
+            // Below the threshold after its attempts: another API provider gets a turn before
+            // the post is held (the local model would not write a better one).
+            let next = order
+                .get(pos + 1)
+                .map(|&n| &self.providers[n])
+                .filter(|n| !matches!(n.provider(), Provider::Local(_)));
+            if !draft.passed(self.config.quality_threshold)
+                && let Some(next) = next
+            {
+                tracing::info!(
+                    job_id,
+                    slot,
+                    provider = provider.name(),
+                    next = next.name(),
+                    "below the quality threshold: rewriting with another provider before holding"
+                );
+                weak = Some(draft);
+                continue;
+            }
+            return self
+                .store_draft(
+                    job_id,
+                    slot,
+                    topic,
+                    keyword.as_deref(),
+                    source,
+                    category,
+                    draft,
+                )
+                .await;
+        }
+        if let Some(draft) = weak {
             return self
                 .store_draft(
                     job_id,
