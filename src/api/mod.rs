@@ -89,7 +89,6 @@ pub fn router(state: AppState) -> Router {
 
 /// Logs each request's latency to the performance log and counts it for the monitor.
 async fn observe(State(s): State<AppState>, request: Request, next: Next) -> Response {
-    let ops = Some(s.ops);
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -97,10 +96,9 @@ async fn observe(State(s): State<AppState>, request: Request, next: Next) -> Res
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    if route != "/metrics"
-        && let Some(ops) = ops
-    {
-        ops.stats()
+    if route != "/metrics" {
+        s.ops
+            .stats()
             .api_request(started.elapsed(), response.status().as_u16());
     }
     tracing::info!(target: "blogflow::perf", %method, route, status = response.status().as_u16(),
