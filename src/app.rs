@@ -122,11 +122,20 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
             Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), dialect))
         })
         .into_iter()
+        .chain(
+            config
+                .webhook
+                .clone()
+                .map(|t| Publisher::Webhook(crate::publish::WebhookPublisher::new(t))),
+        )
         .collect();
+    let mut targets = Vec::new();
     for p in &publishers {
-        if let Err(e) = p.check().await {
+        let result = p.check().await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
             tracing::error!(target = p.target(), error = %e, "publishing target is not usable; posts stay queued until it is fixed");
         }
+        targets.push((p.target().to_owned(), result));
     }
     let generator = Generator::new(
         store.clone(),
@@ -145,7 +154,15 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         store: store.clone(),
         queue: queue.clone(),
         config: config.clone(),
-        health: Default::default(),
+        // The start-up check of the targets is the first health snapshot, so that the API and
+        // the monitor report a misconfigured target at once, not after the first health tick.
+        health: std::sync::Arc::new(tokio::sync::RwLock::new(Some(
+            crate::jobs::HealthSnapshot {
+                checked_at: crate::db::now_ms(),
+                providers: Vec::new(),
+                targets,
+            },
+        ))),
         ops: ops.clone(),
     };
     Ok(Parts {

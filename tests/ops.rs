@@ -143,8 +143,8 @@ async fn a_nearly_full_disk_pauses_generation_and_alerts_once() {
     let hook = AlertReceiver::start().await;
     // Any disk in use counts as "nearly full" here.
     let thresholds = QUIET_THRESHOLDS
-        .replace("disk_warn_pct = 99.8", "disk_warn_pct = 0.001")
-        .replace("disk_critical_pct = 99.9", "disk_critical_pct = 0.002");
+        .replace("disk_warn_pct = 101", "disk_warn_pct = 0.001")
+        .replace("disk_critical_pct = 102", "disk_critical_pct = 0.002");
     let svc = start_with(&fake, &format!("{}/hook", hook.root), &thresholds).await;
     let got = hook
         .wait_until("the disk alert and the pause notice", |g| {

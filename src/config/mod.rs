@@ -283,6 +283,8 @@ pub struct Config {
     pub queue: QueueConfig,
     /// Markdown publisher: `None` when disabled.
     pub markdown: Option<FrontMatter>,
+    /// Webhook publisher (`BLOGFLOW_PUBLISH_WEBHOOK_URL`).
+    pub webhook: Option<crate::publish::WebhookTarget>,
     /// Log output.
     pub logging: LoggingConfig,
     /// Sampling, thresholds, trends and history.
@@ -396,6 +398,10 @@ impl Config {
             {
                 out.push(Secret::new(p));
             }
+        }
+        if let Some(w) = &self.webhook {
+            out.push(w.url.clone());
+            out.extend(w.secret.clone());
         }
         for c in &self.alerts.channels {
             match c {

@@ -254,6 +254,16 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
             None
         }
     };
+    let webhook = ops::webhook_url(&mut c, env, "BLOGFLOW_PUBLISH_WEBHOOK_URL").map(|url| {
+        let secret = c.secret(env, "BLOGFLOW_PUBLISH_WEBHOOK_SECRET");
+        if secret.is_none() {
+            c.problems.push(warning(
+                "BLOGFLOW_PUBLISH_WEBHOOK_SECRET",
+                "posts sent to the webhook are unsigned: set a secret so the receiver can verify them",
+            ));
+        }
+        crate::publish::WebhookTarget { url, secret }
+    });
     let logging = logging_config(&mut c, env, raw.logging);
     let monitor = ops::monitor_config(&mut c, raw.monitoring);
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
@@ -277,6 +287,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         schedules,
         queue,
         markdown,
+        webhook,
         logging,
         monitor,
         alerts,

@@ -64,6 +64,8 @@ pub struct Generator {
     topics: Option<crate::topics::Topics>,
     /// Slots being written now, counted against the daily budget and post cap.
     in_flight: Arc<std::sync::Mutex<u32>>,
+    /// One budget admission at a time, so that none decides on a count another has changed.
+    admission: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Why an approval failed.
@@ -209,6 +211,7 @@ impl Generator {
             stats: Arc::default(),
             topics: None,
             in_flight: Arc::default(),
+            admission: Arc::default(),
         }
     }
 
@@ -477,6 +480,7 @@ impl Generator {
         if cap.is_none() && budget.is_none() {
             return Ok(None);
         }
+        let _one = self.admission.lock().await;
         let now = crate::db::now_ms();
         let midnight = now - now.rem_euclid(86_400_000);
         let (posts, cost) = self

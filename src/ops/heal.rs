@@ -12,6 +12,7 @@
 //! | disk | disk at the critical level | pause generation (resumed when it clears) |
 //! | stuck_jobs | a job runs past its timeout | restart workers (hands jobs back), exit |
 //! | scheduler | the running scheduler stopped ticking | restart the workflow, exit |
+//! | targets | a publishing target's last check failed | none: posts stay queued, alert |
 
 use std::time::Duration;
 
@@ -75,14 +76,17 @@ pub enum Check {
     StuckJobs,
     /// The scheduler's tick loop.
     Scheduler,
+    /// The publishing targets (their last check).
+    Targets,
 }
 
 impl Check {
     /// Every check, in the order they run.
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 8] = [
         Check::Store,
         Check::Queue,
         Check::Providers,
+        Check::Targets,
         Check::Memory,
         Check::Disk,
         Check::StuckJobs,
@@ -99,6 +103,7 @@ impl Check {
             Check::Disk => "disk",
             Check::StuckJobs => "stuck_jobs",
             Check::Scheduler => "scheduler",
+            Check::Targets => "targets",
         }
     }
 
@@ -128,6 +133,9 @@ impl Check {
                 s(Action::RestartWorkflow, 1, 300),
                 s(Action::Exit, 3, 1800),
             ]),
+            // Nothing to do here but tell: posts wait in the queue, the job retries, and the
+            // health schedule checks the target again.
+            Check::Targets => Ladder::new(vec![]),
         }
     }
 }

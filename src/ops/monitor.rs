@@ -284,12 +284,15 @@ impl Monitor {
         }
         let rule = self.ops.config().trend;
         for metric in ["memory", "disk", "response", "generation"] {
+            let bound = self.threshold(metric).warn;
+            if matches!(metric, "memory" | "disk") && bound > 100.0 {
+                continue; // the operator turned this alert off
+            }
             let points: Vec<(f64, f64)> = self
                 .window
                 .iter()
                 .filter_map(|s| metric_value(s, metric).map(|v| (s.ts as f64 / 1000.0, v)))
                 .collect();
-            let bound = self.threshold(metric).warn;
             let forecast = super::trend::forecast(&points, bound, &rule);
             let changed = self
                 .trends
@@ -330,6 +333,7 @@ impl Monitor {
                     r
                 }
                 Check::Providers => self.providers_check().await,
+                Check::Targets => self.targets_check().await,
                 Check::Memory => match self.levels.get("memory").map(Hysteresis::level) {
                     Some(Level::Critical) => Err(format!(
                         "{:.1} % of memory in use (critical from {} %)",
@@ -421,6 +425,45 @@ impl Monitor {
         }
     }
 
+    /// Publishing targets whose last check failed, with an alert each: their posts stay queued
+    /// until the target works again.
+    async fn targets_check(&mut self) -> Result<(), String> {
+        let snapshot = self.orchestrator.router().health.read().await.clone();
+        let targets = snapshot.map(|h| h.targets).unwrap_or_default();
+        let damping = self.ops.config().damping;
+        let mut failing = Vec::new();
+        for (name, result) in targets {
+            let key = format!("target:{name}");
+            let flip = self
+                .failing
+                .entry(key.clone())
+                .or_default()
+                .observe(result.is_err(), &damping);
+            let mut s = self.ops.state();
+            match (flip, &result) {
+                (Some(true), Err(e)) => s.alerter.raise(
+                    &key,
+                    Severity::Warning,
+                    &format!("Publishing target {name} is not usable"),
+                    &format!("{e}; posts stay queued and are published once it works"),
+                    Instant::now(),
+                ),
+                (Some(false), _) => s
+                    .alerter
+                    .resolve(&key, &format!("publishing to {name} works again")),
+                _ => {}
+            }
+            if let Err(e) = result {
+                failing.push(format!("{name}: {e}"));
+            }
+        }
+        if failing.is_empty() {
+            Ok(())
+        } else {
+            Err(failing.join("; "))
+        }
+    }
+
     /// Jobs running well past the timeout of their queue (the worker enforces the timeout, so
     /// these are jobs whose handler cannot be interrupted, e.g. blocked in a system call).
     async fn stuck_jobs(&self) -> Result<(), String> {
@@ -494,7 +537,7 @@ impl Monitor {
             Check::Queue => (Severity::Critical, "The job queue does not answer"),
             Check::StuckJobs => (Severity::Warning, "Jobs are stuck past their timeout"),
             Check::Scheduler => (Severity::Warning, "The scheduler stopped ticking"),
-            Check::Providers | Check::Memory | Check::Disk => return,
+            Check::Providers | Check::Targets | Check::Memory | Check::Disk => return,
         };
         let key = check.name().to_owned();
         let damping = self.ops.config().damping;

@@ -5,11 +5,14 @@
 //! (Markdown: the file carries the post's id), so a crash between "delivered" and "recorded"
 //! is repaired on retry instead of producing a second copy.
 
+pub mod html;
 pub mod markdown;
+pub mod webhook;
 
 use serde::Serialize;
 
 pub use markdown::MarkdownPublisher;
+pub use webhook::{WebhookPublisher, WebhookTarget};
 
 use crate::queue::JobError;
 use crate::store::{Post, PostStatus, Publication, Store, StoreError};
@@ -23,6 +26,14 @@ pub enum PublishError {
         /// Target name.
         target: &'static str,
         /// What went wrong.
+        message: String,
+    },
+    /// The target refused the post in a way a retry will not change (credentials, URL).
+    #[error("{target}: {message}")]
+    Rejected {
+        /// Target name.
+        target: &'static str,
+        /// What the target said.
         message: String,
     },
     /// The post does not exist.
@@ -39,7 +50,7 @@ pub enum PublishError {
 impl From<PublishError> for JobError {
     fn from(e: PublishError) -> Self {
         match e {
-            PublishError::NotFound(_) | PublishError::Held(_) => {
+            PublishError::NotFound(_) | PublishError::Held(_) | PublishError::Rejected { .. } => {
                 JobError::unrecoverable(e.to_string())
             }
             PublishError::Target { .. } | PublishError::Store(_) => {
@@ -54,6 +65,8 @@ impl From<PublishError> for JobError {
 pub enum Publisher {
     /// Markdown files with front matter (Hugo, Zola, Astro, …).
     Markdown(MarkdownPublisher),
+    /// A signed JSON POST per post.
+    Webhook(WebhookPublisher),
 }
 
 impl Publisher {
@@ -61,6 +74,7 @@ impl Publisher {
     pub fn target(&self) -> &'static str {
         match self {
             Publisher::Markdown(_) => "markdown",
+            Publisher::Webhook(_) => "webhook",
         }
     }
 
@@ -69,6 +83,7 @@ impl Publisher {
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
         match self {
             Publisher::Markdown(p) => p.publish(post).await,
+            Publisher::Webhook(p) => p.publish(post).await,
         }
     }
 
@@ -76,6 +91,7 @@ impl Publisher {
     pub async fn check(&self) -> Result<(), PublishError> {
         match self {
             Publisher::Markdown(p) => p.check().await,
+            Publisher::Webhook(p) => p.check().await,
         }
     }
 }

@@ -11,6 +11,10 @@ use crate::ops::threshold::{Damping, Threshold};
 use crate::ops::trend::TrendRule;
 use crate::ops::{AlertsConfig, MonitorConfig};
 
+/// Percent bounds may go up to this: a bound above 100 is never reached, which turns that
+/// alert off.
+const PERCENT_OFF: f64 = 1000.0;
+
 /// A warning/critical pair; the warning must be below the critical bound.
 fn threshold(
     c: &mut Check,
@@ -63,7 +67,7 @@ pub(super) fn monitor_config(c: &mut Check, raw: RawMonitoring) -> MonitorConfig
             raw.memory_warn_pct,
             raw.memory_critical_pct,
             (80.0, 90.0),
-            100.0,
+            PERCENT_OFF,
         ),
         cpu: threshold(
             c,
@@ -71,7 +75,7 @@ pub(super) fn monitor_config(c: &mut Check, raw: RawMonitoring) -> MonitorConfig
             raw.cpu_warn_pct,
             raw.cpu_critical_pct,
             (70.0, 85.0),
-            100.0,
+            PERCENT_OFF,
         ),
         response: threshold(
             c,
@@ -95,7 +99,7 @@ pub(super) fn monitor_config(c: &mut Check, raw: RawMonitoring) -> MonitorConfig
             raw.error_rate_warn_pct,
             raw.error_rate_critical_pct,
             (1.0, 5.0),
-            100.0,
+            PERCENT_OFF,
         ),
         disk: threshold(
             c,
@@ -103,7 +107,7 @@ pub(super) fn monitor_config(c: &mut Check, raw: RawMonitoring) -> MonitorConfig
             raw.disk_warn_pct,
             raw.disk_critical_pct,
             (90.0, 95.0),
-            100.0,
+            PERCENT_OFF,
         ),
         damping: Damping {
             raise_after: c.range(
@@ -176,7 +180,7 @@ fn severity(c: &mut Check, setting: &str, raw: &RawChannel) -> Severity {
 
 /// A secret URL that must be http(s); plain HTTP to another host gets a warning, since the URL
 /// itself is the credential.
-fn webhook_url(c: &mut Check, env: &Env, var: &str) -> Option<crate::config::Secret> {
+pub(super) fn webhook_url(c: &mut Check, env: &Env, var: &str) -> Option<crate::config::Secret> {
     let url = c.secret(env, var)?;
     match reqwest::Url::parse(url.expose()) {
         Ok(u) if u.scheme() == "https" => Some(url),

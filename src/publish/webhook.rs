@@ -1,0 +1,140 @@
+//! The webhook publisher: one JSON POST per post to an operator's endpoint (a static-site
+//! builder, a CMS bridge, an automation tool), signed like the alert webhook
+//! (`X-Blogflow-Timestamp`, `X-Blogflow-Signature: sha256=HMAC(secret, "<ts>.<body>")`) and
+//! carrying `Idempotency-Key: <post id>`.
+//!
+//! Exactly once: the ledger records the delivery; a retry after a lost answer sends the same
+//! idempotency key, and a receiver that already has the post answers 409 (or 2xx again), which
+//! counts as delivered. Retries with backoff are the `blog_publish` job's.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::PublishError;
+use crate::config::Secret;
+use crate::ops::channels::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
+use crate::store::Post;
+
+/// Header carrying the post id, for receivers to deduplicate.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// `[publish.webhook]`, validated.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    /// Receiver URL (may hold a token).
+    pub url: Secret,
+    /// HMAC key; unsigned without one.
+    pub secret: Option<Secret>,
+}
+
+/// Delivers posts to a webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookPublisher {
+    http: reqwest::Client,
+    target: WebhookTarget,
+}
+
+impl WebhookPublisher {
+    /// A publisher for `target`.
+    pub fn new(target: WebhookTarget) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self { http, target }
+    }
+
+    /// The JSON a receiver gets.
+    pub fn payload(post: &Post) -> Value {
+        let c = &post.content;
+        json!({
+            "id": post.id,
+            "title": c.title,
+            "slug": c.slug,
+            "summary": c.summary,
+            "tags": c.tags,
+            "category": post.category,
+            "language": post.language,
+            "seo": { "title": c.seo_title, "description": c.seo_description, "keywords": c.seo_keywords },
+            "body_markdown": c.body,
+            "body_html": super::html::to_html(&c.body),
+            "quality_score": post.quality.score,
+            "created_at": post.created_at,
+        })
+    }
+
+    fn fail(message: String) -> PublishError {
+        PublishError::Target {
+            target: "webhook",
+            message,
+        }
+    }
+
+    /// Sends the post. 2xx and 409 (the receiver has it already) are delivered; 408, 429 and
+    /// 5xx are worth a retry; other statuses are a configuration problem.
+    pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+        let body = serde_json::to_vec(&Self::payload(post)).expect("posts serialise");
+        let ts = chrono::Utc::now().timestamp();
+        let mut request = self
+            .http
+            .post(self.target.url.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, ts.to_string())
+            .header(IDEMPOTENCY_HEADER, &post.id);
+        if let Some(key) = &self.target.secret {
+            request = request.header(SIGNATURE_HEADER, signature(key.expose(), ts, &body));
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            // Without the URL: it may be a credential.
+            Self::fail(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "cannot connect".into()
+            })
+        })?;
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let location = answer
+            .get("url")
+            .or_else(|| answer.get("id"))
+            .and_then(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.as_u64().map(|n| n.to_string()))
+            })
+            .unwrap_or_else(|| format!("webhook:{}", post.id));
+        match status {
+            200..=299 | 409 => Ok(location),
+            408 | 429 | 500..=599 => Err(Self::fail(format!("HTTP {status}; retrying"))),
+            _ => Err(PublishError::Rejected {
+                target: "webhook",
+                message: format!(
+                    "HTTP {status}: the receiver refused the post; check publish.webhook (URL, secret)"
+                ),
+            }),
+        }
+    }
+
+    /// Startup check: the receiver's host accepts connections (a webhook has no read
+    /// endpoint to ask).
+    pub async fn check(&self) -> Result<(), PublishError> {
+        let url = reqwest::Url::parse(self.target.url.expose())
+            .map_err(|_| Self::fail("the URL does not parse".into()))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Self::fail(format!("cannot connect to the receiver: {e}"))),
+            Err(_) => Err(Self::fail(
+                "the receiver did not accept a connection within 5 s".into(),
+            )),
+        }
+    }
+}
