@@ -36,13 +36,7 @@ async fn the_webhook_gets_each_post_once_signed_even_when_its_first_answer_is_an
     )
     .await;
     let job = svc.generate(1).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the post",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     let id = done["result"]["generated"][0].as_str().unwrap().to_owned();
     // The 503 fails the first publish attempt; the blog_publish job retries with backoff.
     let got = rx
@@ -96,13 +90,7 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
     )
     .await;
     let job = svc.generate(1).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "a post",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     let id = done["result"]["generated"][0].as_str().unwrap();
     let mut post = svc.running().store.get_post(id).await.unwrap().unwrap();
     post.content.body.push_str(
@@ -194,13 +182,7 @@ async fn a_misconfigured_target_is_reported_at_start_alerts_once_and_its_posts_s
         })
         .await;
     let job = svc.generate(1).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the post",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     let id = done["result"]["generated"][0].as_str().unwrap().to_owned();
     let publish = svc
         .wait_for(

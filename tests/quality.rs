@@ -60,6 +60,16 @@ fn fixtures() -> Vec<Fixture> {
     out
 }
 
+/// `post` as the JSON a model answers with.
+fn model_answer(post: &GeneratedPost) -> String {
+    json!({
+        "title": post.title, "slug": post.slug, "summary": post.summary, "tags": post.tags,
+        "seo_title": post.seo_title, "seo_description": post.seo_description,
+        "seo_keywords": [], "body": post.body,
+    })
+    .to_string()
+}
+
 fn explain(r: &QualityReport) -> String {
     r.parts
         .iter()
@@ -128,12 +138,7 @@ async fn a_bad_post_is_regenerated_then_held_and_never_published() {
         .iter()
         .find(|f| f.name == "bad-en-as-an-ai.md")
         .unwrap();
-    let answer = json!({
-        "title": bad.post.title, "slug": bad.post.slug, "summary": bad.post.summary,
-        "tags": bad.post.tags, "seo_title": bad.post.seo_title,
-        "seo_description": bad.post.seo_description, "seo_keywords": [], "body": bad.post.body,
-    })
-    .to_string();
+    let answer = model_answer(&bad.post);
     let fake = support::FakeOpenAi::start().await;
     fake.script([
         support::Reply::Text(answer.clone()),
@@ -143,13 +148,7 @@ async fn a_bad_post_is_regenerated_then_held_and_never_published() {
         "schedules = []\n[generation]\nattempts_per_post = 2\n[queue]\npoll_interval_ms = 50\n";
     let svc = support::InProcess::start(&fake, toml, &[]).await;
     let job = svc.generate(1).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     assert_eq!(
         done["result"]["held"].as_array().unwrap().len(),
         1,
@@ -180,13 +179,7 @@ async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_publ
     let toml = "schedules = []\n[publish]\nmode = \"review\"\n[generation]\nparallelism = 1\n[queue]\npoll_interval_ms = 50\n";
     let svc = support::InProcess::start(&fake, toml, &[]).await;
     let job = svc.generate(2).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     let held: Vec<String> = done["result"]["held"]
         .as_array()
         .unwrap()
@@ -303,13 +296,7 @@ async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
     let mut posts = Vec::new();
     for _ in 0..2 {
         let job = svc.generate(1).await;
-        let done = svc
-            .wait_for(
-                &format!("/api/jobs/content-generation/{job}"),
-                "the job",
-                |j| j["state"] == "completed",
-            )
-            .await;
+        let done = svc.job_ended(&job, "completed").await;
         let id = done["result"]["generated"]
             .get(0)
             .or(done["result"]["held"].get(0))
@@ -352,12 +339,7 @@ async fn a_judge_on_another_provider_sends_weak_posts_back_and_explains_why() {
 async fn a_post_below_the_threshold_is_rewritten_by_another_provider_before_it_is_held() {
     let corpus = fixtures();
     let bad = corpus.iter().find(|f| f.name == "bad-en-stub.md").unwrap();
-    let answer = json!({
-        "title": bad.post.title, "slug": bad.post.slug, "summary": bad.post.summary,
-        "tags": bad.post.tags, "seo_title": bad.post.seo_title,
-        "seo_description": bad.post.seo_description, "seo_keywords": [], "body": bad.post.body,
-    })
-    .to_string();
+    let answer = model_answer(&bad.post);
     let fake = support::FakeOpenAi::start().await;
     // The first provider (whichever the balancer picks) writes the stub twice; the other one
     // then writes a good post.
@@ -374,13 +356,7 @@ async fn a_post_below_the_threshold_is_rewritten_by_another_provider_before_it_i
     );
     let svc = support::InProcess::start(&fake, &toml, &[]).await;
     let job = svc.generate(1).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job",
-            |j| j["state"] == "completed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "completed").await;
     assert_eq!(
         done["result"]["generated"].as_array().unwrap().len(),
         1,

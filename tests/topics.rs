@@ -306,13 +306,7 @@ async fn a_daily_post_cap_and_a_daily_budget_stop_generation_with_an_alert() {
     );
     let svc = support::InProcess::start(&fake, &toml, &env).await;
     let job = svc.generate(5).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job to end",
-            |j| j["state"] == "failed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "failed").await;
     assert!(
         done["last_error"]
             .as_str()
@@ -354,13 +348,7 @@ async fn a_daily_post_cap_and_a_daily_budget_stop_generation_with_an_alert() {
     );
     let svc = support::InProcess::start(&fake, &toml, &[]).await;
     let job = svc.generate(8).await;
-    let done = svc
-        .wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job to end",
-            |j| j["state"] == "failed",
-        )
-        .await;
+    let done = svc.job_ended(&job, "failed").await;
     assert!(
         done["last_error"]
             .as_str()
@@ -405,12 +393,7 @@ async fn a_near_duplicate_post_is_held_with_the_reason_and_not_published() {
     let svc = support::InProcess::start(&fake, &toml, &[]).await;
     for expected in 1..=3 {
         let job = svc.generate(1).await;
-        svc.wait_for(
-            &format!("/api/jobs/content-generation/{job}"),
-            "the job",
-            |j| j["state"] == "completed",
-        )
-        .await;
+        svc.job_ended(&job, "completed").await;
         svc.wait_for("/api/automation/workflow", "the post stored", |w| {
             w["posts"]["total"] == expected
         })
@@ -471,13 +454,7 @@ async fn the_same_request_within_the_cache_time_reuses_the_post_instead_of_payin
             .await
             .unwrap();
         let job = r["job_id"].as_str().unwrap().to_owned();
-        let done = svc
-            .wait_for(
-                &format!("/api/jobs/content-generation/{job}"),
-                "the job",
-                |j| j["state"] == "completed",
-            )
-            .await;
+        let done = svc.job_ended(&job, "completed").await;
         results.push(done["result"]["generated"][0].as_str().unwrap().to_owned());
     }
     assert_eq!(

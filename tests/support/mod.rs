@@ -823,6 +823,17 @@ impl InProcess {
         .await
     }
 
+    /// Waits until the generation job `job` is in `state` (`completed` or `failed`); returns
+    /// the job.
+    pub async fn job_ended(&self, job: &str, state: &str) -> Value {
+        self.wait_for(
+            &format!("/api/jobs/content-generation/{job}"),
+            &format!("job {job} to be {state}"),
+            |j| j["state"] == state,
+        )
+        .await
+    }
+
     /// Asks for `count` posts; returns the job id.
     pub async fn generate(&self, count: u32) -> String {
         request_generation(&reqwest::Client::new(), &self.base, count).await
