@@ -94,7 +94,14 @@ pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
 /// Opens the database, store and queue, and builds the job router.
 pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let db = Db::open(&config.database_path())?;
-    let store = Store::open(db.clone()).await?;
+    let store = match &config.database_url {
+        Some(url) => {
+            let store = Store::connect_postgres(url.expose()).await?;
+            tracing::info!(store = %store.location(), "store opened (DATABASE_URL)");
+            store
+        }
+        None => Store::open(db.clone()).await?,
+    };
     let queue = match &config.queue.backend {
         QueueBackendConfig::Sqlite => QueueBackend::Sqlite(SqliteQueue::open(db).await?),
         QueueBackendConfig::Redis(r) => QueueBackend::Redis(RedisQueue::new(&RedisOptions {
@@ -118,8 +125,9 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     }
     let publishers: Vec<Publisher> = config
         .markdown
-        .map(|dialect| {
-            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), dialect))
+        .clone()
+        .map(|target| {
+            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), target))
         })
         .into_iter()
         .chain(
@@ -127,6 +135,18 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
                 .webhook
                 .clone()
                 .map(|t| Publisher::Webhook(crate::publish::WebhookPublisher::new(t))),
+        )
+        .chain(
+            config
+                .wordpress
+                .clone()
+                .map(|t| Publisher::WordPress(crate::publish::WordPressPublisher::new(t))),
+        )
+        .chain(
+            config
+                .ghost
+                .clone()
+                .map(|t| Publisher::Ghost(crate::publish::GhostPublisher::new(t))),
         )
         .collect();
     let mut targets = Vec::new();
@@ -136,6 +156,9 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
             tracing::error!(target = p.target(), error = %e, "publishing target is not usable; posts stay queued until it is fixed");
         }
         targets.push((p.target().to_owned(), result));
+    }
+    if let Err(e) = crate::publish::requeue_unpublished(&store, &queue).await {
+        tracing::warn!(error = %e, "cannot re-queue unpublished posts now; they stay ready");
     }
     let generator = Generator::new(
         store.clone(),
@@ -213,6 +236,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         queue: parts.queue.clone(),
         config: config.clone(),
         ops: parts.ops.clone(),
+        sessions: crate::api::Sessions::default(),
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -224,6 +248,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config.clone(),
     );
     tasks.spawn(monitor.run(shutdown.child_token()));
+    tasks.spawn(heartbeat(
+        parts.store.clone(),
+        orchestrator.clone(),
+        config.role,
+        shutdown.child_token(),
+    ));
     let stop = shutdown.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, router(state))
@@ -302,6 +332,45 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         tasks,
     })
+}
+
+/// Seconds between heartbeats; three missed ones make a process `lost` in `/api/workers`.
+pub const HEARTBEAT_SECS: u64 = 5;
+
+/// Records this process and its in-flight jobs in the store every [`HEARTBEAT_SECS`], and
+/// removes it on a clean shutdown.
+async fn heartbeat(
+    store: Store,
+    orchestrator: Orchestrator,
+    role: crate::config::Role,
+    stop: CancellationToken,
+) {
+    let host = crate::store::host_name();
+    let started_at = crate::db::now_ms();
+    let id = crate::store::process_identity().to_owned();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(HEARTBEAT_SECS));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let in_flight = orchestrator.in_flight();
+        if let Err(e) = store
+            .worker_beat(
+                id.clone(),
+                role.as_str(),
+                host.clone(),
+                started_at,
+                in_flight,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "heartbeat not recorded");
+        }
+    }
+    if let Err(e) = store.worker_gone(id).await {
+        tracing::warn!(error = %e, "could not remove this process from the worker list");
+    }
 }
 
 impl Running {

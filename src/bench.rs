@@ -301,6 +301,106 @@ pub async fn local_model(
     Ok(())
 }
 
+/// Store operations per post on SQLite and optionally PostgreSQL (see `blogflow bench store`).
+pub async fn store(posts: usize, database_url: Option<&str>) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sqlite = crate::store::Store::open(Db::open(&dir.path().join("bench.db"))?).await?;
+    println!("store operations, {posts} posts (µs per operation; x = vs SELECT 1 on that store)");
+    store_on("sqlite", &sqlite, posts).await?;
+    if let Some(url) = database_url {
+        let pg = crate::store::Store::connect_postgres(url).await?;
+        store_on("postgres", &pg, posts).await?;
+    }
+    Ok(())
+}
+
+async fn store_on(name: &str, store: &crate::store::Store, posts: usize) -> anyhow::Result<()> {
+    use crate::store::{NewPost, PostStatus};
+    let run = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let post = |i: usize| NewPost {
+        job_id: run.clone(),
+        slot: i as u32,
+        topic: format!("topic {i}"),
+        keyword: Some("ai".into()),
+        category: "AI".into(),
+        language: "en".into(),
+        post: crate::content::GeneratedPost {
+            title: format!("Title {i}"),
+            slug: format!("{run}-{i}"),
+            summary: "summary".into(),
+            tags: vec!["ai".into()],
+            seo_title: "seo".into(),
+            seo_description: "seo".into(),
+            seo_keywords: vec!["ai".into()],
+            body: (0..40)
+                .map(|p| {
+                    format!(
+                        "Paragraph {p} of post {i}: {} {}.",
+                        i * 7919 + p,
+                        p * 104_729 + i
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        },
+        quality: crate::content::QualityReport {
+            score: 80,
+            parts: vec![],
+            forbidden: vec![],
+        },
+        status: PostStatus::Ready,
+        provider: "bench".into(),
+        model: "bench".into(),
+        input_tokens: 100,
+        output_tokens: 1000,
+        cost_usd: 0.01,
+        generation_ms: 1,
+        attempts: 1,
+        hold_reason: None,
+        daily_cap: None,
+    };
+    let time = |start: Instant, n: usize| start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let start = Instant::now();
+    for _ in 0..posts {
+        store.ping().await?;
+    }
+    let ping = time(start, posts);
+    let start = Instant::now();
+    let mut ids = Vec::with_capacity(posts);
+    for i in 0..posts {
+        ids.push(store.insert_post(post(i)).await?.id);
+    }
+    let insert = time(start, posts);
+    let start = Instant::now();
+    for id in &ids {
+        std::hint::black_box(store.get_post(id).await?);
+    }
+    let get = time(start, posts);
+    let start = Instant::now();
+    for _ in 0..posts {
+        std::hint::black_box(store.list_posts(20).await?);
+    }
+    let list = time(start, posts);
+    let start = Instant::now();
+    for _ in 0..posts {
+        std::hint::black_box(store.post_totals().await?);
+    }
+    let totals = time(start, posts);
+    for (op, us) in [
+        ("ping (SELECT 1)", ping),
+        ("insert_post (slug, near-dup, bands)", insert),
+        ("get_post", get),
+        ("list_posts(20)", list),
+        ("post_totals", totals),
+    ] {
+        println!(
+            "{name:<9} {op:<38} {us:>10.1} µs {:>8.1}x",
+            us / ping.max(1e-9)
+        );
+    }
+    Ok(())
+}
+
 /// The monitor's own cost: CPU per system reading and per whole monitoring cycle (sample,
 /// history write and five-minute summary, thresholds, every self-healing check) on the
 /// embedded backends, as a share of one core at the default 15 s interval.

@@ -30,14 +30,79 @@ pub enum DbError {
     /// The database thread is gone (process shutting down).
     #[error("database is closed")]
     Closed,
+    /// PostgreSQL reported an error, or the server cannot be reached.
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A statement's result did not have the expected shape.
+    #[error("database error: {0}")]
+    Sql(String),
 }
 
-type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A closure run on an [`Owner`]'s thread.
+type Call<C> = Box<dyn FnOnce(&mut C) + Send>;
+
+/// A value (a database connection) owned by one OS thread that runs the closures sent to it,
+/// in order. The SQLite file and the PostgreSQL store each have one.
+pub(crate) struct Owner<C> {
+    tx: mpsc::UnboundedSender<Call<C>>,
+}
+
+impl<C> Clone for Owner<C> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<C: Send + 'static> Owner<C> {
+    /// Starts the thread `name` owning `state`; it stops when the last clone drops.
+    /// `after_panic` repairs the state after a closure panicked.
+    pub(crate) fn spawn(
+        name: &str,
+        mut state: C,
+        after_panic: fn(&mut C),
+    ) -> std::io::Result<Self> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Call<C>>();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Some(call) = rx.blocking_recv() {
+                    // A panicking closure must not take the database down with it: its caller
+                    // sees `Closed` (the reply is dropped), every other caller carries on.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut state)))
+                        .is_err()
+                    {
+                        tracing::error!(
+                            "a database call panicked; the call failed, the database thread goes on"
+                        );
+                        after_panic(&mut state);
+                    }
+                }
+            })?;
+        Ok(Self { tx })
+    }
+
+    /// Runs `f` on the thread and returns its result.
+    pub(crate) async fn run<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        F: FnOnce(&mut C) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Box::new(move |state| {
+                let _ = reply.send(f(state));
+            }))
+            .map_err(|_| DbError::Closed)?;
+        rx.await.map_err(|_| DbError::Closed)?
+    }
+}
 
 /// Handle to the database thread. Cheap to clone; the thread stops when the last clone drops.
 #[derive(Clone)]
 pub struct Db {
-    tx: mpsc::UnboundedSender<Call>,
+    owner: Owner<Connection>,
     path: PathBuf,
 }
 
@@ -64,28 +129,14 @@ impl Db {
             path: path.to_path_buf(),
             reason: format!("{e} (is it a SQLite database? move it aside to start fresh)"),
         })?;
-        Ok(Self::spawn(conn, path.to_path_buf()))
-    }
-
-    fn spawn(mut conn: Connection, path: PathBuf) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
-        std::thread::Builder::new()
-            .name("blogflow-sqlite".into())
-            .spawn(move || {
-                while let Some(call) = rx.blocking_recv() {
-                    // A panicking closure must not take the database down with it: its caller
-                    // sees `Closed` (the reply is dropped), every other caller carries on.
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&mut conn)))
-                        .is_err()
-                    {
-                        tracing::error!(
-                            "a database call panicked; the call failed, the database thread goes on"
-                        );
-                    }
-                }
-            })
-            .expect("spawning the database thread");
-        Self { tx, path }
+        let owner = Owner::spawn("blogflow-sqlite", conn, |_| {}).map_err(|e| DbError::Open {
+            path: path.to_path_buf(),
+            reason: format!("cannot start the database thread: {e}"),
+        })?;
+        Ok(Self {
+            owner,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The database file.
@@ -99,12 +150,7 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let call: Call = Box::new(move |conn| {
-            let _ = reply.send(f(conn));
-        });
-        self.tx.send(call).map_err(|_| DbError::Closed)?;
-        rx.await.map_err(|_| DbError::Closed)?
+        self.owner.run(f).await
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
@@ -149,17 +195,19 @@ pub fn migrate(conn: &mut Connection, component: &str, migrations: &[&str]) -> R
             PRIMARY KEY (component, version)
         )",
     )?;
-    let applied: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM _migrations WHERE component = ?1",
-        [component],
-        |r| r.get(0),
-    )?;
     for (i, sql) in migrations.iter().enumerate() {
         let version = i as i64 + 1;
+        // Read the version inside the write transaction: several processes (a `serve` and
+        // its `worker`s on one host) may start on the same file at once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM _migrations WHERE component = ?1",
+            [component],
+            |r| r.get(0),
+        )?;
         if version <= applied {
             continue;
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO _migrations (component, version, applied_at) VALUES (?1, ?2, ?3)",

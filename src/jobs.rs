@@ -91,7 +91,7 @@ pub fn generation_job(request: &GenerateRequest, attempts: u32) -> NewJob {
 }
 
 /// Result of the last health check job, shown by `/api/automation/health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthSnapshot {
     /// When, ms since epoch.
     pub checked_at: i64,
@@ -292,7 +292,23 @@ impl JobRouter {
             targets,
         };
         *self.health.write().await = Some(snapshot.clone());
+        // Other processes of the deployment read it from the store.
+        let body = serde_json::to_string(&snapshot).expect("a health snapshot serializes");
+        if let Err(e) = self.store.save_health(snapshot.checked_at, body).await {
+            tracing::warn!(error = %e, "health snapshot not stored for the other processes");
+        }
         snapshot
+    }
+
+    /// The newest health check: this process's, or one another process of the deployment
+    /// stored after it.
+    pub async fn latest_health(&self) -> Option<HealthSnapshot> {
+        let local = self.health.read().await.clone();
+        let after = local.as_ref().map_or(0, |h| h.checked_at);
+        match self.store.health_after(after).await {
+            Ok(Some(body)) => serde_json::from_str(&body).ok().or(local),
+            _ => local,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use blogflow::config::{Config, Severity, Sources};
+use blogflow::config::{Config, QueueBackendConfig, Role, Severity, Sources};
 use blogflow::content::pipeline::{GenerateRequest, SlotOutcome};
 
 #[derive(Parser)]
@@ -30,6 +30,15 @@ struct Cli {
 enum Command {
     /// Run everything in one process: API, scheduler, workers.
     Run,
+    /// Run the API, dashboard, scheduler and monitor, without workers (with `worker`
+    /// processes on the same Redis queue). Several may run: each tick fires once.
+    Serve,
+    /// Run queue workers (and the API for health and metrics), without the scheduler.
+    Worker {
+        /// Generation jobs at once in this process (default: 2, or 1 for the local model).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
     /// Generate and publish posts now, in this process, with a progress bar.
     Generate {
         /// Posts to write.
@@ -136,6 +145,17 @@ enum PostsCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Store operations per post (insert with its checks, read, list, totals) on a fresh SQLite
+    /// file and, with `--database-url`, on a PostgreSQL database (emptied of blogflow's tables
+    /// first: use a scratch one), as times and as ratios to a `SELECT 1` on the same store.
+    Store {
+        /// Posts inserted.
+        #[arg(long, default_value_t = 500)]
+        posts: usize,
+        /// A scratch PostgreSQL database to measure too.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// The monitor's own CPU cost per cycle, as a share of one core at the 15 s interval.
     Sampler {
         /// Cycles measured.
@@ -270,7 +290,11 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check,
             } => Ok(config_check(cli.config.as_ref())),
-            Command::Run => run(cli.config.as_ref()).await,
+            Command::Run => run(cli.config.as_ref(), Role::All, None).await,
+            Command::Serve => run(cli.config.as_ref(), Role::Serve, None).await,
+            Command::Worker { concurrency } => {
+                run(cli.config.as_ref(), Role::Worker, concurrency).await
+            }
             Command::Generate {
                 count,
                 topic,
@@ -292,6 +316,15 @@ fn main() -> ExitCode {
             Command::Model {
                 command: ModelCommand::Fetch,
             } => model_fetch().await,
+            Command::Bench {
+                command:
+                    BenchCommand::Store {
+                        posts,
+                        database_url,
+                    },
+            } => blogflow::bench::store(posts, database_url.as_deref())
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Bench {
                 command: BenchCommand::Sampler { cycles },
             } => blogflow::bench::sampler(cycles)
@@ -458,11 +491,28 @@ fn config_check(path: Option<&PathBuf>) -> ExitCode {
     }
 }
 
-async fn run(path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
-    let config = match load_or_exit(path) {
+async fn run(
+    path: Option<&PathBuf>,
+    role: Role,
+    concurrency: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let mut config = match load_or_exit(path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    if role != Role::All && !matches!(config.queue.backend, QueueBackendConfig::Redis(_)) {
+        eprintln!(
+            "blogflow {}: the processes of a cluster share one queue; set REDIS_URL (or use `blogflow run` for one process)",
+            role.as_str()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if concurrency == Some(0) {
+        eprintln!("--concurrency must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    config.role = role;
+    config.generation_concurrency = concurrency;
     let _guards = blogflow::telemetry::init(&config.logging, Some(&config.log_dir))
         .context("cannot set up logging")?;
     let running = blogflow::app::start(config).await?;
@@ -594,15 +644,24 @@ async fn model_fetch() -> anyhow::Result<ExitCode> {
 }
 
 async fn status(path: Option<&PathBuf>, url: Option<String>) -> anyhow::Result<ExitCode> {
-    let base = match url {
-        Some(u) => u,
+    let (base, token) = match url {
+        Some(u) => (u, std::env::var("BLOGFLOW_API_TOKEN").ok()),
         None => match load_or_exit(path) {
-            Ok(c) => format!("http://{}", c.listen),
+            Ok(c) => (
+                format!("http://{}", c.listen),
+                c.api_token.as_ref().map(|t| t.expose().to_owned()),
+            ),
             Err(code) => return Ok(code),
         },
     };
     let base = base.trim_end_matches('/');
-    let body: serde_json::Value = reqwest::get(format!("{base}/api/automation/workflow"))
+    // Reads need the token once one is configured (unless server.public_read).
+    let mut request = reqwest::Client::new().get(format!("{base}/api/automation/workflow"));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let body: serde_json::Value = request
+        .send()
         .await
         .with_context(|| format!("cannot reach blogflow at {base} (is `blogflow run` running?)"))?
         .error_for_status()?

@@ -47,7 +47,7 @@ async fn start(base_url: Option<&str>, token: Option<&str>, extra_toml: &str) ->
         running: Some(running),
         base,
         dir,
-        http: reqwest::Client::new(),
+        http: support::http(),
     }
 }
 
@@ -67,6 +67,7 @@ impl Service {
     async fn get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap()
@@ -78,7 +79,7 @@ impl Service {
     /// Polls `path` until `done` holds (the service is observed from outside, like a client).
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         support::poll_json(
-            &reqwest::Client::new(),
+            &support::http(),
             &format!("{}{path}", self.base),
             what,
             done,
@@ -326,6 +327,7 @@ async fn bad_requests_get_clear_json_errors() {
     let missing = svc
         .http
         .get(format!("{}/api/nothing", svc.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
@@ -333,6 +335,7 @@ async fn bad_requests_get_clear_json_errors() {
     let job = svc
         .http
         .get(format!("{}/api/jobs/nope/1", svc.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
@@ -426,6 +429,7 @@ async fn an_unreachable_provider_fails_with_a_retry_and_the_api_keeps_answering(
     let health = svc
         .http
         .get(format!("{}/api/automation/health", svc.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();

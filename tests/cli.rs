@@ -155,6 +155,8 @@ async fn status_reports_a_running_service() {
         .unwrap();
     let out = blogflow(dir.path())
         .args(["status", "--url", &format!("http://{addr}")])
+        // Reads need the token once one is configured; with --url it comes from the environment.
+        .env("BLOGFLOW_API_TOKEN", TOKEN)
         .output()
         .await
         .unwrap();
@@ -212,5 +214,58 @@ async fn topics_and_posts_commands_queue_list_and_refuse_clearly() {
         String::from_utf8_lossy(&approve.stderr).contains("post no-such-post not found"),
         "{}",
         String::from_utf8_lossy(&approve.stderr)
+    );
+}
+
+/// A PostgreSQL store that cannot be reached stops the start with where and why, never the
+/// password; a PostgreSQL that answers is used (the posts list comes from it).
+#[tokio::test]
+async fn a_postgres_store_is_used_when_reachable_and_refused_clearly_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::redis_server::free_port();
+    let url = format!("postgres://blogflow:pg-pass-5150@127.0.0.1:{port}/blog");
+    let out = blogflow(dir.path())
+        .args(["posts", "list"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("cannot reach PostgreSQL at 127.0.0.1:{port}/blog")),
+        "{text}"
+    );
+    assert!(!text.contains("pg-pass-5150"), "{text}");
+
+    let database = support::postgres::Database::fresh();
+    let out = blogflow(dir.path())
+        .args(["posts", "list"])
+        .env("DATABASE_URL", &database.url)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The schema was made in the fresh database, not in the data directory's SQLite file.
+    assert!(
+        !dir.path().join("data/blogflow.db").exists() || {
+            let c = rusqlite::Connection::open(dir.path().join("data/blogflow.db")).unwrap();
+            c.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'posts'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 0
+        }
     );
 }

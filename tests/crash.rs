@@ -5,6 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use support::cms::{FakeCms, WP_PASSWORD, WP_USER};
 use support::{FakeOpenAi, Process, Reply, TOKEN, test_toml};
 
 async fn spawn(dir: &Path, fake: &FakeOpenAi) -> Process {
@@ -154,6 +155,62 @@ async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
         (job["stalled_count"].as_u64(), job["attempts_made"].as_u64()),
         (Some(0), Some(0)),
         "handed back, not stalled or failed: {job:#}"
+    );
+    assert_eq!(markdown_files(&dir.path().join("content")).len(), 1);
+    assert!(second.terminate().await.success());
+}
+
+#[tokio::test]
+async fn kill_9_between_the_sites_success_and_the_ledger_write_publishes_once() {
+    let fake = FakeOpenAi::start().await;
+    let site = FakeCms::wordpress().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("blogflow.toml"),
+        test_toml("[publish.wordpress]\nallow_http = true\n"),
+    )
+    .unwrap();
+    let env = [
+        ("BLOGFLOW_WORDPRESS_URL", site.root.as_str()),
+        ("BLOGFLOW_WORDPRESS_USER", WP_USER),
+        ("BLOGFLOW_WORDPRESS_APP_PASSWORD", WP_PASSWORD),
+    ];
+
+    let mut first = Process::spawn(dir.path(), &fake, &env).await;
+    // WordPress stores the post, then the process dies before it hears the answer, so the
+    // ledger never gets the row.
+    site.kill_after_next_create(first.child.id().unwrap());
+    first.generate(1).await;
+    let status = first.child.wait().await.unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+    assert_eq!(site.posts().len(), 1, "the site has the post");
+
+    let second = Process::spawn(dir.path(), &fake, &env).await;
+    let posts = second
+        .wait_for("/api/posts", "the post to be published", |v| {
+            v["posts"][0]["status"] == "published"
+        })
+        .await;
+    let id = posts["posts"][0]["id"].as_str().unwrap();
+    let detail = second.get(&format!("/api/posts/{id}")).await;
+    let wordpress = detail["publications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["target"] == "wordpress")
+        .cloned()
+        .unwrap_or_else(|| panic!("a wordpress ledger row: {detail:#}"));
+    let held = site.posts();
+    assert_eq!(held.len(), 1, "one post on the site: {held:#?}");
+    assert_eq!(wordpress["location"], held[0]["link"]);
+    let creates = site
+        .requests()
+        .iter()
+        .filter(|(m, r)| m == "POST" && r == "posts")
+        .count();
+    assert_eq!(
+        creates, 1,
+        "the retry found the post instead of sending it again"
     );
     assert_eq!(markdown_files(&dir.path().join("content")).len(), 1);
     assert!(second.terminate().await.success());

@@ -252,7 +252,7 @@ async fn with_no_key_a_generate_request_publishes_an_english_post_and_healthz_st
     let dir = tempfile::tempdir().unwrap();
     let running = start_local(dir.path(), &[]).await;
     let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
+    let http = support::http();
     let job_url = support::job_url(&base, &support::request_generation(&http, &base, 1).await);
 
     // While the model works, sample /healthz latency until the job is done.
@@ -300,6 +300,7 @@ async fn with_no_key_a_generate_request_publishes_an_english_post_and_healthz_st
             "{base}/api/posts/{}",
             posts["posts"][0]["id"].as_str().unwrap()
         ))
+        .bearer_auth(support::TOKEN)
         .send()
         .await
         .unwrap()
@@ -371,7 +372,7 @@ async fn the_local_model_is_the_last_fallback_and_writes_english_when_it_cannot_
     )
     .await;
     let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
+    let http = support::http();
     let job_url = support::job_url(&base, &support::request_generation(&http, &base, 1).await);
     let job = support::poll_json(&http, &job_url, "the job to finish", |j| {
         j["state"] == "completed" || j["state"] == "failed"
@@ -389,6 +390,7 @@ async fn the_local_model_is_the_last_fallback_and_writes_english_when_it_cannot_
             "{base}/api/posts/{}",
             posts["posts"][0]["id"].as_str().unwrap()
         ))
+        .bearer_auth(support::TOKEN)
         .send()
         .await
         .unwrap()

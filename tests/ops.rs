@@ -99,7 +99,10 @@ async fn a_provider_down_then_back_sends_one_alert_and_one_resolve_even_through_
     );
     assert_signed(&got[1]);
     assert_eq!(got[1].body["status"], "firing");
-    let health: Value = reqwest::get(format!("{}/api/automation/health", svc.base))
+    let health: Value = support::http()
+        .get(format!("{}/api/automation/health", svc.base))
+        .bearer_auth(support::TOKEN)
+        .send()
         .await
         .unwrap()
         .json()
@@ -163,7 +166,10 @@ async fn a_nearly_full_disk_pauses_generation_and_alerts_once() {
                 && keys.contains(&"heal:disk:pause_generation/warning".to_owned())
         })
         .await;
-    let workflow: Value = reqwest::get(format!("{}/api/automation/workflow", svc.base))
+    let workflow: Value = support::http()
+        .get(format!("{}/api/automation/workflow", svc.base))
+        .bearer_auth(support::TOKEN)
+        .send()
         .await
         .unwrap()
         .json()
@@ -191,7 +197,10 @@ async fn metrics_parse_as_prometheus_text_and_hold_every_documented_family() {
     let svc = start(&fake, &format!("{}/hook", hook.root)).await;
     ops(&svc).wait_cycles(3).await;
     // A request so the API histogram has something in it.
-    reqwest::get(format!("{}/api/providers", svc.base))
+    support::http()
+        .get(format!("{}/api/providers", svc.base))
+        .bearer_auth(support::TOKEN)
+        .send()
         .await
         .unwrap();
     let text = reqwest::get(format!("{}/metrics", svc.base))

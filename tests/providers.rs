@@ -408,7 +408,7 @@ async fn a_provider_failing_every_request_is_skipped_once_its_breaker_opens() {
     let gemini = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (running, base) = start_with(&claude, &gemini, dir.path()).await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     for _ in 0..3 {
         generate(&http, &base, 3).await;
     }
@@ -445,7 +445,7 @@ async fn a_bad_key_ejects_the_provider_after_the_first_401() {
     let gemini = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (running, base) = start_with(&claude, &gemini, dir.path()).await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     generate(&http, &base, 3).await;
     // The first job's three posts run in parallel: up to three requests are in flight before
     // the first 401 comes back. After it, the provider is never tried again.
@@ -481,7 +481,7 @@ async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
     let gemini = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (running, base) = start_with(&claude, &gemini, dir.path()).await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     generate(&http, &base, 1).await;
     let posts = support::get_json(&http, &format!("{base}/api/posts")).await;
     let post = support::get_json(
@@ -529,7 +529,7 @@ async fn two_openai_compatible_servers_share_the_posts_under_their_own_names() {
     assert!(warnings.is_empty(), "{warnings:?}");
     let running = blogflow::app::start(config).await.unwrap();
     let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
+    let http = support::http();
     for _ in 0..4 {
         generate(&http, &base, 5).await;
     }

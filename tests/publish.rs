@@ -3,9 +3,18 @@
 
 mod support;
 
+use std::time::Duration;
+
 use blogflow::config::Secret;
+use blogflow::content::{GeneratedPost, QualityReport};
 use blogflow::ops::channels::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
-use blogflow::publish::{PublishError, WebhookPublisher, WebhookTarget};
+use blogflow::publish::{
+    GhostPublisher, GhostStatus, GhostTarget, PublishError, Publisher, SeoFields, WebhookPublisher,
+    WebhookTarget, WordPressPublisher, WordPressStatus, WordPressTarget,
+};
+use blogflow::store::{Post, PostStatus};
+use serde_json::Value;
+use support::cms::{FakeCms, GHOST_KEY, WEBHOOK_SECRET, WP_PASSWORD, WP_USER};
 use support::{AlertReceiver, FakeOpenAi, InProcess};
 
 const SECRET: &str = "publish-signing-secret-0123";
@@ -102,6 +111,7 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
     let publisher = WebhookPublisher::new(WebhookTarget {
         url: Secret::new(format!("{}/hook/secret-token", rx.root)),
         secret: None,
+        timeout: Duration::from_secs(30),
     });
     publisher.check().await.unwrap();
     assert!(publisher.publish(&post).await.is_ok());
@@ -133,6 +143,7 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
     let closed = WebhookPublisher::new(WebhookTarget {
         url: Secret::new("http://127.0.0.1:9/hook/secret-token"),
         secret: None,
+        timeout: Duration::from_secs(30),
     });
     let e = closed.check().await.unwrap_err();
     assert!(e.to_string().contains("cannot connect"), "{e}");
@@ -213,5 +224,454 @@ async fn a_misconfigured_target_is_reported_at_start_alerts_once_and_its_posts_s
         .filter(|a| a["key"] == "target:webhook")
         .count();
     assert_eq!(target_alerts, 1, "alerted once: {got:#?}");
+    svc.stop().await;
+}
+
+// --- One conformance suite for every HTTP publisher ------------------------------------------
+
+/// A post as the pipeline stores it, with markup a model might produce that must not reach a
+/// site.
+fn sample_post(n: usize, slug: &str) -> Post {
+    Post {
+        id: format!("0000000{n}-aaaa-4bbb-8ccc-conformance{n:02}"),
+        job_id: "job".into(),
+        slot: 0,
+        topic: "agents".into(),
+        keyword: None,
+        category: "AI & ML".into(),
+        language: "ko".into(),
+        content: GeneratedPost {
+            title: format!("AI 에이전트가 바꾸는 것 {n}"),
+            slug: slug.into(),
+            summary: "에이전트의 현재와 다음 단계.".into(),
+            tags: vec!["AI".into(), "에이전트".into()],
+            seo_title: format!("AI 에이전트 {n}"),
+            seo_description: "에이전트 요약".into(),
+            seo_keywords: vec!["AI".into(), "agents".into()],
+            body: "## 서론\n\n에이전트는 **도구**를 쓴다.\n\n<script>steal()</script>\n\n\
+                   [click](javascript:alert(1)) <img src=x onerror=alert(2)>\n"
+                .into(),
+        },
+        quality: QualityReport {
+            score: 90,
+            parts: vec![],
+            forbidden: vec![],
+        },
+        status: PostStatus::Ready,
+        provider: "fake".into(),
+        model: "m".into(),
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_usd: 0.0,
+        generation_ms: 0,
+        attempts: 1,
+        created_at: chrono::Utc::now().timestamp_millis(),
+        published_at: None,
+        hold_reason: None,
+    }
+}
+
+/// A publisher under test and the fake site it talks to.
+struct Subject {
+    name: &'static str,
+    fake: FakeCms,
+    /// A publisher for `root` with good or bad credentials.
+    make: fn(&str, bool) -> Publisher,
+    /// Credentials that must never appear in an error.
+    secrets: &'static [&'static str],
+}
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+fn wordpress(root: &str, good: bool) -> Publisher {
+    Publisher::WordPress(WordPressPublisher::new(WordPressTarget {
+        url: root.to_owned(),
+        user: WP_USER.into(),
+        password: Secret::new(if good {
+            WP_PASSWORD
+        } else {
+            "wrong-application-password"
+        }),
+        status: WordPressStatus::Publish,
+        future_delay: Duration::ZERO,
+        seo: SeoFields {
+            title: Some("_yoast_wpseo_title".into()),
+            description: Some("_yoast_wpseo_metadesc".into()),
+            keywords: None,
+        },
+        timeout: TIMEOUT,
+    }))
+}
+
+fn ghost(root: &str, good: bool) -> Publisher {
+    Publisher::Ghost(GhostPublisher::new(GhostTarget {
+        url: root.to_owned(),
+        admin_key: Secret::new(if good {
+            GHOST_KEY
+        } else {
+            "64f0c0ffee0123456789abcd:00112233445566778899aabbccddeeff"
+        }),
+        status: GhostStatus::Published,
+        future_delay: Duration::ZERO,
+        timeout: TIMEOUT,
+    }))
+}
+
+fn webhook(root: &str, good: bool) -> Publisher {
+    Publisher::Webhook(WebhookPublisher::new(WebhookTarget {
+        url: Secret::new(format!("{root}/posts")),
+        secret: Some(Secret::new(if good {
+            WEBHOOK_SECRET
+        } else {
+            "wrong-signing-secret"
+        })),
+        timeout: TIMEOUT,
+    }))
+}
+
+/// The HTML a site stored for a post.
+fn stored_html(p: &Value) -> String {
+    p["content"]["raw"]
+        .as_str()
+        .or(p["html"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn ours(fake: &FakeCms) -> Vec<Value> {
+    fake.posts()
+        .into_iter()
+        .filter(|p| !stored_html(p).contains("<p>mine</p>"))
+        .collect()
+}
+
+fn assert_clean(name: &str, e: &PublishError, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!e.to_string().contains(s), "{name}: a secret in {e}");
+    }
+}
+
+/// Every publisher: the documented request shape, auth and error answers (401, 404,
+/// duplicate, 5xx, timeout), and no second copy when an answer was lost.
+async fn conformance(s: Subject) {
+    let (name, root) = (s.name, s.fake.root.clone());
+    let good = (s.make)(&root, true);
+    let bad_auth = (s.make)(&root, false);
+    let bad_url = (s.make)(&format!("{root}/blog"), true);
+    let unreachable = (s.make)("http://127.0.0.1:9", true);
+
+    // Startup check.
+    good.check().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let e = unreachable.check().await.unwrap_err();
+    assert!(e.to_string().contains("connect"), "{name}: {e}");
+    if name != "webhook" {
+        // A webhook has nothing to ask before sending; the others verify credentials.
+        let e = bad_auth.check().await.unwrap_err();
+        assert!(
+            matches!(e, PublishError::Rejected { .. }) && e.to_string().contains("not authorised"),
+            "{name}: {e}"
+        );
+        assert_clean(name, &e, s.secrets);
+    }
+
+    // Delivery, in the shape the fake checks (it answers 400/422 otherwise).
+    let first = sample_post(1, "ai-agents");
+    let location = good
+        .publish(&first)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let held = ours(&s.fake);
+    assert_eq!(held.len(), 1, "{name}: {held:#?}");
+    let html = stored_html(&held[0]);
+    assert!(
+        html.contains("<h2>서론</h2>") && html.contains("<strong>도구</strong>"),
+        "{name}: {html}"
+    );
+    for bad in ["<script", "steal()", "javascript:", "onerror"] {
+        assert!(
+            !html.contains(bad),
+            "{name}: {bad} reached the site: {html}"
+        );
+    }
+    assert!(location.ends_with("/ai-agents/"), "{name}: {location}");
+
+    // The ledger write was lost: publishing again finds the post, creates nothing.
+    let again = good.publish(&first).await.unwrap();
+    assert_eq!(again, location, "{name}");
+    assert_eq!(ours(&s.fake).len(), 1, "{name}: a second copy");
+
+    // 401: refused for good, nothing created, no credential in the message.
+    let e = bad_auth.publish(&sample_post(2, "two")).await.unwrap_err();
+    assert!(matches!(e, PublishError::Rejected { .. }), "{name}: {e:?}");
+    assert!(e.to_string().contains("HTTP 401"), "{name}: {e}");
+    assert_clean(name, &e, s.secrets);
+    // 404: the address is wrong.
+    let e = bad_url.publish(&sample_post(2, "two")).await.unwrap_err();
+    assert!(
+        matches!(e, PublishError::Rejected { .. }) && e.to_string().contains("HTTP 404"),
+        "{name}: {e:?}"
+    );
+    // Unreachable: worth a retry.
+    let e = unreachable
+        .publish(&sample_post(2, "two"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PublishError::Target { .. }), "{name}: {e:?}");
+    assert_eq!(
+        ours(&s.fake).len(),
+        1,
+        "{name}: nothing created by failures"
+    );
+
+    // Duplicate: someone else's post has our slug. CMSs suffix our slug and leave theirs; a
+    // webhook receiver that already has the post answers 409, which counts as delivered.
+    s.fake.add_foreign_post("two");
+    let second = sample_post(2, "two");
+    let location = good
+        .publish(&second)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    if name == "webhook" {
+        s.fake.fail_next_creates([409]);
+        good.publish(&second)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: 409 is delivered: {e}"));
+    } else {
+        assert!(location.ends_with("/two-2/"), "{name}: {location}");
+    }
+    let foreign: Vec<Value> = s
+        .fake
+        .posts()
+        .into_iter()
+        .filter(|p| stored_html(p).contains("<p>mine</p>"))
+        .collect();
+    assert!(
+        foreign.len() == 1 && foreign[0]["slug"] == "two",
+        "{name}: the foreign post is untouched: {foreign:#?}"
+    );
+
+    // 5xx: a retryable failure, then one copy.
+    s.fake.fail_next_creates([503]);
+    let third = sample_post(3, "three");
+    let e = good.publish(&third).await.unwrap_err();
+    assert!(
+        matches!(e, PublishError::Target { .. }) && e.to_string().contains("503"),
+        "{name}: {e:?}"
+    );
+    good.publish(&third)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+
+    // Timeout after the site stored the post: the retry finds it.
+    s.fake.hang_after_next_create();
+    let fourth = sample_post(4, "four");
+    let e = good.publish(&fourth).await.unwrap_err();
+    assert!(
+        matches!(e, PublishError::Target { .. }) && e.to_string().contains("timed out"),
+        "{name}: {e:?}"
+    );
+    good.publish(&fourth)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let slugs: Vec<String> = ours(&s.fake)
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().to_owned())
+        .collect();
+    let expected_second = if name == "webhook" { "two" } else { "two-2" };
+    assert_eq!(
+        slugs,
+        ["ai-agents", expected_second, "three", "four"],
+        "{name}: each post exactly once"
+    );
+}
+
+#[tokio::test]
+async fn wordpress_conforms() {
+    let fake = FakeCms::wordpress().await;
+    conformance(Subject {
+        name: "wordpress",
+        fake: fake.clone(),
+        make: wordpress,
+        secrets: &[WP_PASSWORD, "wrong-application-password"],
+    })
+    .await;
+    // WordPress specifics: terms resolved (created once, then reused), SEO meta, excerpt.
+    let posts = fake.posts();
+    let first = &posts[0];
+    assert_eq!(first["status"], "publish");
+    assert_eq!(first["meta"]["_yoast_wpseo_title"], "AI 에이전트 1");
+    assert_eq!(first["excerpt"]["raw"], "에이전트의 현재와 다음 단계.");
+    let mut tags = fake.terms("tags");
+    tags.sort();
+    assert_eq!(tags, ["AI", "에이전트"], "each tag created once");
+    assert_eq!(fake.terms("categories"), ["AI & ML"]);
+    let term_creates = fake
+        .requests()
+        .iter()
+        .filter(|(m, r)| m == "POST" && r != "posts")
+        .count();
+    assert_eq!(term_creates, 3, "terms are resolved once per process");
+    // A user without publish_posts is reported at start.
+    fake.set_can_publish(false);
+    let e = wordpress(&fake.root, true).check().await.unwrap_err();
+    assert!(e.to_string().contains("publish_posts"), "{e}");
+}
+
+#[tokio::test]
+async fn ghost_conforms() {
+    let fake = FakeCms::ghost().await;
+    conformance(Subject {
+        name: "ghost",
+        fake: fake.clone(),
+        make: ghost,
+        secrets: &[GHOST_KEY, "00112233445566778899aabbccddeeff"],
+    })
+    .await;
+    let first = &fake.posts()[0];
+    assert_eq!(first["status"], "published");
+    assert_eq!(first["meta_title"], "AI 에이전트 1");
+    let tags: Vec<&str> = first["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["visibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["public", "public", "internal"], "{first:#}");
+}
+
+#[tokio::test]
+async fn webhook_conforms() {
+    conformance(Subject {
+        name: "webhook",
+        fake: FakeCms::webhook().await,
+        make: webhook,
+        secrets: &[WEBHOOK_SECRET, "wrong-signing-secret"],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_service_publishes_each_post_once_to_wordpress_and_ghost() {
+    let fake = FakeOpenAi::start().await;
+    let (wp, gh) = (FakeCms::wordpress().await, FakeCms::ghost().await);
+    // The first create on each site fails with a 502; the job's retry delivers.
+    wp.fail_next_creates([502]);
+    gh.fail_next_creates([502]);
+    let toml = "schedules = []\n[queue]\npoll_interval_ms = 50\n\
+                [publish.wordpress]\nallow_http = true\nseo = \"rank-math\"\n\
+                [publish.ghost]\nallow_http = true\nstatus = \"draft\"\n";
+    let svc = InProcess::start(
+        &fake,
+        toml,
+        &[
+            ("BLOGFLOW_WORDPRESS_URL", wp.root.as_str()),
+            ("BLOGFLOW_WORDPRESS_USER", WP_USER),
+            ("BLOGFLOW_WORDPRESS_APP_PASSWORD", WP_PASSWORD),
+            ("BLOGFLOW_GHOST_URL", gh.root.as_str()),
+            ("BLOGFLOW_GHOST_ADMIN_KEY", GHOST_KEY),
+        ],
+    )
+    .await;
+    let health = svc.get("/api/automation/health").await;
+    let targets = health["checks"]["targets"].as_array().unwrap();
+    assert!(
+        targets.iter().all(|t| t["status"] == "ok") && targets.len() == 3,
+        "{health:#}"
+    );
+    let job = svc.generate(2).await;
+    let done = svc.job_ended(&job, "completed").await;
+    for id in done["result"]["generated"].as_array().unwrap() {
+        let id = id.as_str().unwrap();
+        let post = svc
+            .wait_for(&format!("/api/posts/{id}"), "three ledger rows", |p| {
+                publications(p).len() == 3
+            })
+            .await;
+        let mut targets = publications(&post);
+        targets.sort();
+        assert_eq!(targets, ["ghost", "markdown", "wordpress"]);
+        assert_eq!(post["post"]["status"], "published");
+    }
+    let (wp_posts, gh_posts) = (wp.posts(), gh.posts());
+    assert_eq!(
+        (wp_posts.len(), gh_posts.len()),
+        (2, 2),
+        "each post once on each site"
+    );
+    assert!(
+        wp_posts
+            .iter()
+            .all(|p| p["meta"]["rank_math_title"].is_string())
+    );
+    assert!(gh_posts.iter().all(|p| p["status"] == "draft"));
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_refused_for_bad_credentials_is_published_after_the_fix_and_a_restart() {
+    let fake = FakeOpenAi::start().await;
+    let wp = FakeCms::wordpress().await;
+    let toml = "schedules = []\n[queue]\npoll_interval_ms = 50\n\
+                [publish.wordpress]\nallow_http = true\n";
+    let env = |password| {
+        [
+            ("BLOGFLOW_WORDPRESS_URL", wp.root.clone()),
+            ("BLOGFLOW_WORDPRESS_USER", WP_USER.to_owned()),
+            ("BLOGFLOW_WORDPRESS_APP_PASSWORD", password),
+        ]
+    };
+    let wrong = env("revoked-application-password".to_owned());
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let svc = InProcess::start(&fake, toml, &wrong).await;
+    let health = svc.get("/api/automation/health").await;
+    let target = health["checks"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "wordpress")
+        .cloned()
+        .unwrap();
+    assert_eq!(target["status"], "failing", "{health:#}");
+    assert!(
+        target["message"]
+            .as_str()
+            .unwrap()
+            .contains("not authorised")
+            && !target["message"].as_str().unwrap().contains("revoked"),
+        "{target:#}"
+    );
+    let job = svc.generate(1).await;
+    let done = svc.job_ended(&job, "completed").await;
+    let id = done["result"]["generated"][0].as_str().unwrap().to_owned();
+    // A 401 is not retried eight times: the publish job fails at once.
+    let publish = svc
+        .wait_for(
+            &format!("/api/jobs/blog-publishing/publish-{id}"),
+            "the refused publish job",
+            |j| j["state"] == "failed",
+        )
+        .await;
+    assert!(
+        publish["last_error"]
+            .as_str()
+            .is_some_and(|r| r.contains("HTTP 401")),
+        "{publish:#}"
+    );
+    let post = svc.get(&format!("/api/posts/{id}")).await;
+    assert_eq!(post["post"]["status"], "ready", "not lost: {post:#}");
+    assert!(wp.posts().is_empty());
+
+    let right = env(WP_PASSWORD.to_owned());
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let svc = svc.restart(&fake, toml, &right).await;
+    let post = svc
+        .wait_for(&format!("/api/posts/{id}"), "the post published", |p| {
+            p["post"]["status"] == "published"
+        })
+        .await;
+    let mut targets = publications(&post);
+    targets.sort();
+    assert_eq!(targets, ["markdown", "wordpress"]);
+    assert_eq!(wp.posts().len(), 1);
     svc.stop().await;
 }

@@ -193,7 +193,7 @@ async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_publ
         "awaiting review (publish.mode = review)"
     );
 
-    let http = reqwest::Client::new();
+    let http = support::http();
     let decide = |id: &str, what: &str, token: Option<&str>| {
         let mut r = http
             .post(format!("{}/api/posts/{id}/{what}", svc.base))

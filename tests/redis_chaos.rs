@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::redis_server::{RedisServer, free_port};
 use support::{
-    AlertReceiver, FakeOpenAi, Process, QUIET_THRESHOLDS, Received, Reply, TOKEN, test_toml,
+    AlertReceiver, FakeOpenAi, Process, QUIET_THRESHOLDS, Reply, TOKEN, queue_alerts, test_toml,
 };
 
 fn markdown_count(dir: &Path) -> usize {
@@ -30,13 +30,18 @@ fn markdown_count(dir: &Path) -> usize {
 /// Asks for one post; `None` when the API refused (e.g. the queue is down): such a request
 /// was never acknowledged.
 async fn try_generate(http: &reqwest::Client, base: &str) -> Option<String> {
-    let r = http
+    let started = Instant::now();
+    let sent = http
         .post(format!("{base}/api/automation/workflow"))
         .bearer_auth(TOKEN)
         .json(&json!({"action": "generate_content", "count": 1}))
         .send()
-        .await
-        .ok()?;
+        .await;
+    if started.elapsed() > Duration::from_secs(5) {
+        // The API's goal is 5 s even while Redis is down; say so if a request took longer.
+        eprintln!("a generate request took {:?}: {sent:?}", started.elapsed());
+    }
+    let r = sent.ok()?;
     if !r.status().is_success() {
         return None;
     }
@@ -46,6 +51,11 @@ async fn try_generate(http: &reqwest::Client, base: &str) -> Option<String> {
 
 /// Every post published exactly once: one file per post and one publication per post.
 async fn assert_published_once(p: &Process, dir: &Path, expected: usize) {
+    // Publishing runs as jobs of its own after generation: wait for them first.
+    p.wait_for("/api/automation/workflow", "every post published", |w| {
+        w["posts"]["published"] == expected
+    })
+    .await;
     let posts = p.get("/api/posts?limit=500").await;
     let posts = posts["posts"].as_array().unwrap();
     assert_eq!(posts.len(), expected, "posts stored");
@@ -118,7 +128,7 @@ async fn redis_killed_and_restarted_while_jobs_flow_loses_nothing_acknowledged()
     std::fs::write(dir.path().join("blogflow.toml"), test_toml("")).unwrap();
     let url = redis.url();
     let p = Process::spawn(dir.path(), &fake, &[("REDIS_URL", url.as_str())]).await;
-    let http = reqwest::Client::new();
+    let http = support::http();
 
     let mut acknowledged = Vec::new();
     let mut refused = 0;
@@ -143,13 +153,25 @@ async fn redis_killed_and_restarted_while_jobs_flow_loses_nothing_acknowledged()
     assert!(acknowledged.len() >= 30, "{}", acknowledged.len());
 
     let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
     for id in &acknowledged {
-        p.wait_for(
-            &format!("/api/jobs/content-generation/{id}"),
-            "every acknowledged job to complete",
-            |j| j["state"] == "completed",
-        )
-        .await;
+        loop {
+            let job = p.get(&format!("/api/jobs/content-generation/{id}")).await;
+            if job["state"] == "completed" {
+                break;
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.path().join("logs/workflow.log"))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(150).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "acknowledged job {id} did not complete: {job:#}\nthe log's end:\n{}",
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     println!(
         "all completed {:?} after the last request",
@@ -176,9 +198,7 @@ async fn redis_down_at_start_reports_degraded_then_recovers_by_itself() {
     assert_eq!(health["checks"]["queue"]["status"], "failing");
     assert_eq!(health["checks"]["queue"]["backend"], "redis");
     assert!(
-        try_generate(&reqwest::Client::new(), &p.base)
-            .await
-            .is_none(),
+        try_generate(&support::http(), &p.base).await.is_none(),
         "no job is acknowledged while the queue is down"
     );
 
@@ -245,21 +265,6 @@ async fn a_redis_that_may_evict_jobs_is_refused_unless_the_operator_accepts_it()
     assert!(errors.contains("allkeys-lru"), "warned loudly: {errors}");
 }
 
-/// The `queue` alerts the webhook received, as status strings.
-fn queue_alerts(got: &[Received]) -> Vec<String> {
-    got.iter()
-        .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
-        .filter(|a| a["key"] == "queue")
-        .map(|a| {
-            format!(
-                "{}/{}",
-                a["status"].as_str().unwrap(),
-                a["severity"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
 async fn readyz(http: &reqwest::Client, base: &str) -> u16 {
     http.get(format!("{base}/readyz"))
         .send()
@@ -293,7 +298,7 @@ async fn redis_stopped_under_a_running_service_turns_it_not_ready_alerts_and_rec
         ],
     )
     .await;
-    let http = reqwest::Client::new();
+    let http = support::http();
     p.wait_for("/api/automation/workflow", "the workflow to run", |w| {
         w["state"] == "running"
     })

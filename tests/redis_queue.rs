@@ -5,7 +5,6 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,30 +53,12 @@ impl Drop for Prefix {
 
 /// Installs the pinned Node BullMQ once into `target/bullmq-interop` and returns that dir.
 fn node_bullmq() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bullmq-interop");
-    std::fs::create_dir_all(&dir).unwrap();
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    for f in ["package.json", "bullmq_interop.mjs"] {
-        std::fs::copy(here.join(f), dir.join(f)).unwrap();
-    }
-    // npm is serialised by a lock file: several tests may get here at once.
-    let lock = std::fs::File::create(dir.join(".install-lock")).unwrap();
-    lock.lock().unwrap();
-    if !dir.join("node_modules/bullmq/package.json").exists() {
-        let status = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--no-package-lock",
-            ])
-            .current_dir(&dir)
-            .status()
-            .expect("npm (Node.js 20) is needed for the BullMQ interop tests");
-        assert!(status.success(), "npm install failed");
-    }
-    dir
+    support::npm_install_once(
+        "interop",
+        "bullmq-interop",
+        &["package.json", "bullmq_interop.mjs"],
+        "bullmq",
+    )
 }
 
 async fn node(args: &[&str]) -> Value {
@@ -288,4 +269,27 @@ async fn bullmq_official_and_blogflow_read_each_others_jobs() {
         bullmq::JobState::Prioritized
     );
     assert_eq!(theirs.get_prioritized_count().await.unwrap(), 1);
+}
+
+/// The lease keeper renews leases from a thread of its own whose runtime has timers but no I/O
+/// driver. If the connection is first made (or remade after a Redis restart) from there, it must
+/// still work, and must keep working for the rest of the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_first_used_from_a_timer_only_runtime_works_everywhere() {
+    let prefix = Prefix::new();
+    let queue = prefix.queue();
+    let from_thread = queue.clone();
+    let pinged = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async move { from_thread.ping().await.map(|_| ()) })
+    })
+    .join();
+    assert!(
+        matches!(pinged, Ok(Ok(()))),
+        "ping from the keeper's kind of runtime: {pinged:?}"
+    );
+    queue.ping().await.expect("ping from the main runtime");
 }

@@ -382,7 +382,10 @@ fn ops_metrics(out: &mut String, s: &AppState) {
     let _ = writeln!(out, "blogflow_monitor_cycles_total {}", s.ops.cycles());
 }
 
-/// The route.
+/// Prometheus text exposition of every metric family (see `docs/metrics.md`).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -51,6 +51,8 @@ pub enum FrontMatter {
     HugoToml,
     /// Zola (TOML, tags under `[taxonomies]`).
     Zola,
+    /// Astro content collections and Next.js MDX blogs (YAML; `pubDate`, `description`).
+    Astro,
 }
 
 /// What a schedule tick enqueues.
@@ -245,6 +247,42 @@ pub struct LoggingConfig {
     pub level: String,
 }
 
+/// What a process runs. `run` is everything in one process; a cluster runs one or more
+/// `serve` (API, dashboard, scheduler, monitor) and `worker` processes (queue consumers) on
+/// one Redis queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// API, scheduler, monitor and workers.
+    #[default]
+    All,
+    /// API, dashboard, scheduler and monitor; no workers.
+    Serve,
+    /// Workers (and the API for health and metrics); no scheduler.
+    Worker,
+}
+
+impl Role {
+    /// Consumes queues.
+    pub fn runs_workers(self) -> bool {
+        self != Role::Serve
+    }
+
+    /// Fires schedules.
+    pub fn runs_scheduler(self) -> bool {
+        self != Role::Worker
+    }
+
+    /// As shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Serve => "serve",
+            Role::Worker => "worker",
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -258,6 +296,16 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// Bearer token for mutations; none means mutations are refused.
     pub api_token: Option<Secret>,
+    /// With a token set, reads are open to anyone (otherwise they need the token or a session).
+    pub public_read: bool,
+    /// What this process runs (set by the command: `run`, `serve` or `worker`).
+    pub role: Role,
+    /// `DATABASE_URL`: the store in PostgreSQL (shared by the hosts of a deployment) instead of
+    /// the SQLite file in the data directory. Holds a password: never log it.
+    pub database_url: Option<Secret>,
+    /// `worker --concurrency`: generation jobs at once in this process (default: 2, or 1 for
+    /// the local model).
+    pub generation_concurrency: Option<usize>,
     /// Start scheduler and workers at boot.
     pub auto_start: bool,
     /// Sample, record and alert on thresholds and trends (`PERFORMANCE_MONITORING_ENABLED`).
@@ -282,9 +330,13 @@ pub struct Config {
     /// Queue tuning.
     pub queue: QueueConfig,
     /// Markdown publisher: `None` when disabled.
-    pub markdown: Option<FrontMatter>,
+    pub markdown: Option<crate::publish::MarkdownTarget>,
     /// Webhook publisher (`BLOGFLOW_PUBLISH_WEBHOOK_URL`).
     pub webhook: Option<crate::publish::WebhookTarget>,
+    /// WordPress publisher (`[publish.wordpress]`).
+    pub wordpress: Option<crate::publish::WordPressTarget>,
+    /// Ghost publisher (`[publish.ghost]`).
+    pub ghost: Option<crate::publish::GhostTarget>,
     /// Log output.
     pub logging: LoggingConfig,
     /// Sampling, thresholds, trends and history.
@@ -403,6 +455,14 @@ impl Config {
             out.push(w.url.clone());
             out.extend(w.secret.clone());
         }
+        out.extend(self.wordpress.iter().map(|w| w.password.clone()));
+        if let Some(g) = &self.ghost {
+            out.push(g.admin_key.clone());
+            // The secret half alone too.
+            if let Some((_, half)) = g.admin_key.expose().split_once(':') {
+                out.push(Secret::new(half));
+            }
+        }
         for c in &self.alerts.channels {
             match c {
                 crate::ops::channels::ChannelConfig::Slack { url, .. }
@@ -520,6 +580,76 @@ mod tests {
     }
 
     #[test]
+    fn publishing_targets_validate_and_their_credentials_stay_secret() {
+        let key = "64f0c0ffee:00ff00ff00ff00ff";
+        let (c, warnings) = from(
+            &[
+                ("BLOGFLOW_WORDPRESS_URL", "https://blog.example.org/"),
+                ("BLOGFLOW_WORDPRESS_USER", "editor"),
+                ("BLOGFLOW_WORDPRESS_APP_PASSWORD", "abcd efgh ijkl"),
+                ("BLOGFLOW_GHOST_ADMIN_KEY", key),
+            ],
+            "[publish.wordpress]\nseo = \"yoast\"\nseo_keywords_field = \"kw\"\nstatus = \"future\"\n\
+             [publish.ghost]\nurl = \"http://127.0.0.1:2368\"\nallow_http = true\n\
+             [publish.markdown]\nfront_matter = \"astro\"\nextension = \"mdx\"\n\
+             [publish.markdown.fields]\nsummary = \"\"\n",
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let wp = c.wordpress.as_ref().unwrap();
+        assert_eq!(wp.url, "https://blog.example.org", "no trailing slash");
+        assert_eq!(wp.status, crate::publish::WordPressStatus::Future);
+        assert_eq!(wp.seo.title.as_deref(), Some("_yoast_wpseo_title"));
+        assert_eq!(
+            wp.seo.keywords.as_deref(),
+            Some("kw"),
+            "overrides the preset"
+        );
+        assert_eq!(c.ghost.as_ref().unwrap().url, "http://127.0.0.1:2368");
+        let md = c.markdown.as_ref().unwrap();
+        assert_eq!((md.dialect, md.extension), (FrontMatter::Astro, "mdx"));
+        let secrets: Vec<String> = c.secrets().iter().map(|s| s.expose().to_owned()).collect();
+        for s in ["abcd efgh ijkl", key, "00ff00ff00ff00ff"] {
+            assert!(secrets.iter().any(|x| x == s), "{s} is not redacted");
+        }
+        assert!(format!("{c:?}").find("abcd efgh").is_none());
+
+        let problems = from(
+            &[
+                ("BLOGFLOW_WORDPRESS_URL", "http://blog.example.org"),
+                ("BLOGFLOW_GHOST_URL", "https://ghost.example.org"),
+                ("BLOGFLOW_GHOST_ADMIN_KEY", "no-colon-here"),
+            ],
+            "[publish.markdown]\nfront_matter = \"jekyll\"\n[publish.markdown.fields]\nblogflow_id = \"id\"\n",
+        )
+        .unwrap_err();
+        let by_setting = |name: &str| {
+            problems
+                .iter()
+                .find(|p| p.setting == name)
+                .map(|p| p.message.clone())
+                .unwrap_or_else(|| panic!("{name} missing from {problems:?}"))
+        };
+        assert!(by_setting("BLOGFLOW_WORDPRESS_URL").contains("allow_http"));
+        assert!(by_setting("BLOGFLOW_GHOST_ADMIN_KEY").contains("id:secret"));
+        assert!(!by_setting("BLOGFLOW_GHOST_ADMIN_KEY").contains("no-colon-here"));
+        assert!(by_setting("publish.markdown.front_matter").contains("astro"));
+        let problems = from(
+            &[("BLOGFLOW_WORDPRESS_URL", "https://blog.example.org")],
+            "[publish.markdown.fields]\nblogflow_id = \"id\"\n",
+        )
+        .unwrap_err();
+        let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            settings,
+            [
+                "publish.markdown.fields.blogflow_id",
+                "BLOGFLOW_WORDPRESS_APP_PASSWORD"
+            ]
+        );
+    }
+
+    #[test]
     fn environment_wins_over_the_file() {
         let (c, _) = from(
             &[("BLOGFLOW_LISTEN", "0.0.0.0:8080"), ("BLOGFLOW_LANGUAGE", "ko"), ("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1/"), ("OPENAI_MODEL", "qwen")],
@@ -624,9 +754,30 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_database_url_warns_instead_of_failing() {
-        let (_, w) = from(&[("DATABASE_URL", "postgres://x")], "").unwrap();
+    fn database_url_chooses_postgres_warns_on_sqlite_and_refuses_others() {
+        let (c, w) = from(
+            &[("DATABASE_URL", "postgres://bf:pg-secret-77@db:5432/blog")],
+            "",
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.database_url.is_some());
+        assert!(
+            !format!("{c:?}").contains("pg-secret-77"),
+            "the password stays secret"
+        );
+        let (c, w) = from(&[("DATABASE_URL", "sqlite:./data/blog.db")], "").unwrap();
+        assert!(c.database_url.is_none());
         assert_eq!(w.len(), 1, "{w:?}");
+        let err = format!(
+            "{:?}",
+            from(&[("DATABASE_URL", "mysql://u:mysql-pw-9@h/db")], "").unwrap_err()
+        );
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("postgres://"),
+            "{err}"
+        );
+        assert!(!err.contains("mysql-pw-9"), "{err}");
     }
 
     #[test]

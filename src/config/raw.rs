@@ -40,6 +40,9 @@ pub struct RawConfig {
 pub struct RawServer {
     /// Address to listen on (`BLOGFLOW_LISTEN`).
     pub listen: Option<String>,
+    /// With an API token set, let anyone read the API and the dashboard (`BLOGFLOW_PUBLIC_READ`);
+    /// otherwise reads need the token too.
+    pub public_read: Option<bool>,
 }
 
 /// `[paths]`
@@ -297,16 +300,70 @@ pub struct RawPublish {
     pub auto_approve_min_score: Option<u8>,
     /// `[publish.markdown]`
     pub markdown: RawMarkdown,
+    /// `[publish.wordpress]`
+    pub wordpress: RawWordPress,
+    /// `[publish.ghost]`
+    pub ghost: RawGhost,
+}
+
+/// `[publish.wordpress]`: on when a URL is set (here or `BLOGFLOW_WORDPRESS_URL`); the
+/// application password comes only from `BLOGFLOW_WORDPRESS_APP_PASSWORD` (or `_FILE`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWordPress {
+    /// Site root (`https://blog.example.com`).
+    pub url: Option<String>,
+    /// WordPress user name (`BLOGFLOW_WORDPRESS_USER`).
+    pub user: Option<String>,
+    /// `publish` (default), `draft` or `future`.
+    pub status: Option<String>,
+    /// For `future`: minutes after writing that a post goes live (60).
+    pub future_delay_mins: Option<u64>,
+    /// SEO plugin preset for meta fields: `none` (default), `yoast` or `rank-math`.
+    pub seo: Option<String>,
+    /// Meta key for the SEO title (overrides the preset).
+    pub seo_title_field: Option<String>,
+    /// Meta key for the meta description (overrides the preset).
+    pub seo_description_field: Option<String>,
+    /// Meta key for the focus keywords (overrides the preset).
+    pub seo_keywords_field: Option<String>,
+    /// Allow a plain `http://` URL (the password then travels unencrypted).
+    pub allow_http: Option<bool>,
+    /// Per-request limit, seconds (30).
+    pub timeout_secs: Option<u64>,
+}
+
+/// `[publish.ghost]`: on when a URL is set (here or `BLOGFLOW_GHOST_URL`); the admin API key
+/// comes only from `BLOGFLOW_GHOST_ADMIN_KEY` (or `_FILE`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGhost {
+    /// Site root.
+    pub url: Option<String>,
+    /// `published` (default), `draft` or `scheduled`.
+    pub status: Option<String>,
+    /// For `scheduled`: minutes after writing that a post goes live (60).
+    pub future_delay_mins: Option<u64>,
+    /// Allow a plain `http://` URL.
+    pub allow_http: Option<bool>,
+    /// Per-request limit, seconds (30).
+    pub timeout_secs: Option<u64>,
 }
 
 /// `[publish.markdown]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawMarkdown {
-    /// `hugo-yaml` (default), `hugo-toml` or `zola`.
+    /// `hugo-yaml` (default), `hugo-toml`, `zola` or `astro`.
     pub front_matter: Option<String>,
     /// Set to false to disable Markdown output.
     pub enabled: Option<bool>,
+    /// File extension: `md` (default) or `mdx`.
+    pub extension: Option<String>,
+    /// Front-matter keys renamed (`date = "pubDate"`) or dropped (`summary = ""`).
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Commit each new file to the git repository that holds the content directory.
+    pub git_commit: Option<bool>,
 }
 
 /// `[logging]`

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use super::raw::{self, RawConfig};
 use super::{
-    Config, DEFAULT_KEYWORDS, Env, FrontMatter, GenerationConfig, Language, LoggingConfig,
-    OpenAiConfig, Problem, ProviderBalance, QueueBackendConfig, QueueConfig, RedisConfig, Schedule,
+    Config, DEFAULT_KEYWORDS, Env, GenerationConfig, Language, LoggingConfig, OpenAiConfig,
+    Problem, ProviderBalance, QueueBackendConfig, QueueConfig, RedisConfig, Schedule,
     ScheduleAction, Secret, Severity,
 };
 use crate::queue::Retention;
 
 mod ops;
+mod publish;
 
 pub(super) fn error(setting: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
@@ -145,6 +146,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let content_dir = dir("BLOGFLOW_CONTENT_DIR", raw.paths.content_dir, "./content");
     let log_dir = dir("BLOGFLOW_LOG_DIR", raw.paths.log_dir, "./logs");
     let api_token = c.secret(env, "BLOGFLOW_API_TOKEN");
+    let public_read = c.flag(env, "BLOGFLOW_PUBLIC_READ", raw.server.public_read, false);
     if api_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         c.problems.push(error(
             "BLOGFLOW_API_TOKEN",
@@ -197,11 +199,6 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let others =
         openai.is_some() || anthropic.is_some() || gemini.is_some() || !compatible.is_empty();
     let local = local_config(&mut c, env, raw.providers.local, others);
-    if let Some(url) = env.get("DATABASE_URL") {
-        // Even a sqlite: URL is not honoured yet: the file is BLOGFLOW_DATA_DIR/blogflow.db.
-        let scheme = url.split(':').next().unwrap_or("");
-        c.problems.push(warning("DATABASE_URL", format!("{scheme}: is not used by this version; the SQLite file in BLOGFLOW_DATA_DIR is used")));
-    }
 
     let mut generation = generation_config(&mut c, env, raw.generation);
     generation.balance.extend(compatible_balance);
@@ -238,22 +235,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     );
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
     let queue = queue_config(&mut c, env, raw.queue);
-    let markdown = match (
-        raw.publish.markdown.enabled,
-        raw.publish.markdown.front_matter.as_deref(),
-    ) {
-        (Some(false), _) => None,
-        (_, None | Some("hugo-yaml")) => Some(FrontMatter::HugoYaml),
-        (_, Some("hugo-toml")) => Some(FrontMatter::HugoToml),
-        (_, Some("zola")) => Some(FrontMatter::Zola),
-        (_, Some(other)) => {
-            c.problems.push(error(
-                "publish.markdown.front_matter",
-                format!("{other:?} is unknown: use hugo-yaml, hugo-toml or zola"),
-            ));
-            None
-        }
-    };
+    let markdown = publish::markdown(&mut c, raw.publish.markdown);
     let webhook = ops::webhook_url(&mut c, env, "BLOGFLOW_PUBLISH_WEBHOOK_URL").map(|url| {
         let secret = c.secret(env, "BLOGFLOW_PUBLISH_WEBHOOK_SECRET");
         if secret.is_none() {
@@ -262,12 +244,19 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                 "posts sent to the webhook are unsigned: set a secret so the receiver can verify them",
             ));
         }
-        crate::publish::WebhookTarget { url, secret }
+        crate::publish::WebhookTarget {
+            url,
+            secret,
+            timeout: secs(30),
+        }
     });
+    let wordpress = publish::wordpress(&mut c, env, raw.publish.wordpress);
+    let ghost = publish::ghost(&mut c, env, raw.publish.ghost);
     let logging = logging_config(&mut c, env, raw.logging);
     let monitor = ops::monitor_config(&mut c, raw.monitoring);
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
     let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
+    let database_url = database_url(&mut c, env);
 
     let config = Config {
         listen,
@@ -275,6 +264,10 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         content_dir,
         log_dir,
         api_token,
+        public_read,
+        role: super::Role::All,
+        database_url,
+        generation_concurrency: None,
         auto_start,
         performance_monitoring,
         self_healing,
@@ -288,6 +281,8 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         queue,
         markdown,
         webhook,
+        wordpress,
+        ghost,
         logging,
         monitor,
         alerts,
@@ -761,6 +756,30 @@ fn url_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// `DATABASE_URL`: `postgres://…` puts the store on PostgreSQL. A `sqlite:` URL (the
+/// original system's default) is accepted with a warning: the SQLite file is always
+/// `BLOGFLOW_DATA_DIR/blogflow.db`.
+fn database_url(c: &mut Check, env: &Env) -> Option<Secret> {
+    let url = c.secret(env, "DATABASE_URL")?;
+    let text = url.expose();
+    if text.starts_with("sqlite:") {
+        c.problems.push(warning(
+            "DATABASE_URL",
+            "sqlite: is not used: the SQLite store is BLOGFLOW_DATA_DIR/blogflow.db; set postgres://… for PostgreSQL",
+        ));
+        return None;
+    }
+    let postgres = text.starts_with("postgres://") || text.starts_with("postgresql://");
+    if !postgres || text.parse::<postgres::Config>().is_err() {
+        c.problems.push(error(
+            "DATABASE_URL",
+            "is not a PostgreSQL URL: use postgres://user:password@host:5432/database (or unset it to keep the store in the data directory's SQLite file)",
+        ));
+        return None;
+    }
+    Some(url)
 }
 
 /// `REDIS_URL`, or `REDIS_HOST` + `REDIS_PORT` + `REDIS_PASSWORD` (+ `REDIS_DB`) as in the

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::slug::slugify;
 
 /// A post as the model wrote it, checked for completeness.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GeneratedPost {
     /// Headline.
     pub title: String,

@@ -62,9 +62,10 @@ pub struct Generator {
     stats: Arc<crate::ops::stats::Stats>,
     /// Feeds and the manual queue; keywords only when absent or empty.
     topics: Option<crate::topics::Topics>,
-    /// Slots being written now, counted against the daily budget and post cap.
+    /// Slots admitted under the daily budget and post cap and not stored yet.
     in_flight: Arc<std::sync::Mutex<u32>>,
-    /// One budget admission at a time, so that none decides on a count another has changed.
+    /// Held by an admission and by the storing of an admitted post, so that an admission sees
+    /// every post either stored or reserved, never both and never neither.
     admission: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -79,7 +80,7 @@ pub enum ApproveError {
     Queue(#[from] crate::queue::QueueError),
 }
 
-/// Holds a slot's place in the daily budget while it is written.
+/// Holds a slot's place in the daily budget until its post is stored or the slot fails.
 struct BudgetSlot(Arc<std::sync::Mutex<u32>>);
 
 impl Drop for BudgetSlot {
@@ -87,6 +88,11 @@ impl Drop for BudgetSlot {
         let mut n = self.0.lock().expect("budget slots");
         *n = n.saturating_sub(1);
     }
+}
+
+/// The start of the UTC day `now_ms` falls in.
+fn utc_midnight(now_ms: i64) -> i64 {
+    now_ms - now_ms.rem_euclid(86_400_000)
 }
 
 /// What one provider produced for a slot, with its costs.
@@ -380,7 +386,7 @@ impl Generator {
                 };
             }
         }
-        let _budget = match self.admit_budget().await {
+        let budget = match self.admit_budget().await {
             Ok(slot) => slot,
             Err(e) => return SlotOutcome::Failed(e),
         };
@@ -420,7 +426,9 @@ impl Generator {
             .or_else(|| pooled.as_ref().map(|p| p.category.clone()))
             .unwrap_or_else(|| self.config.category.clone());
         let outcome = self
-            .write_slot(job_id, slot, &topic, keyword, source, category, cancel)
+            .write_slot(
+                job_id, slot, &topic, keyword, source, category, budget, cancel,
+            )
             .await;
         if let (SlotOutcome::Failed(_), Some(p)) = (&outcome, &pooled) {
             // Not written: the topic goes back to the pool for the retry.
@@ -481,11 +489,9 @@ impl Generator {
             return Ok(None);
         }
         let _one = self.admission.lock().await;
-        let now = crate::db::now_ms();
-        let midnight = now - now.rem_euclid(86_400_000);
         let (posts, cost) = self
             .store
-            .spend_since(midnight)
+            .spend_since(utc_midnight(crate::db::now_ms()))
             .await
             .map_err(|e| JobError::retryable(e.to_string()))?;
         let mut in_flight = self.in_flight.lock().expect("budget slots");
@@ -502,19 +508,48 @@ impl Generator {
         };
         if let Some(reason) = stop {
             drop(in_flight);
-            if self.stats.budget_stop().as_deref() != Some(reason.as_str()) {
-                tracing::warn!(%reason, "generation stopped for today");
-            }
-            self.stats.set_budget_stop(Some(reason.clone()));
-            return Err(JobError {
-                retry: Retry::Never,
-                message: format!("{reason}: generation resumes after midnight UTC"),
-            });
+            return Err(self.stop_for_today(reason));
         }
         *in_flight += 1;
         drop(in_flight);
         self.stats.set_budget_stop(None);
         Ok(Some(BudgetSlot(self.in_flight.clone())))
+    }
+
+    /// Records that a daily limit stopped generation, and the slot's failure.
+    fn stop_for_today(&self, reason: String) -> JobError {
+        if self.stats.budget_stop().as_deref() != Some(reason.as_str()) {
+            tracing::warn!(%reason, "generation stopped for today");
+        }
+        self.stats.set_budget_stop(Some(reason.clone()));
+        JobError {
+            retry: Retry::Never,
+            message: format!("{reason}: generation resumes after midnight UTC"),
+        }
+    }
+
+    /// Stores a post. An admitted slot stores it under the admission lock and gives up its
+    /// reservation in the same step; the store itself refuses a post over the daily cap, which
+    /// also holds between processes sharing the store (each reserves only its own slots).
+    async fn insert_post(
+        &self,
+        mut new: NewPost,
+        budget: Option<BudgetSlot>,
+    ) -> Result<crate::store::Post, crate::store::StoreError> {
+        let Some(reservation) = budget else {
+            return self.store.insert_post(new).await;
+        };
+        let _one = self.admission.lock().await;
+        new.daily_cap = self
+            .config
+            .daily_post_cap
+            .map(|posts| crate::store::DailyCap {
+                since_ms: utc_midnight(crate::db::now_ms()),
+                posts,
+            });
+        let stored = self.store.insert_post(new).await;
+        drop(reservation);
+        stored
     }
 
     #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
@@ -526,6 +561,7 @@ impl Generator {
         keyword: Option<String>,
         source: &str,
         category: String,
+        budget: Option<BudgetSlot>,
         cancel: &CancellationToken,
     ) -> SlotOutcome {
         let avoid = self
@@ -616,6 +652,7 @@ impl Generator {
                     source,
                     category,
                     draft,
+                    budget,
                 )
                 .await;
         }
@@ -629,6 +666,7 @@ impl Generator {
                     source,
                     category,
                     draft,
+                    budget,
                 )
                 .await;
         }
@@ -894,6 +932,7 @@ impl Generator {
         source: &str,
         category: String,
         draft: Draft,
+        budget: Option<BudgetSlot>,
     ) -> SlotOutcome {
         let Some((post, quality)) = draft.post else {
             return SlotOutcome::Failed(JobError::retryable("no post was produced"));
@@ -926,9 +965,13 @@ impl Generator {
             generation_ms: draft.elapsed_ms,
             attempts: draft.attempts,
             hold_reason,
+            daily_cap: None,
         };
-        let stored = match self.store.insert_post(new).await {
+        let stored = match self.insert_post(new, budget).await {
             Ok(p) => p,
+            Err(crate::store::StoreError::Limit(reason)) => {
+                return SlotOutcome::Failed(self.stop_for_today(reason));
+            }
             Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
         };
         self.stats

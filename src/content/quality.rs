@@ -12,7 +12,7 @@ use super::GeneratedPost;
 use crate::config::Language;
 
 /// One check's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubScore {
     /// Check name.
     pub name: String,
@@ -25,7 +25,7 @@ pub struct SubScore {
 }
 
 /// The score and its parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QualityReport {
     /// 0–100.
     pub score: u8,

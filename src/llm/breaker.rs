@@ -76,7 +76,7 @@ pub enum Transition {
 }
 
 /// What the API shows of a breaker.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct BreakerSnapshot {
     /// `closed`, `open`, `half_open`, `rate_limited` or `ejected`.
     pub state: &'static str,
@@ -315,7 +315,7 @@ pub struct Guarded {
 }
 
 /// What the balancer has seen of a provider.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Observed {
     /// Exponentially weighted mean latency of successful calls, ms (0 before the first).
     pub latency_ms: f64,

@@ -87,7 +87,7 @@ pub struct AlertsConfig {
 }
 
 /// The health of one component, as the last check saw it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComponentStatus {
     /// `ok` or `failing`.
     pub status: &'static str,
@@ -104,7 +104,7 @@ pub struct ComponentStatus {
 }
 
 /// A recovery action that was taken.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recovery {
     /// When, ms since epoch.
     pub at: i64,

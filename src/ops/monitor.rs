@@ -134,6 +134,20 @@ impl Monitor {
             }
         }
         let group = self.ops.state().alerter.take_group(Instant::now());
+        // Every process of a deployment watches the same dependencies; one of them, the
+        // holder of the `alerts` lease (renewed every cycle), tells the operator. What only
+        // this machine or this process sees is told by its holder or by this process.
+        let host = crate::store::host_name();
+        let leads = Leads {
+            deployment: self.leads_alerts("alerts".to_owned()).await,
+            host: self.leads_alerts(format!("alerts:{host}")).await,
+        };
+        let origin = format!(
+            "{} process {} on {host}",
+            self.config.role.as_str(),
+            std::process::id()
+        );
+        let group = leads.sendable(group, &host, &origin);
         if !group.is_empty() {
             self.deliver(group);
         }
@@ -363,7 +377,7 @@ impl Monitor {
     /// Providers whose last health check failed or whose breaker is open; alerts per provider
     /// (critical when none is left).
     async fn providers_check(&mut self) -> Result<(), String> {
-        let snapshot = self.orchestrator.router().health.read().await.clone();
+        let snapshot = self.orchestrator.router().latest_health().await;
         let now = Instant::now();
         let providers = self.orchestrator.router().generator.providers();
         let mut down = Vec::new();
@@ -428,7 +442,7 @@ impl Monitor {
     /// Publishing targets whose last check failed, with an alert each: their posts stay queued
     /// until the target works again.
     async fn targets_check(&mut self) -> Result<(), String> {
-        let snapshot = self.orchestrator.router().health.read().await.clone();
+        let snapshot = self.orchestrator.router().latest_health().await;
         let targets = snapshot.map(|h| h.targets).unwrap_or_default();
         let damping = self.ops.config().damping;
         let mut failing = Vec::new();
@@ -681,6 +695,21 @@ impl Monitor {
         });
     }
 
+    /// Whether this process holds the store's lease `name` (three intervals long, at least
+    /// 5 s) and so sends the alerts it covers. A process whose store does not answer sends
+    /// anyway: a duplicate alert is better than none.
+    async fn leads_alerts(&self, name: String) -> bool {
+        let ttl = (self.ops.config().interval * 3).max(Duration::from_secs(5));
+        let me = crate::store::process_identity().to_owned();
+        match self.store.lead(name, me, ttl.as_millis() as i64).await {
+            Ok(leads) => leads,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether this process sends alerts; sending");
+                true
+            }
+        }
+    }
+
     /// Sends a group: at once, and on a retryable failure through a `system-maintenance` job
     /// (retries with backoff that survive a restart); if the queue is down too, from here.
     fn deliver(&self, group: Vec<Alert>) {
@@ -767,6 +796,61 @@ pub fn alert_job(channel: &str, alerts: &[Alert]) -> NewJob {
     })
 }
 
+/// Which process of a deployment sends an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// What every process sees alike (dependencies, providers, targets, the budget): the
+    /// holder of the `alerts` lease.
+    Deployment,
+    /// The machine's memory, CPU and disk: the holder of the host's lease.
+    Host,
+    /// This process's own figures (API latency, generation time, error rate), its scheduler
+    /// and its recovery actions: the process itself, leader or not (a worker's slow
+    /// generations are seen by no `serve`).
+    Process,
+}
+
+fn scope(key: &str) -> Scope {
+    match key.strip_prefix("trend:").unwrap_or(key) {
+        "memory" | "cpu" | "disk" => Scope::Host,
+        "response" | "generation" | "error_rate" | "scheduler" => Scope::Process,
+        k if k.starts_with("heal:") => match k.split(':').nth(1) {
+            // Every process reconnects and probes during a shared outage.
+            Some("queue" | "store" | "providers" | "targets") => Scope::Deployment,
+            _ => Scope::Process,
+        },
+        _ => Scope::Deployment,
+    }
+}
+
+/// The alert leases this process holds.
+#[derive(Debug, Clone, Copy)]
+struct Leads {
+    deployment: bool,
+    host: bool,
+}
+
+impl Leads {
+    /// What of `group` this process sends; alerts not about the whole deployment say where
+    /// they come from.
+    fn sendable(self, group: Vec<Alert>, host: &str, origin: &str) -> Vec<Alert> {
+        group
+            .into_iter()
+            .filter_map(|mut a| {
+                let (send, place) = match scope(&a.key) {
+                    Scope::Deployment => (self.deployment, None),
+                    Scope::Host => (self.host, Some(host)),
+                    Scope::Process => (true, Some(origin)),
+                };
+                if let Some(place) = place {
+                    a.message = format!("{} [{place}]", a.message);
+                }
+                send.then_some(a)
+            })
+            .collect()
+    }
+}
+
 fn metric_value(s: &Sample, metric: &str) -> Option<f64> {
     match metric {
         "memory" => Some(s.memory_system_pct),
@@ -823,6 +907,62 @@ async fn timed<T, E: std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deployment_leader_host_leader_and_each_process_send_their_own_alerts() {
+        let alert = |key: &str| Alert {
+            key: key.into(),
+            severity: Severity::Warning,
+            status: crate::ops::alert::AlertStatus::Firing,
+            title: key.into(),
+            message: "m".into(),
+            at: 0,
+        };
+        let group = || {
+            [
+                "queue",
+                "provider:openai",
+                "budget",
+                "heal:queue:reconnect",
+                "disk",
+                "trend:memory",
+                "generation",
+                "trend:generation",
+                "scheduler",
+                "heal:memory:exit",
+            ]
+            .map(alert)
+            .to_vec()
+        };
+        let sent = |deployment, host| {
+            Leads { deployment, host }
+                .sendable(group(), "h1", "worker process 7 on h1")
+                .into_iter()
+                .map(|a| format!("{} {}", a.key, a.message))
+                .collect::<Vec<_>>()
+        };
+        let own = [
+            "generation m [worker process 7 on h1]",
+            "trend:generation m [worker process 7 on h1]",
+            "scheduler m [worker process 7 on h1]",
+            "heal:memory:exit m [worker process 7 on h1]",
+        ];
+        assert_eq!(sent(false, false), own);
+        let mut with_host = vec!["disk m [h1]", "trend:memory m [h1]"];
+        with_host.extend(own);
+        assert_eq!(sent(false, true), with_host);
+        let all = sent(true, true);
+        assert_eq!(all.len(), 10);
+        assert_eq!(
+            &all[..4],
+            [
+                "queue m",
+                "provider:openai m",
+                "budget m",
+                "heal:queue:reconnect m"
+            ]
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn cycles_run_every_interval_and_an_overrun_delays_instead_of_bursting() {

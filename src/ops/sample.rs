@@ -11,7 +11,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// What the monitor records each interval. Rates and quantiles cover the interval since the
 /// previous sample; `None` means "nothing to measure" (no request, no post), not zero.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sample {
     /// When, ms since epoch.
     pub ts: i64,

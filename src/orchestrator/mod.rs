@@ -26,7 +26,7 @@ use crate::queue::{Queue, QueueBackend, QueueError, names};
 use scheduler::ScheduleBook;
 
 /// Workflow state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkflowState {
     /// Scheduler and workers run.
@@ -49,7 +49,7 @@ const PAUSABLE: [&str; 2] = [names::CONTENT_GENERATION, names::BLOG_PUBLISHING];
 struct Active {
     cancel: CancellationToken,
     workers: Vec<JoinHandle<WorkerReport>>,
-    scheduler: JoinHandle<()>,
+    scheduler: Option<JoinHandle<()>>,
 }
 
 /// Handle to the workflow. Cheap to clone.
@@ -69,10 +69,11 @@ pub struct Orchestrator {
     scheduler_beat: Arc<std::sync::atomic::AtomicI64>,
     /// Cap on generation jobs at once set by self-healing (0: none).
     generation_limit: Arc<std::sync::atomic::AtomicUsize>,
+    in_flight: Arc<std::sync::Mutex<Vec<(&'static str, crate::queue::worker::InFlightJobs)>>>,
 }
 
 /// The answer to a workflow action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ActionOutcome {
     /// State after the action.
     pub state: WorkflowState,
@@ -98,6 +99,7 @@ impl Orchestrator {
             started: Instant::now(),
             scheduler_beat: Arc::default(),
             generation_limit: Arc::default(),
+            in_flight: Arc::default(),
         }
     }
 
@@ -171,7 +173,11 @@ impl Orchestrator {
             .generator
             .provider()
             .and_then(crate::llm::Provider::max_parallel);
-        let mut generation_jobs = if primary_limit == Some(1) { 1 } else { 2 };
+        let mut generation_jobs = match self.config.generation_concurrency {
+            Some(n) => n.max(1),
+            None if primary_limit == Some(1) => 1,
+            None => 2,
+        };
         match self
             .generation_limit
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -205,8 +211,11 @@ impl Orchestrator {
                 },
             ),
         ];
+        let role = self.config.role;
+        let mut in_flight = Vec::new();
         let workers = pools
             .into_iter()
+            .filter(|_| role.runs_workers())
             .map(|(name, options)| {
                 let worker = Worker::new(
                     Arc::new(self.queue.clone()),
@@ -214,21 +223,25 @@ impl Orchestrator {
                     self.router.clone(),
                     options,
                 );
+                in_flight.push((name, worker.in_flight()));
                 tokio::spawn(worker.run(cancel.child_token()))
             })
             .collect();
+        *self.in_flight.lock().expect("in-flight") = in_flight;
         self.paused_flag
             .store(paused, std::sync::atomic::Ordering::Relaxed);
         let paused_flag = self.paused_flag.clone();
-        let scheduler = tokio::spawn(scheduler::run(
-            self.config.schedules.clone(),
-            self.queue.clone(),
-            self.config.generation.job_attempts,
-            self.book.clone(),
-            move || paused_flag.load(std::sync::atomic::Ordering::Relaxed),
-            self.scheduler_beat.clone(),
-            cancel.child_token(),
-        ));
+        let scheduler = role.runs_scheduler().then(|| {
+            tokio::spawn(scheduler::run(
+                self.config.schedules.clone(),
+                self.queue.clone(),
+                self.config.generation.job_attempts,
+                self.book.clone(),
+                move || paused_flag.load(std::sync::atomic::Ordering::Relaxed),
+                self.scheduler_beat.clone(),
+                cancel.child_token(),
+            ))
+        });
         *control = Some(Active {
             cancel,
             workers,
@@ -265,7 +278,9 @@ impl Orchestrator {
                 handed_back += report.handed_back;
             }
         }
-        let _ = active.scheduler.await;
+        if let Some(scheduler) = active.scheduler {
+            let _ = scheduler.await;
+        }
         self.set_state(WorkflowState::Stopped);
         tracing::info!(handed_back, "workflow stopped");
         let message = if handed_back > 0 {
@@ -294,6 +309,21 @@ impl Orchestrator {
     pub fn limit_generation(&self, jobs: usize) {
         self.generation_limit
             .store(jobs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The jobs this process's workers run now.
+    pub fn in_flight(&self) -> Vec<crate::store::InFlight> {
+        self.in_flight
+            .lock()
+            .expect("in-flight")
+            .iter()
+            .flat_map(|(queue, jobs)| {
+                jobs.ids().into_iter().map(|job_id| crate::store::InFlight {
+                    queue: (*queue).to_owned(),
+                    job_id,
+                })
+            })
+            .collect()
     }
 
     /// How long since the scheduler loop last ran; `None` before it first ran.

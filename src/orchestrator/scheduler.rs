@@ -17,7 +17,7 @@ use crate::jobs::{JobType, generation_job};
 use crate::queue::{AddOutcome, NewJob, Queue, QueueBackend};
 
 /// What the API shows of a schedule.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ScheduleStatus {
     /// Last tick, RFC 3339.
     pub last_tick: Option<String>,

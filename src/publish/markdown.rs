@@ -1,23 +1,72 @@
 //! Markdown files with front matter, for static site generators.
 //!
-//! Files are `<content_dir>/<slug>.md`, written atomically (temporary file, fsync, rename), so a
-//! site build never sees half a post. The front matter carries `blogflow_id`: a file with our
-//! id is ours (a retry finds it and does not write a copy); a file without it belongs to
-//! someone else and is never overwritten.
+//! Files are `<content_dir>/<slug>.md` (or `.mdx`), written atomically (temporary file, fsync,
+//! rename), so a site build never sees half a post. The front matter carries `blogflow_id`: a
+//! file with our id is ours (a retry finds it and does not write a copy); a file without it
+//! belongs to someone else and is never overwritten.
+//!
+//! With `git_commit`, each post's file is committed to the repository that holds the content
+//! directory; the commit step runs on every attempt, so a crash between writing and committing
+//! is completed by the retry.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::PublishError;
 use crate::config::FrontMatter;
 use crate::content::slug::slugify;
 use crate::store::Post;
 
+/// The front-matter fields, the keys `[publish.markdown.fields]` may rename or drop.
+pub const FIELDS: &[&str] = &[
+    "title",
+    "date",
+    "slug",
+    "description",
+    "draft",
+    "tags",
+    "categories",
+    "summary",
+    "keywords",
+    "seo_title",
+    "lang",
+    "blogflow_id",
+];
+
+/// `[publish.markdown]`, validated.
+#[derive(Debug, Clone)]
+pub struct MarkdownTarget {
+    /// Front-matter dialect.
+    pub dialect: FrontMatter,
+    /// `md` or `mdx`.
+    pub extension: &'static str,
+    /// Renamed (`date → pubDate`) or dropped (`→ ""`) keys.
+    pub fields: BTreeMap<String, String>,
+    /// Commit each file to the enclosing git repository.
+    pub git_commit: bool,
+}
+
+impl MarkdownTarget {
+    /// Plain files in `dialect`.
+    pub fn new(dialect: FrontMatter) -> Self {
+        Self {
+            dialect,
+            extension: "md",
+            fields: BTreeMap::new(),
+            git_commit: false,
+        }
+    }
+}
+
 /// Writes posts as Markdown files.
 #[derive(Debug, Clone)]
 pub struct MarkdownPublisher {
     dir: PathBuf,
-    dialect: FrontMatter,
+    target: MarkdownTarget,
+    /// One git command sequence at a time (the index is a lock).
+    git: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn err(message: String) -> PublishError {
@@ -29,11 +78,16 @@ fn err(message: String) -> PublishError {
 
 impl MarkdownPublisher {
     /// A publisher writing into `dir`.
-    pub fn new(dir: PathBuf, dialect: FrontMatter) -> Self {
-        Self { dir, dialect }
+    pub fn new(dir: PathBuf, target: MarkdownTarget) -> Self {
+        Self {
+            dir,
+            target,
+            git: Arc::default(),
+        }
     }
 
-    /// Creates the folder and proves it is writable.
+    /// Creates the folder and proves it is writable; with `git_commit`, that it is inside a
+    /// repository with a committer identity.
     pub async fn check(&self) -> Result<(), PublishError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
@@ -43,19 +97,87 @@ impl MarkdownPublisher {
             std::fs::write(&probe, b"ok")
                 .map_err(|e| err(format!("{} is not writable: {e}", dir.display())))?;
             let _ = std::fs::remove_file(probe);
-            Ok(())
+            Ok::<(), PublishError>(())
         })
         .await
-        .map_err(|e| err(format!("check task failed: {e}")))?
+        .map_err(|e| err(format!("check task failed: {e}")))??;
+        if self.target.git_commit {
+            self.git_ok(&["rev-parse", "--show-toplevel"]).await.map_err(|e| {
+                err(format!(
+                    "git_commit is on but {} is not in a git repository ({e}); run git init there or turn git_commit off",
+                    self.dir.display()
+                ))
+            })?;
+            self.git_ok(&["config", "user.email"]).await.map_err(|_| {
+                err("git_commit is on but the repository has no committer: set git config user.name and user.email".into())
+            })?;
+        }
+        Ok(())
     }
 
-    /// Writes the post unless the folder already holds it; returns the file's path.
+    /// Writes the post unless the folder already holds it (and commits it, if configured);
+    /// returns the file's path.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
-        let document = render(post, self.dialect);
+        let document = render(post, &self.target);
         let (dir, post_id, slug) = (self.dir.clone(), post.id.clone(), post.content.slug.clone());
-        tokio::task::spawn_blocking(move || write_post(&dir, &post_id, &slug, &document))
+        let extension = self.target.extension;
+        let path = tokio::task::spawn_blocking(move || {
+            write_post(&dir, &post_id, &slug, extension, &document)
+        })
+        .await
+        .map_err(|e| err(format!("write task failed: {e}")))??;
+        if self.target.git_commit {
+            self.commit(&path, &post.content.title).await?;
+        }
+        Ok(path)
+    }
+
+    /// Runs git in the content directory; stdout on success, stderr's last line otherwise.
+    async fn git_ok(&self, args: &[&str]) -> Result<String, String> {
+        let out = tokio::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .kill_on_drop(true)
+            .output()
             .await
-            .map_err(|e| err(format!("write task failed: {e}")))?
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(stderr
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("git failed")
+                .to_owned())
+        }
+    }
+
+    /// Commits `path` unless the repository already has it as it is.
+    async fn commit(&self, path: &str, title: &str) -> Result<(), PublishError> {
+        let _one = self.git.lock().await;
+        let fail = |e: String| err(format!("git commit of {path} failed: {e}"));
+        let pending = self
+            .git_ok(&["status", "--porcelain", "--", path])
+            .await
+            .map_err(fail)?;
+        if pending.is_empty() {
+            return Ok(()); // committed by an earlier attempt
+        }
+        self.git_ok(&["add", "--", path]).await.map_err(fail)?;
+        self.git_ok(&[
+            "commit",
+            "--quiet",
+            "-m",
+            &format!("Add post: {title}"),
+            "--",
+            path,
+        ])
+        .await
+        .map_err(fail)?;
+        Ok(())
     }
 }
 
@@ -72,6 +194,7 @@ fn write_post(
     dir: &Path,
     post_id: &str,
     slug: &str,
+    extension: &str,
     document: &str,
 ) -> Result<String, PublishError> {
     std::fs::create_dir_all(dir)
@@ -83,7 +206,10 @@ fn write_post(
         s => s,
     };
     let short: String = post_id.chars().take(8).collect();
-    for name in [format!("{slug}.md"), format!("{slug}-{short}.md")] {
+    for name in [
+        format!("{slug}.{extension}"),
+        format!("{slug}-{short}.{extension}"),
+    ] {
         let path = dir.join(&name);
         match holds(&path, post_id) {
             Some(true) => return Ok(path.display().to_string()),
@@ -95,7 +221,7 @@ fn write_post(
         }
     }
     Err(err(format!(
-        "{slug}.md and {slug}-{short}.md both exist and belong to other posts"
+        "{slug}.{extension} and {slug}-{short}.{extension} both exist and belong to other posts"
     )))
 }
 
@@ -131,11 +257,12 @@ fn list(items: &[String]) -> String {
     )
 }
 
-/// The whole file: front matter in `dialect`, then the body.
+/// The whole file: front matter in the target's dialect, then the body.
 ///
 /// The same fields in every dialect; Zola wants tags and categories under `[taxonomies]` and
-/// its own unknown keys under `[extra]`, Hugo takes them all at the top.
-pub fn render(post: &Post, dialect: FrontMatter) -> String {
+/// its own unknown keys under `[extra]`, Hugo takes them all at the top, Astro's blog schema
+/// names the date `pubDate`. `fields` renames or drops keys after the preset.
+pub fn render(post: &Post, target: &MarkdownTarget) -> String {
     let c = &post.content;
     let date = chrono::DateTime::from_timestamp_millis(post.created_at)
         .unwrap_or_default()
@@ -158,14 +285,25 @@ pub fn render(post: &Post, dialect: FrontMatter) -> String {
         ("lang", q(&post.language)),
         ("blogflow_id", q(&post.id)),
     ];
-    let lines = |fields: &[(&str, String)], sep: &str| -> String {
+    let preset = |key: &'static str| match (target.dialect, key) {
+        (FrontMatter::Astro, "date") => "pubDate",
+        _ => key,
+    };
+    let lines = |fields: &[(&'static str, String)], sep: &str| -> String {
         fields
             .iter()
-            .map(|(k, v)| format!("{k}{sep}{v}\n"))
+            .filter_map(|(k, v)| {
+                let key = match target.fields.get(*k) {
+                    Some(renamed) if renamed.is_empty() => return None,
+                    Some(renamed) => renamed.as_str(),
+                    None => preset(k),
+                };
+                Some(format!("{key}{sep}{v}\n"))
+            })
             .collect()
     };
-    let (fence, front) = match dialect {
-        FrontMatter::HugoYaml => (
+    let (fence, front) = match target.dialect {
+        FrontMatter::HugoYaml | FrontMatter::Astro => (
             "---",
             [
                 lines(&head, ": "),
@@ -252,7 +390,7 @@ mod tests {
     #[test]
     fn toml_dialects_parse_and_keep_tricky_text() {
         for dialect in [FrontMatter::HugoToml, FrontMatter::Zola] {
-            let doc = render(&post(), dialect);
+            let doc = render(&post(), &MarkdownTarget::new(dialect));
             let table: toml::Table = toml::from_str(&front(&doc, "+++")).unwrap();
             assert_eq!(
                 table["title"].as_str(),
@@ -279,15 +417,84 @@ mod tests {
     }
 
     #[test]
+    fn astro_and_field_mapping_rename_and_drop_keys() {
+        let mut target = MarkdownTarget::new(FrontMatter::Astro);
+        target.fields.insert("summary".into(), String::new());
+        target.fields.insert("seo_title".into(), "metaTitle".into());
+        target.extension = "mdx";
+        let doc = render(&post(), &target);
+        let yaml = yaml_rust2::YamlLoader::load_from_str(&front(&doc, "---")).unwrap();
+        let y = &yaml[0];
+        assert_eq!(y["pubDate"].as_str(), Some("2026-11-26T02:00:00Z"));
+        assert!(y["date"].is_badvalue(), "renamed by the preset");
+        assert_eq!(y["metaTitle"].as_str(), Some("S"));
+        assert!(y["seo_title"].is_badvalue() && y["summary"].is_badvalue());
+        assert_eq!(y["title"].as_str(), Some("AI \"에이전트\": 무엇이 바뀌나"));
+        assert_eq!(y["description"].as_str(), Some("D: with colon"));
+        assert_eq!(y["tags"].as_vec().unwrap().len(), 2);
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[tokio::test]
+    async fn git_commit_commits_each_post_once_and_check_explains_a_missing_repository() {
+        let repo = tempfile::tempdir().unwrap();
+        let content = repo.path().join("content/posts");
+        let mut target = MarkdownTarget::new(FrontMatter::HugoYaml);
+        target.git_commit = true;
+        let publisher = MarkdownPublisher::new(content.clone(), target);
+        let e = publisher.check().await.unwrap_err();
+        assert!(e.to_string().contains("not in a git repository"), "{e}");
+
+        git(repo.path(), &["init", "--quiet"]);
+        git(repo.path(), &["config", "user.name", "Site"]);
+        git(repo.path(), &["config", "user.email", "site@example.org"]);
+        publisher.check().await.unwrap();
+        let path = publisher.publish(&post()).await.unwrap();
+        // A retry (the ledger write was lost) commits nothing new.
+        assert_eq!(publisher.publish(&post()).await.unwrap(), path);
+        let log = git(repo.path(), &["log", "--format=%s", "--name-only"]);
+        assert_eq!(
+            log.trim(),
+            "Add post: AI \"에이전트\": 무엇이 바뀌나\n\ncontent/posts/ai-agents.md"
+        );
+        // Written but not committed (a crash in between): the retry commits it.
+        let mut other = post();
+        other.id = "def456".into();
+        other.content.slug = "second".into();
+        std::fs::write(
+            content.join("second.md"),
+            render(&other, &MarkdownTarget::new(FrontMatter::HugoYaml)),
+        )
+        .unwrap();
+        publisher.publish(&other).await.unwrap();
+        assert_eq!(
+            git(repo.path(), &["rev-list", "--count", "HEAD"]).trim(),
+            "2"
+        );
+        assert_eq!(git(repo.path(), &["status", "--porcelain"]).trim(), "");
+    }
+
+    #[test]
     fn a_file_is_recognised_as_ours_only_by_its_id() {
         let dir = tempfile::tempdir().unwrap();
         for dialect in [
             FrontMatter::HugoYaml,
             FrontMatter::HugoToml,
             FrontMatter::Zola,
+            FrontMatter::Astro,
         ] {
             let path = dir.path().join(format!("{dialect:?}.md"));
-            std::fs::write(&path, render(&post(), dialect)).unwrap();
+            std::fs::write(&path, render(&post(), &MarkdownTarget::new(dialect))).unwrap();
             assert_eq!(holds(&path, "abc123"), Some(true), "{dialect:?}");
             assert_eq!(holds(&path, "abc12"), Some(false), "{dialect:?}");
         }
@@ -302,21 +509,21 @@ mod tests {
             "---\ntitle: mine\n---\nhand written",
         )
         .unwrap();
-        let doc = render(&post(), FrontMatter::HugoYaml);
-        let first = write_post(dir.path(), "abc123", "ai-agents", &doc).unwrap();
+        let doc = render(&post(), &MarkdownTarget::new(FrontMatter::HugoYaml));
+        let first = write_post(dir.path(), "abc123", "ai-agents", "md", &doc).unwrap();
         assert!(first.ends_with("ai-agents-abc123.md"), "{first}");
         assert_eq!(
             std::fs::read_to_string(dir.path().join("ai-agents.md")).unwrap(),
             "---\ntitle: mine\n---\nhand written"
         );
-        let again = write_post(dir.path(), "abc123", "ai-agents", &doc).unwrap();
+        let again = write_post(dir.path(), "abc123", "ai-agents", "md", &doc).unwrap();
         assert_eq!(again, first);
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             2,
             "no temporary files or copies left"
         );
-        let escape = write_post(dir.path(), "def456", "../../etc/passwd", &doc).unwrap();
+        let escape = write_post(dir.path(), "def456", "../../etc/passwd", "md", &doc).unwrap();
         assert!(
             escape.starts_with(&dir.path().display().to_string())
                 && escape.ends_with("etc-passwd.md"),

@@ -26,6 +26,8 @@ pub struct WebhookTarget {
     pub url: Secret,
     /// HMAC key; unsigned without one.
     pub secret: Option<Secret>,
+    /// Per-request limit.
+    pub timeout: Duration,
 }
 
 /// Delivers posts to a webhook.
@@ -38,12 +40,10 @@ pub struct WebhookPublisher {
 impl WebhookPublisher {
     /// A publisher for `target`.
     pub fn new(target: WebhookTarget) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        Self { http, target }
+        Self {
+            http: super::http_client(target.timeout),
+            target,
+        }
     }
 
     /// The JSON a receiver gets.
@@ -86,14 +86,11 @@ impl WebhookPublisher {
         if let Some(key) = &self.target.secret {
             request = request.header(SIGNATURE_HEADER, signature(key.expose(), ts, &body));
         }
-        let response = request.body(body).send().await.map_err(|e| {
-            // Without the URL: it may be a credential.
-            Self::fail(if e.is_timeout() {
-                "timed out".into()
-            } else {
-                "cannot connect".into()
-            })
-        })?;
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| super::transport_error("webhook", &e))?;
         let status = response.status().as_u16();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         let location = answer

@@ -43,7 +43,7 @@ pub mod names {
 }
 
 /// Where a job is in its life. A job is in exactly one state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Ready to be claimed.
@@ -191,7 +191,7 @@ pub struct ClaimedJob {
 }
 
 /// A full job record, for inspection (API, dashboard, tests).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Job {
     /// Job id.
     pub id: String,
@@ -228,7 +228,7 @@ pub struct Job {
 }
 
 /// How many jobs of a queue are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Ready to run (including delayed jobs whose time has come).
     pub waiting: u64,

@@ -138,9 +138,125 @@ pub struct RedisQueue {
     inner: Arc<Inner>,
 }
 
+/// The shared connection. redis-rs's `ConnectionManager` starts a new connection only after an
+/// I/O error; when that attempt fails otherwise (Redis answering `LOADING` while it replays its
+/// AOF after a restart, a connect timeout), it keeps the failed attempt and every later command
+/// fails at once, for good. So each command here has a deadline, and after a failure that is
+/// about the connection rather than the command, the manager is replaced by a new one.
+///
+/// Connecting registers sockets with, and spawns the connection's driver on, the Tokio runtime
+/// of whoever polls first. The lease keeper polls from a thread whose runtime has timers only
+/// (see `queue::worker`), where connecting panics; so every command runs with the runtime that
+/// created the queue entered, and connections always belong to it.
+struct Conn {
+    client: Client,
+    config: ConnectionManagerConfig,
+    current: std::sync::Mutex<ConnectionManager>,
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+/// Polls `inner` with `runtime` entered, so that sockets, timers and tasks it creates belong to
+/// that runtime whichever thread polls.
+struct OnRuntime<'a, F> {
+    runtime: Option<&'a tokio::runtime::Handle>,
+    inner: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for OnRuntime<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let _entered = self.runtime.map(tokio::runtime::Handle::enter);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// The longest any one command (connecting included) may take before it counts as failed.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(10);
+
+impl Conn {
+    fn new(client: Client) -> Result<Self, ::redis::RedisError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(8)))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_secs(1));
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let current = {
+            let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
+            ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?
+        };
+        Ok(Self {
+            client,
+            config,
+            current: std::sync::Mutex::new(current),
+            runtime,
+        })
+    }
+
+    /// Runs `f` on the connection within [`COMMAND_DEADLINE`]; renews the connection after a
+    /// connection-level failure.
+    async fn with<T, F, Fut>(&self, f: F) -> Result<T, QueueError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ::redis::RedisError>>,
+    {
+        let conn = self.current.lock().expect("redis connection").clone();
+        let command = OnRuntime {
+            runtime: self.runtime.as_ref(),
+            inner: Box::pin(f(conn)),
+        };
+        match tokio::time::timeout(COMMAND_DEADLINE, command).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if about_the_connection(&e) {
+                    self.renew();
+                }
+                Err(backend(e))
+            }
+            Err(_) => {
+                self.renew();
+                Err(QueueError::Backend(format!(
+                    "redis: no answer within {} s",
+                    COMMAND_DEADLINE.as_secs()
+                )))
+            }
+        }
+    }
+
+    fn renew(&self) {
+        let _entered = self.runtime.as_ref().map(tokio::runtime::Handle::enter);
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(fresh) => *self.current.lock().expect("redis connection") = fresh,
+            Err(e) => tracing::warn!(error = %e, "cannot renew the Redis connection"),
+        }
+    }
+}
+
+/// Failures of the connection (or of a server that cannot serve yet), not of the command.
+fn about_the_connection(e: &::redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ::redis::ErrorKind::Server(
+                ::redis::ServerErrorKind::BusyLoading
+                    | ::redis::ServerErrorKind::MasterDown
+                    | ::redis::ServerErrorKind::ReadOnly
+            )
+        )
+}
+
 struct Inner {
     client: Client,
-    conn: ConnectionManager,
+    conn: Conn,
     /// Queues whose BullMQ marker a listener task watches (see [`listen_for_markers`]).
     listening: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Stops the listener tasks when the last clone of the queue is dropped.
@@ -194,14 +310,7 @@ impl RedisQueue {
                 options.prefix
             )));
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(1));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(backend)?;
+        let conn = Conn::new(client.clone()).map_err(backend)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -231,41 +340,49 @@ impl RedisQueue {
     /// Round trip to the server.
     pub async fn ping(&self) -> Result<Duration, QueueError> {
         let started = std::time::Instant::now();
-        let mut conn = self.inner.conn.clone();
-        let _: String = ::redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
+        let _: String = self
+            .inner
+            .conn
+            .with(|mut c| async move { ::redis::cmd("PING").query_async(&mut c).await })
+            .await?;
         Ok(started.elapsed())
     }
 
     /// The server's `maxmemory-policy`. Anything but `noeviction` lets Redis drop jobs under
     /// memory pressure.
     pub async fn maxmemory_policy(&self) -> Result<String, QueueError> {
-        let mut conn = self.inner.conn.clone();
-        let v: Vec<String> = ::redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
+        let v: Vec<String> = self
+            .inner
+            .conn
+            .with(|mut c| async move {
+                ::redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("maxmemory-policy")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
         Ok(v.get(1).cloned().unwrap_or_default())
     }
 
     /// The most recent entries of the queue's BullMQ event stream (every process's events),
     /// newest first, as `{id, event, jobId, …}` objects.
     pub async fn recent_events(&self, queue: &str, count: usize) -> Result<Vec<Value>, QueueError> {
-        let mut conn = self.inner.conn.clone();
         let key = format!("{}:{}:events", self.inner.prefix, queue);
-        let reply: ::redis::streams::StreamRangeReply = ::redis::cmd("XREVRANGE")
-            .arg(&key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
+        let reply: ::redis::streams::StreamRangeReply = self
+            .inner
+            .conn
+            .with(|mut c| async move {
+                ::redis::cmd("XREVRANGE")
+                    .arg(&key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
         Ok(reply
             .ids
             .into_iter()
@@ -301,8 +418,10 @@ impl RedisQueue {
         &self,
         inv: &ScriptInvocation<'_>,
     ) -> Result<T, QueueError> {
-        let mut conn = self.inner.conn.clone();
-        inv.invoke_async(&mut conn).await.map_err(backend)
+        self.inner
+            .conn
+            .with(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await
     }
 
     fn emit(&self, event: QueueEvent) {
@@ -734,13 +853,17 @@ impl Queue for RedisQueue {
     }
 
     async fn is_paused(&self, queue: &str) -> Result<bool, QueueError> {
-        let mut conn = self.inner.conn.clone();
-        ::redis::cmd("HEXISTS")
-            .arg(format!("{}:{}:meta", self.inner.prefix, queue))
-            .arg("paused")
-            .query_async(&mut conn)
+        let key = format!("{}:{}:meta", self.inner.prefix, queue);
+        self.inner
+            .conn
+            .with(|mut c| async move {
+                ::redis::cmd("HEXISTS")
+                    .arg(&key)
+                    .arg("paused")
+                    .query_async(&mut c)
+                    .await
+            })
             .await
-            .map_err(backend)
     }
 
     async fn counts(&self, queue: &str) -> Result<Counts, QueueError> {

@@ -113,6 +113,20 @@ pub struct Worker<Q: Queue, H: JobHandler> {
     queue_name: String,
     handler: Arc<H>,
     options: WorkerOptions,
+    in_flight: InFlight,
+}
+
+/// The ids of the jobs a worker runs now, readable from outside (heartbeats).
+#[derive(Clone)]
+pub struct InFlightJobs(InFlight);
+
+impl InFlightJobs {
+    /// Job ids, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.0.lock().expect("in-flight").keys().cloned().collect();
+        ids.sort();
+        ids
+    }
 }
 
 impl<Q: Queue, H: JobHandler> Worker<Q, H> {
@@ -128,13 +142,19 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
             queue_name: queue_name.into(),
             handler,
             options,
+            in_flight: Arc::default(),
         }
+    }
+
+    /// What it runs now.
+    pub fn in_flight(&self) -> InFlightJobs {
+        InFlightJobs(self.in_flight.clone())
     }
 
     /// Runs until `shutdown` is cancelled, then closes gracefully.
     pub async fn run(self, shutdown: CancellationToken) -> WorkerReport {
         let concurrency = self.options.concurrency.max(1);
-        let in_flight: InFlight = Arc::default();
+        let in_flight = self.in_flight.clone();
         let stats = Arc::new(Stats::default());
         let keeper_stop = CancellationToken::new();
         let keeper = spawn_lease_keeper(

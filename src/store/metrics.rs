@@ -1,8 +1,7 @@
 //! Monitoring history: every sample for a day, five-minute summaries for a month (both
 //! configurable), pruned by the daily cleanup job.
 
-use rusqlite::params;
-
+use super::sql::args;
 use super::{Store, StoreError};
 use crate::ops::sample::Sample;
 
@@ -15,51 +14,45 @@ impl Store {
     /// Stores a sample and refreshes the summary of its five-minute bucket.
     pub async fn record_sample(&self, sample: Sample) -> Result<(), StoreError> {
         let json = serde_json::to_string(&sample).expect("samples serialise");
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                tx.execute(
-                    "INSERT OR REPLACE INTO metric_samples (resolution, ts, sample) VALUES (?1, ?2, ?3)",
-                    params![RAW, sample.ts, json],
-                )?;
-                let bucket = sample.ts - sample.ts.rem_euclid(ROLLUP_MS);
-                let mut stmt = tx.prepare_cached(
+        self.transaction(move |tx| {
+            let upsert = "INSERT INTO metric_samples (resolution, ts, sample) VALUES (?1, ?2, ?3)
+                          ON CONFLICT (resolution, ts) DO UPDATE SET sample = excluded.sample";
+            tx.execute(upsert, args![RAW, sample.ts, json])?;
+            let bucket = sample.ts - sample.ts.rem_euclid(ROLLUP_MS);
+            let in_bucket: Vec<Sample> = tx
+                .query(
                     "SELECT sample FROM metric_samples WHERE resolution = ?1 AND ts >= ?2 AND ts < ?3",
-                )?;
-                let in_bucket: Vec<Sample> = stmt
-                    .query_map(params![RAW, bucket, bucket + ROLLUP_MS], |r| {
-                        r.get::<_, String>(0)
-                    })?
-                    .filter_map(|r| r.ok().and_then(|t| serde_json::from_str(&t).ok()))
-                    .collect();
-                let summary = serde_json::to_string(&Sample::summarize(bucket, &in_bucket))
-                    .expect("samples serialise");
-                tx.execute(
-                    "INSERT OR REPLACE INTO metric_samples (resolution, ts, sample) VALUES (?1, ?2, ?3)",
-                    params![ROLLUP_MS, bucket, summary],
-                )?;
-                Ok(())
-            })
-            .await?)
+                    args![RAW, bucket, bucket + ROLLUP_MS],
+                )?
+                .iter()
+                .filter_map(|r| r.get::<String>(0).ok().and_then(|t| serde_json::from_str(&t).ok()))
+                .collect();
+            let summary = serde_json::to_string(&Sample::summarize(bucket, &in_bucket))
+                .expect("samples serialise");
+            tx.execute(upsert, args![ROLLUP_MS, bucket, summary])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Samples since `since_ms`, oldest first: raw ones, or five-minute summaries when
     /// `summaries` (for windows longer than the raw history).
     pub async fn samples(&self, since_ms: i64, summaries: bool) -> Result<Vec<Sample>, StoreError> {
         let resolution = if summaries { ROLLUP_MS } else { RAW };
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT sample FROM metric_samples WHERE resolution = ?1 AND ts >= ?2 ORDER BY ts",
-                )?;
-                let rows = stmt
-                    .query_map(params![resolution, since_ms], |r| r.get::<_, String>(0))?
-                    .filter_map(|r| r.ok().and_then(|t| serde_json::from_str(&t).ok()))
-                    .collect();
-                Ok(rows)
+        self.call(move |c| {
+            Ok(c.query(
+                "SELECT sample FROM metric_samples WHERE resolution = ?1 AND ts >= ?2 ORDER BY ts",
+                args![resolution, since_ms],
+            )?
+            .iter()
+            .filter_map(|r| {
+                r.get::<String>(0)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
             })
-            .await?)
+            .collect())
+        })
+        .await
     }
 
     /// Deletes raw samples older than `raw_before_ms` and summaries older than
@@ -69,20 +62,13 @@ impl Store {
         raw_before_ms: i64,
         rollup_before_ms: i64,
     ) -> Result<u64, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let a = c.execute(
-                    "DELETE FROM metric_samples WHERE resolution = ?1 AND ts < ?2",
-                    params![RAW, raw_before_ms],
-                )?;
-                let b = c.execute(
-                    "DELETE FROM metric_samples WHERE resolution = ?1 AND ts < ?2",
-                    params![ROLLUP_MS, rollup_before_ms],
-                )?;
-                Ok((a + b) as u64)
-            })
-            .await?)
+        self.call(move |c| {
+            let sql = "DELETE FROM metric_samples WHERE resolution = ?1 AND ts < ?2";
+            let a = c.execute(sql, args![RAW, raw_before_ms])?;
+            let b = c.execute(sql, args![ROLLUP_MS, rollup_before_ms])?;
+            Ok(a + b)
+        })
+        .await
     }
 }
 

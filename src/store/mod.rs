@@ -1,18 +1,25 @@
-//! The store: everything but jobs (topics, posts, publications, runs) in the SQLite file.
+//! The store: everything but jobs (topics, posts, publications, runs), in the SQLite file or,
+//! for a deployment of several hosts, in PostgreSQL (`DATABASE_URL`). Every operation is
+//! written once against [`sql::Sql`]; each backend has its own migrations.
 //!
 //! Writes that must be idempotent are keyed so that a retried job finds its earlier work:
 //! posts by `(job_id, slot)`, publications by `(post_id, target)`.
 
 mod metrics;
+mod pg;
 mod posts;
+pub mod sql;
 mod topics;
+mod workers;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use sql::{Backend, Lite, Sql, Value, args};
+
 pub use metrics::ROLLUP_MS;
-pub use posts::{NewPost, Post, PostStatus, PostSummary, Publication};
+pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication};
 pub use topics::{FeedOutcome, FeedState, PoolTopic};
+pub use workers::{InFlight, LOST_AFTER_BEATS, WorkerInfo, host_name, process_identity};
 
 use crate::db::{Db, DbError, now_ms};
 
@@ -22,7 +29,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_topic_pool.sql"),
     include_str!("migrations/0004_near_duplicates.sql"),
     include_str!("migrations/0005_reviews.sql"),
+    include_str!("migrations/0006_workers.sql"),
+    include_str!("migrations/0007_leases.sql"),
+    include_str!("migrations/0008_health.sql"),
 ];
+
+/// PostgreSQL starts at the schema SQLite reached in its eight steps.
+const PG_MIGRATIONS: &[&str] = &[include_str!("pg_migrations/0001_init.sql")];
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +49,9 @@ pub enum StoreError {
     /// The record is not in a state that allows the change.
     #[error("{0}")]
     Conflict(String),
+    /// A configured limit refuses the change (e.g. the daily post cap).
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -44,8 +60,14 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Db(DbError::Postgres(e))
+    }
+}
+
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still running (or its process died; a later attempt has its own row).
@@ -79,7 +101,7 @@ impl RunStatus {
 }
 
 /// One execution of a job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Run {
     /// Row id.
     pub id: i64,
@@ -121,7 +143,7 @@ pub struct RunOutcome {
 }
 
 /// Totals for the API.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct PostTotals {
     /// All posts.
     pub total: u64,
@@ -135,73 +157,150 @@ pub struct PostTotals {
     pub cost_usd: f64,
 }
 
+/// Indexes `id` under each of `bands` in `table` (`post_bands` or `topic_bands`, whose second
+/// column is `column`), in one statement.
+fn insert_bands(
+    tx: &mut dyn Sql,
+    table: &str,
+    column: &str,
+    bands: &[i64],
+    id: Value,
+) -> Result<(), DbError> {
+    let rows = (1..=bands.len())
+        .map(|i| format!("(?{i}, ?{})", bands.len() + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut values: Vec<Value> = bands.iter().copied().map(Value::from).collect();
+    values.push(id);
+    tx.execute(
+        &format!("INSERT INTO {table} (band, {column}) VALUES {rows} ON CONFLICT DO NOTHING"),
+        &values,
+    )?;
+    Ok(())
+}
+
 /// Handle to the store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: Db,
+    conn: Conn,
+}
+
+#[derive(Debug, Clone)]
+enum Conn {
+    Sqlite(Db),
+    Postgres(pg::PgDb),
 }
 
 impl Store {
-    /// Opens the store on `db`, applying migrations.
+    /// Opens the store on the SQLite `db`, applying migrations.
     pub async fn open(db: Db) -> Result<Self, StoreError> {
         db.call(|c| crate::db::migrate(c, "store", MIGRATIONS))
             .await?;
-        Ok(Self { db })
+        Ok(Self {
+            conn: Conn::Sqlite(db),
+        })
     }
 
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// Opens the store on the PostgreSQL database at `url`, applying migrations.
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let db = pg::PgDb::connect(url).await?;
+        db.migrate("store", PG_MIGRATIONS).await?;
+        Ok(Self {
+            conn: Conn::Postgres(db),
+        })
+    }
+
+    /// Where the store is, for messages: the SQLite file, or `host:port/database`.
+    pub fn location(&self) -> String {
+        match &self.conn {
+            Conn::Sqlite(db) => db.path().display().to_string(),
+            Conn::Postgres(db) => format!("PostgreSQL at {}", db.display()),
+        }
+    }
+
+    /// Which engine holds the store.
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs `f` on the store's connection.
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        Ok(match &self.conn {
+            Conn::Sqlite(db) => db.call(move |c| f(&mut Lite(c))).await?,
+            Conn::Postgres(db) => db.call(f).await?,
+        })
+    }
+
+    /// Runs `f` in one write transaction (one at a time, on either backend).
+    async fn transaction<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        Ok(match &self.conn {
+            Conn::Sqlite(db) => db.transaction(move |tx| f(&mut Lite(tx))).await?,
+            Conn::Postgres(db) => db.transaction(f).await?,
+        })
     }
 
     /// Proves the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self
-            .db
-            .call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await?)
+        self.call(|c| {
+            c.query_one("SELECT 1", &[])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Releases the database connection's page cache (self-healing under memory pressure).
     pub async fn shrink_memory(&self) -> Result<(), StoreError> {
-        Ok(self
-            .db
-            .call(|c| Ok(c.execute_batch("PRAGMA shrink_memory;")?))
-            .await?)
+        match &self.conn {
+            Conn::Sqlite(db) => Ok(db
+                .call(|c| Ok(c.execute_batch("PRAGMA shrink_memory;")?))
+                .await?),
+            // The server's memory is the server's: nothing held here to release.
+            Conn::Postgres(_) => Ok(()),
+        }
     }
 
     /// Picks the least recently used of `keywords` and marks it used, atomically, so that
     /// parallel generations write about different keywords.
     pub async fn reserve_keyword(&self, keywords: Vec<String>) -> Result<String, StoreError> {
         let now = now_ms();
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                let mut pick: Option<(i64, usize)> = None;
-                for (i, k) in keywords.iter().enumerate() {
-                    let last: i64 = tx
-                        .query_row(
-                            "SELECT last_used_at FROM keyword_usage WHERE keyword = ?1",
-                            [k],
-                            |r| r.get(0),
-                        )
-                        .optional()?
-                        .unwrap_or(0);
-                    if pick.is_none_or(|(best, _)| last < best) {
-                        pick = Some((last, i));
-                    }
+        self.transaction(move |tx| {
+            let mut pick: Option<(i64, usize)> = None;
+            for (i, k) in keywords.iter().enumerate() {
+                let last: i64 = match tx.query_opt(
+                    "SELECT last_used_at FROM keyword_usage WHERE keyword = ?1",
+                    args![k],
+                )? {
+                    Some(r) => r.get(0)?,
+                    None => 0,
+                };
+                if pick.is_none_or(|(best, _)| last < best) {
+                    pick = Some((last, i));
                 }
-                let keyword = keywords[pick.map_or(0, |(_, i)| i)].clone();
-                // Strictly increasing so that two picks in the same millisecond still rotate.
-                tx.execute(
-                    "INSERT INTO keyword_usage (keyword, uses, last_used_at) VALUES (?1, 1, ?2)
-                     ON CONFLICT (keyword) DO UPDATE SET uses = uses + 1,
-                         last_used_at = MAX(?2, (SELECT MAX(last_used_at) FROM keyword_usage) + 1)",
-                    params![keyword, now],
-                )?;
-                Ok(keyword)
-            })
-            .await?)
+            }
+            let keyword = keywords[pick.map_or(0, |(_, i)| i)].clone();
+            // Strictly increasing so that two picks in the same millisecond still rotate.
+            let newest: i64 = tx
+                .query_one("SELECT COALESCE(MAX(last_used_at), 0) FROM keyword_usage", &[])?
+                .get(0)?;
+            tx.execute(
+                "INSERT INTO keyword_usage (keyword, uses, last_used_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (keyword) DO UPDATE SET uses = keyword_usage.uses + 1, last_used_at = ?2",
+                args![&keyword, now.max(newest + 1)],
+            )?;
+            Ok(keyword)
+        })
+        .await
     }
 
     /// Records that a topic was written about.
@@ -219,16 +318,14 @@ impl Store {
             post_id.to_owned(),
         );
         let normalized = crate::content::slug::slugify(&title);
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "INSERT INTO topics (title, normalized, source, keyword, post_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![title, normalized, source, keyword, post_id, now_ms()],
-                )?;
-                Ok(())
-            })
-            .await?)
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO topics (title, normalized, source, keyword, post_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![title, normalized, source, keyword, post_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Starts a run row and returns its id.
@@ -240,16 +337,14 @@ impl Store {
         requested: u32,
     ) -> Result<i64, StoreError> {
         let (job_id, kind) = (job_id.to_owned(), kind.to_owned());
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "INSERT INTO runs (job_id, kind, attempt, started_at, status, requested) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                    params![job_id, kind, attempt, now_ms(), requested],
-                )?;
-                Ok(c.last_insert_rowid())
-            })
-            .await?)
+        self.call(move |c| {
+            c.query_one(
+                "INSERT INTO runs (job_id, kind, attempt, started_at, status, requested) VALUES (?1, ?2, ?3, ?4, 'running', ?5) RETURNING id",
+                args![job_id, kind, attempt, now_ms(), requested],
+            )?
+            .get(0)
+        })
+        .await
     }
 
     /// Ends a run.
@@ -259,53 +354,58 @@ impl Store {
         status: RunStatus,
         outcome: RunOutcome,
     ) -> Result<(), StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "UPDATE runs SET finished_at = ?2, status = ?3, generated = ?4, held = ?5, failed = ?6, error = ?7 WHERE id = ?1",
-                    params![id, now_ms(), status.as_str(), outcome.generated, outcome.held, outcome.failed, outcome.error],
-                )?;
-                Ok(())
-            })
-            .await?)
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, generated = ?4, held = ?5, failed = ?6, error = ?7 WHERE id = ?1",
+                args![id, now_ms(), status.as_str(), outcome.generated, outcome.held, outcome.failed, outcome.error],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// The newest runs.
     pub async fn recent_runs(&self, limit: usize) -> Result<Vec<Run>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, job_id, kind, attempt, started_at, finished_at, status, requested, generated, held, failed, error
-                     FROM runs ORDER BY id DESC LIMIT ?1",
-                )?;
-                let runs = stmt
-                    .query_map([limit as i64], |r| {
-                        Ok(Run {
-                            id: r.get(0)?, job_id: r.get(1)?, kind: r.get(2)?, attempt: r.get(3)?, started_at: r.get(4)?,
-                            finished_at: r.get(5)?, status: RunStatus::parse(&r.get::<_, String>(6)?), requested: r.get(7)?,
-                            generated: r.get(8)?, held: r.get(9)?, failed: r.get(10)?, error: r.get(11)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(runs)
+        self.call(move |c| {
+            c.query(
+                "SELECT id, job_id, kind, attempt, started_at, finished_at, status, requested, generated, held, failed, error
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+                args![limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(Run {
+                    id: r.get(0)?, job_id: r.get(1)?, kind: r.get(2)?, attempt: r.get(3)?, started_at: r.get(4)?,
+                    finished_at: r.get(5)?, status: RunStatus::parse(&r.get::<String>(6)?), requested: r.get(7)?,
+                    generated: r.get(8)?, held: r.get(9)?, failed: r.get(10)?, error: r.get(11)?,
+                })
             })
-            .await?)
+            .collect()
+        })
+        .await
     }
 
-    /// Deletes runs older than `max_age_ms` and lets SQLite tidy up. Returns rows removed.
+    /// Deletes runs older than `max_age_ms` and lets the database tidy up. Returns rows
+    /// removed.
     pub async fn cleanup(&self, max_age_ms: i64) -> Result<u64, StoreError> {
-        Ok(self
-            .db
+        let removed = self
             .call(move |c| {
-                let n = c.execute(
+                c.execute(
                     "DELETE FROM runs WHERE started_at < ?1 AND status != 'running'",
-                    [now_ms() - max_age_ms],
-                )?;
-                c.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
-                Ok(n as u64)
+                    args![now_ms() - max_age_ms],
+                )
             })
-            .await?)
+            .await?;
+        match &self.conn {
+            Conn::Sqlite(db) => {
+                db.call(|c| {
+                    Ok(c.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?)
+                })
+                .await?
+            }
+            // Autovacuum tidies up on the server.
+            Conn::Postgres(_) => {}
+        }
+        Ok(removed)
     }
 }

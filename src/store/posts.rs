@@ -1,15 +1,15 @@
 //! Posts and their publication ledger.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::sql::{Row, Sql, Value, args, placeholders};
 use super::{PostTotals, Store, StoreError};
 use crate::content::{GeneratedPost, QualityReport};
-use crate::db::now_ms;
+use crate::db::{DbError, now_ms};
 use crate::topics::minhash::Signature;
 
 /// Where a post is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PostStatus {
     /// Passed the quality gate; publishing is queued.
@@ -75,10 +75,22 @@ pub struct NewPost {
     pub attempts: u32,
     /// Why it is held, besides its score (e.g. review mode).
     pub hold_reason: Option<String>,
+    /// Refuse the post if this many were stored since the given time: checked in the insert's
+    /// transaction, so that processes sharing the store cannot pass the cap together.
+    pub daily_cap: Option<DailyCap>,
+}
+
+/// A cap on posts stored since a moment (the start of the UTC day).
+#[derive(Debug, Clone, Copy)]
+pub struct DailyCap {
+    /// Unix ms from which posts count.
+    pub since_ms: i64,
+    /// Posts allowed from then.
+    pub posts: u32,
 }
 
 /// A stored post.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Post {
     /// Id.
     pub id: String,
@@ -130,7 +142,7 @@ pub const NEAR_DUPLICATE: f64 = 0.5;
 const BODY_SHINGLE: usize = 9;
 
 /// A post without its body, for lists.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostSummary {
     /// Id.
     pub id: String,
@@ -151,7 +163,7 @@ pub struct PostSummary {
 }
 
 /// A ledger row: `target` holds the post at `location`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Publication {
     /// Post id.
     pub post_id: String,
@@ -167,9 +179,9 @@ const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language
      seo_description, seo_keywords, body, quality, status, provider, model, input_tokens, output_tokens, cost_usd, \
      generation_ms, attempts, created_at, published_at, hold_reason";
 
-fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
-    let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
-        Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+fn post_from_row(r: &Row) -> Result<Post, DbError> {
+    let json_list = |i: usize| -> Result<Vec<String>, DbError> {
+        Ok(serde_json::from_str(&r.get::<String>(i)?).unwrap_or_default())
     };
     let quality: String = r.get(15)?;
     Ok(Post {
@@ -195,13 +207,13 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
             parts: vec![],
             forbidden: vec![],
         }),
-        status: PostStatus::parse(&r.get::<_, String>(16)?),
+        status: PostStatus::parse(&r.get::<String>(16)?),
         provider: r.get(17)?,
         model: r.get(18)?,
         input_tokens: r.get(19)?,
         output_tokens: r.get(20)?,
         cost_usd: r.get(21)?,
-        generation_ms: r.get::<_, i64>(22)? as u64,
+        generation_ms: r.get(22)?,
         attempts: r.get(23)?,
         created_at: r.get(24)?,
         published_at: r.get(25)?,
@@ -212,50 +224,59 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
 /// The most similar earlier post at or above [`NEAR_DUPLICATE`], found through shared bands:
 /// (id, title, similarity).
 fn near_duplicate(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut dyn Sql,
     signature: &Signature,
-) -> rusqlite::Result<Option<(String, String, f64)>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT DISTINCT s.post_id, s.signature, p.title FROM post_bands b
-         JOIN post_signatures s ON s.post_id = b.post_id JOIN posts p ON p.id = s.post_id WHERE b.band = ?1",
+) -> Result<Option<(String, String, f64)>, DbError> {
+    let bands = signature.bands();
+    // One query for every band: a round trip each would cost a server store milliseconds.
+    let rows = tx.query(
+        &format!(
+            "SELECT DISTINCT s.post_id, s.signature, p.title FROM post_bands b
+             JOIN post_signatures s ON s.post_id = b.post_id JOIN posts p ON p.id = s.post_id
+             WHERE b.band IN ({})",
+            placeholders(1, bands.len())
+        ),
+        &bands.map(Value::from),
     )?;
     let mut best: Option<(String, String, f64)> = None;
-    for band in signature.bands() {
-        let rows = stmt.query_map([band], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, sig, title) = row?;
-            let Some(other) = Signature::from_bytes(&sig) else {
-                continue;
-            };
-            let similarity = other.similarity(signature);
-            if similarity >= NEAR_DUPLICATE && best.as_ref().is_none_or(|b| similarity > b.2) {
-                best = Some((id, title, similarity));
-            }
+    for row in rows {
+        let (id, sig, title): (String, Vec<u8>, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let Some(other) = Signature::from_bytes(&sig) else {
+            continue;
+        };
+        let similarity = other.similarity(signature);
+        if similarity >= NEAR_DUPLICATE
+            && best
+                .as_ref()
+                .is_none_or(|b| similarity > b.2 || (similarity == b.2 && id < b.0))
+        {
+            best = Some((id, title, similarity));
         }
     }
     Ok(best)
+}
+
+fn publication_from_row(r: &Row) -> Result<Publication, DbError> {
+    Ok(Publication {
+        post_id: r.get(0)?,
+        target: r.get(1)?,
+        location: r.get(2)?,
+        published_at: r.get(3)?,
+    })
 }
 
 impl Store {
     /// The post a job already wrote in `slot`, if any.
     pub async fn post_for_slot(&self, job_id: &str, slot: u32) -> Result<Option<Post>, StoreError> {
         let job_id = job_id.to_owned();
-        Ok(self
-            .db
-            .call(move |c| {
-                let sql =
-                    format!("SELECT {POST_COLUMNS} FROM posts WHERE job_id = ?1 AND slot = ?2");
-                Ok(c.prepare_cached(&sql)?
-                    .query_row(params![job_id, slot], post_from_row)
-                    .optional()?)
-            })
-            .await?)
+        self.call(move |c| {
+            let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE job_id = ?1 AND slot = ?2");
+            c.query_opt(&sql, args![job_id, slot])?
+                .as_ref()
+                .map(post_from_row)
+                .transpose()
+        })
+        .await
     }
 
     /// Stores a post. Idempotent per `(job_id, slot)`: a second insert returns the first post.
@@ -264,18 +285,28 @@ impl Store {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let signature = Signature::of(&new.post.body, BODY_SHINGLE);
         let id = self
-            .db
             .transaction(move |tx| {
-                if let Some(existing) = tx
-                    .query_row("SELECT id FROM posts WHERE job_id = ?1 AND slot = ?2", params![new.job_id, new.slot], |r| r.get::<_, String>(0))
-                    .optional()?
-                {
-                    return Ok(existing);
+                if let Some(existing) = tx.query_opt(
+                    "SELECT id FROM posts WHERE job_id = ?1 AND slot = ?2",
+                    args![&new.job_id, new.slot],
+                )? {
+                    return Ok(Ok(existing.get::<String>(0)?));
+                }
+                if let Some(cap) = new.daily_cap {
+                    let stored: i64 = tx
+                        .query_one("SELECT COUNT(*) FROM posts WHERE created_at >= ?1", args![cap.since_ms])?
+                        .get(0)?;
+                    if stored >= i64::from(cap.posts) {
+                        return Ok(Err(StoreError::Limit(format!(
+                            "the daily post cap of {} is reached ({stored} written today)",
+                            cap.posts
+                        ))));
+                    }
                 }
                 let base = new.post.slug.clone();
                 let mut slug = base.clone();
                 let mut n = 2;
-                while tx.query_row("SELECT 1 FROM posts WHERE slug = ?1", [&slug], |_| Ok(())).optional()?.is_some() {
+                while tx.query_opt("SELECT 1 FROM posts WHERE slug = ?1", args![&slug])?.is_some() {
                     slug = format!("{base}-{n}");
                     n += 1;
                 }
@@ -297,35 +328,32 @@ impl Store {
                          input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                          ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-                    params![
-                        id, new.job_id, new.slot, new.topic, new.keyword, new.category, new.language, p.title, slug,
-                        p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), p.seo_title, p.seo_description,
-                        serde_json::to_string(&p.seo_keywords).unwrap_or_default(), p.body, new.quality.score,
-                        serde_json::to_string(&new.quality).unwrap_or_default(), status.as_str(), new.provider,
-                        new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms as i64,
+                    args![
+                        &id, &new.job_id, new.slot, &new.topic, &new.keyword, &new.category, &new.language, &p.title, &slug,
+                        &p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), &p.seo_title, &p.seo_description,
+                        serde_json::to_string(&p.seo_keywords).unwrap_or_default(), &p.body, new.quality.score,
+                        serde_json::to_string(&new.quality).unwrap_or_default(), status.as_str(), &new.provider,
+                        &new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms,
                         new.attempts, now_ms(), hold_reason
                     ],
                 )?;
                 if status == PostStatus::Held {
                     tx.execute(
-                        "INSERT OR IGNORE INTO reviews (post_id, state) VALUES (?1, 'pending')",
-                        [&id],
+                        "INSERT INTO reviews (post_id, state) VALUES (?1, 'pending') ON CONFLICT DO NOTHING",
+                        args![&id],
                     )?;
                 }
                 // A held twin is not indexed: only what may be published counts as the archive.
                 if twin.is_none() {
                     tx.execute(
                         "INSERT INTO post_signatures (post_id, signature) VALUES (?1, ?2)",
-                        params![id, signature.to_bytes()],
+                        args![&id, signature.to_bytes()],
                     )?;
-                    let mut band = tx.prepare_cached("INSERT OR IGNORE INTO post_bands (band, post_id) VALUES (?1, ?2)")?;
-                    for b in signature.bands() {
-                        band.execute(params![b, id])?;
-                    }
+                    super::insert_bands(tx, "post_bands", "post_id", &signature.bands(), Value::from(&id))?;
                 }
-                Ok(id)
+                Ok(Ok(id))
             })
-            .await?;
+            .await??;
         self.get_post(&id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("post {id}")))
@@ -334,37 +362,54 @@ impl Store {
     /// One post.
     pub async fn get_post(&self, id: &str) -> Result<Option<Post>, StoreError> {
         let id = id.to_owned();
-        Ok(self
-            .db
-            .call(move |c| {
-                let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
-                Ok(c.prepare_cached(&sql)?
-                    .query_row([id], post_from_row)
-                    .optional()?)
-            })
-            .await?)
+        self.call(move |c| {
+            let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
+            c.query_opt(&sql, args![id])?
+                .as_ref()
+                .map(post_from_row)
+                .transpose()
+        })
+        .await
+    }
+
+    /// Ids of posts that passed their gate and are not yet published everywhere, oldest first.
+    pub async fn unpublished_post_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.call(move |c| {
+            c.query(
+                "SELECT id FROM posts WHERE status = 'ready' ORDER BY created_at, id LIMIT ?1",
+                args![limit],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+        .await
     }
 
     /// The newest posts, without bodies.
     pub async fn list_posts(&self, limit: usize) -> Result<Vec<PostSummary>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, title, slug, status, quality_score, cost_usd, created_at, published_at
-                     FROM posts ORDER BY created_at DESC, id LIMIT ?1",
-                )?;
-                let posts = stmt
-                    .query_map([limit as i64], |r| {
-                        Ok(PostSummary {
-                            id: r.get(0)?, title: r.get(1)?, slug: r.get(2)?, status: PostStatus::parse(&r.get::<_, String>(3)?),
-                            quality_score: r.get(4)?, cost_usd: r.get(5)?, created_at: r.get(6)?, published_at: r.get(7)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(posts)
+        self.call(move |c| {
+            c.query(
+                "SELECT id, title, slug, status, quality_score, cost_usd, created_at, published_at
+                 FROM posts ORDER BY created_at DESC, id LIMIT ?1",
+                args![limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PostSummary {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    slug: r.get(2)?,
+                    status: PostStatus::parse(&r.get::<String>(3)?),
+                    quality_score: r.get(4)?,
+                    cost_usd: r.get(5)?,
+                    created_at: r.get(6)?,
+                    published_at: r.get(7)?,
+                })
             })
-            .await?)
+            .collect()
+        })
+        .await
     }
 
     /// Titles written recently about `keyword` (all keywords when `None`), newest first.
@@ -373,39 +418,39 @@ impl Store {
         keyword: Option<String>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT title FROM posts WHERE (?1 IS NULL OR keyword = ?1) ORDER BY created_at DESC LIMIT ?2",
-                )?;
-                let titles = stmt.query_map(params![keyword, limit as i64], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
-                Ok(titles)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query(
+                "SELECT title FROM posts WHERE (CAST(?1 AS TEXT) IS NULL OR keyword = ?1) ORDER BY created_at DESC LIMIT ?2",
+                args![keyword, limit],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+        .await
     }
 
     /// Post counts by status and total cost.
     pub async fn post_totals(&self) -> Result<PostTotals, StoreError> {
-        Ok(self
-            .db
-            .call(|c| {
-                let mut totals = PostTotals::default();
-                let mut stmt = c.prepare_cached("SELECT status, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts GROUP BY status")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, f64>(2)?)))?;
-                for row in rows {
-                    let (status, n, cost) = row?;
-                    totals.total += n;
-                    totals.cost_usd += cost;
-                    match PostStatus::parse(&status) {
-                        PostStatus::Ready => totals.ready += n,
-                        PostStatus::Held => totals.held += n,
-                        PostStatus::Published => totals.published += n,
-                    }
+        self.call(|c| {
+            let mut totals = PostTotals::default();
+            let rows = c.query(
+                "SELECT status, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts GROUP BY status",
+                &[],
+            )?;
+            for r in rows {
+                let (status, n, cost): (String, u64, f64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                totals.total += n;
+                totals.cost_usd += cost;
+                match PostStatus::parse(&status) {
+                    PostStatus::Ready => totals.ready += n,
+                    PostStatus::Held => totals.held += n,
+                    PostStatus::Published => totals.published += n,
                 }
-                Ok(totals)
-            })
-            .await?)
+            }
+            Ok(totals)
+        })
+        .await
     }
 
     /// Approves a held post: it becomes `ready` (the caller queues its publication). Refused
@@ -428,18 +473,15 @@ impl Store {
         let id = id.to_owned();
         let post_id = id.clone();
         let decided: Result<(), StoreError> = self
-            .db
             .transaction(move |tx| {
-                let current: Option<(String, Option<String>)> = tx
-                    .query_row(
-                        "SELECT p.status, r.state FROM posts p LEFT JOIN reviews r ON r.post_id = p.id WHERE p.id = ?1",
-                        [&id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((status, review)) = current else {
+                let current = tx.query_opt(
+                    "SELECT p.status, r.state FROM posts p LEFT JOIN reviews r ON r.post_id = p.id WHERE p.id = ?1",
+                    args![&id],
+                )?;
+                let Some(current) = current else {
                     return Ok(Err(StoreError::NotFound(format!("post {id}"))));
                 };
+                let (status, review): (String, Option<String>) = (current.get(0)?, current.get(1)?);
                 if status != "held" || review.as_deref() == Some("rejected") {
                     return Ok(Err(StoreError::Conflict(format!(
                         "post {id} is {}: only held posts can be approved or rejected",
@@ -449,17 +491,17 @@ impl Store {
                 tx.execute(
                     "INSERT INTO reviews (post_id, state, decided_at, note) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (post_id) DO UPDATE SET state = ?2, decided_at = ?3, note = ?4",
-                    params![id, state, now_ms(), note],
+                    args![&id, state, now_ms(), &note],
                 )?;
                 if state == "approved" {
                     tx.execute(
                         "UPDATE posts SET status = 'ready', hold_reason = NULL WHERE id = ?1",
-                        [&id],
+                        args![&id],
                     )?;
                 } else {
                     tx.execute(
                         "UPDATE posts SET hold_reason = ?2 WHERE id = ?1",
-                        params![id, format!("rejected{}", note.map(|n| format!(": {n}")).unwrap_or_default())],
+                        args![&id, format!("rejected{}", note.map(|n| format!(": {n}")).unwrap_or_default())],
                     )?;
                 }
                 Ok(Ok(()))
@@ -476,19 +518,17 @@ impl Store {
         &self,
         limit: usize,
     ) -> Result<Vec<(String, u8, i64)>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT p.id, p.quality_score, p.created_at FROM reviews r JOIN posts p ON p.id = r.post_id
-                     WHERE r.state = 'pending' AND p.status = 'held' ORDER BY p.created_at LIMIT ?1",
-                )?;
-                let rows = stmt
-                    .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query(
+                "SELECT p.id, p.quality_score, p.created_at FROM reviews r JOIN posts p ON p.id = r.post_id
+                 WHERE r.state = 'pending' AND p.status = 'held' ORDER BY p.created_at LIMIT ?1",
+                args![limit],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
+        })
+        .await
     }
 
     /// The newest post about `topic` (case and surrounding space ignored) in `category` and
@@ -507,51 +547,49 @@ impl Store {
             category.to_owned(),
             language.to_owned(),
         );
-        Ok(self
-            .db
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT id, status FROM posts WHERE lower(trim(topic)) = ?1 AND category = ?2 AND language = ?3
-                     AND created_at >= ?4 AND job_id != ?5 ORDER BY created_at DESC LIMIT 1",
-                    params![topic, category, language, since_ms, job_id],
-                    |r| Ok((r.get::<_, String>(0)?, PostStatus::parse(&r.get::<_, String>(1)?))),
-                )
-                .optional()?)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query_opt(
+                "SELECT id, status FROM posts WHERE lower(trim(topic)) = ?1 AND category = ?2 AND language = ?3
+                 AND created_at >= ?4 AND job_id != ?5 ORDER BY created_at DESC LIMIT 1",
+                args![topic, category, language, since_ms, job_id],
+            )?
+            .map(|r| Ok((r.get(0)?, PostStatus::parse(&r.get::<String>(1)?))))
+            .transpose()
+        })
+        .await
     }
 
     /// Posts written and their cost since `since_ms`.
     pub async fn spend_since(&self, since_ms: i64) -> Result<(u64, f64), StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts WHERE created_at >= ?1",
-                    [since_ms],
-                    |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, f64>(1)?)),
-                )?)
-            })
-            .await?)
+        self.call(move |c| {
+            let r = c.query_one(
+                "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM posts WHERE created_at >= ?1",
+                args![since_ms],
+            )?;
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .await
     }
 
     /// Posts and cost per UTC day (`YYYY-MM-DD`) since `since_ms`, oldest first.
     pub async fn spend_by_day(&self, since_ms: i64) -> Result<Vec<(String, u64, f64)>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') AS day, COUNT(*), COALESCE(SUM(cost_usd), 0)
-                     FROM posts WHERE created_at >= ?1 GROUP BY day ORDER BY day",
-                )?;
-                let rows = stmt
-                    .query_map([since_ms], |r| {
-                        Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+        self.call(move |c| {
+            c.query(
+                "SELECT created_at / 86400000 AS day, COUNT(*), COALESCE(SUM(cost_usd), 0)
+                 FROM posts WHERE created_at >= ?1 GROUP BY day ORDER BY day",
+                args![since_ms],
+            )?
+            .iter()
+            .map(|r| {
+                let day: i64 = r.get(0)?;
+                let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                Ok((date, r.get(1)?, r.get(2)?))
             })
-            .await?)
+            .collect()
+        })
+        .await
     }
 
     /// The ledger row of `(post, target)`, if the target holds the post.
@@ -561,16 +599,16 @@ impl Store {
         target: &str,
     ) -> Result<Option<Publication>, StoreError> {
         let (post_id, target) = (post_id.to_owned(), target.to_owned());
-        Ok(self
-            .db
-            .call(move |c| {
-                Ok(c.prepare_cached("SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 AND target = ?2")?
-                    .query_row(params![post_id, target], |r| {
-                        Ok(Publication { post_id: r.get(0)?, target: r.get(1)?, location: r.get(2)?, published_at: r.get(3)? })
-                    })
-                    .optional()?)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query_opt(
+                "SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 AND target = ?2",
+                args![post_id, target],
+            )?
+            .as_ref()
+            .map(publication_from_row)
+            .transpose()
+        })
+        .await
     }
 
     /// Records that `target` holds the post. Recording twice keeps the first row.
@@ -582,46 +620,42 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (post_id, target, location) =
             (post_id.to_owned(), target.to_owned(), location.to_owned());
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "INSERT INTO publications (post_id, target, location, published_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (post_id, target) DO NOTHING",
-                    params![post_id, target, location, now_ms()],
-                )?;
-                Ok(())
-            })
-            .await?)
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO publications (post_id, target, location, published_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (post_id, target) DO NOTHING",
+                args![post_id, target, location, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Every ledger row of a post.
     pub async fn publications(&self, post_id: &str) -> Result<Vec<Publication>, StoreError> {
         let post_id = post_id.to_owned();
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached("SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 ORDER BY target")?;
-                let rows = stmt
-                    .query_map([post_id], |r| Ok(Publication { post_id: r.get(0)?, target: r.get(1)?, location: r.get(2)?, published_at: r.get(3)? }))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query(
+                "SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 ORDER BY target",
+                args![post_id],
+            )?
+            .iter()
+            .map(publication_from_row)
+            .collect()
+        })
+        .await
     }
 
     /// Marks a post published (after every target holds it).
     pub async fn mark_published(&self, post_id: &str) -> Result<(), StoreError> {
         let post_id = post_id.to_owned();
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "UPDATE posts SET status = 'published', published_at = COALESCE(published_at, ?2) WHERE id = ?1",
-                    params![post_id, now_ms()],
-                )?;
-                Ok(())
-            })
-            .await?)
+        self.call(move |c| {
+            c.execute(
+                "UPDATE posts SET status = 'published', published_at = COALESCE(published_at, ?2) WHERE id = ?1",
+                args![post_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -1,10 +1,10 @@
 //! The topic pool and the feeds' fetch state.
 
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
+use super::sql::{Row, Sql, Value, args, placeholders};
 use super::{Store, StoreError};
-use crate::db::now_ms;
+use crate::db::{DbError, now_ms};
 use crate::topics::feed::FeedItem;
 use crate::topics::minhash::Signature;
 
@@ -12,7 +12,7 @@ use crate::topics::minhash::Signature;
 const SAME_STORY: f64 = 0.5;
 
 /// A topic in the pool.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PoolTopic {
     /// Row id.
     pub id: i64,
@@ -35,7 +35,7 @@ pub struct PoolTopic {
 }
 
 /// A feed's last fetch, for the API and the conditional GET.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FeedState {
     /// Feed name.
     pub name: String,
@@ -79,7 +79,7 @@ const TOPIC_COLUMNS: &str =
     "t.id, t.source, t.category, t.title, t.summary, t.url, t.published_at, t.status,
      (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)";
 
-fn topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<PoolTopic> {
+fn topic(r: &Row) -> Result<PoolTopic, DbError> {
     Ok(PoolTopic {
         id: r.get(0)?,
         source: r.get(1)?,
@@ -94,78 +94,69 @@ fn topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<PoolTopic> {
 }
 
 /// Inserts one topic unless its URL or GUID was ever seen; joins it to the story of a similar
-/// earlier title. Returns whether it was new.
+/// earlier title. Returns its id when it was new.
 fn insert_topic(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     source: &str,
     category: &str,
     weight: f64,
     manual: bool,
     item: &FeedItem,
-) -> rusqlite::Result<bool> {
-    let seen: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM topic_pool WHERE (url = ?1 AND ?1 IS NOT NULL) OR (guid = ?2 AND ?2 IS NOT NULL))",
-        params![item.url, item.guid],
-        |r| r.get(0),
-    )?;
+) -> Result<Option<i64>, DbError> {
+    let seen = tx
+        .query_opt(
+            "SELECT 1 FROM topic_pool WHERE (url = ?1 AND ?1 IS NOT NULL) OR (guid = ?2 AND ?2 IS NOT NULL) LIMIT 1",
+            args![&item.url, &item.guid],
+        )?
+        .is_some();
     if seen {
-        return Ok(false);
+        return Ok(None);
     }
     let signature = Signature::of(&item.title, 3);
     let bands = signature.bands();
     // The earliest sufficiently similar topic that shares a band is the story.
     let mut cluster = None;
-    {
-        let mut candidates = tx.prepare_cached(
-            "SELECT DISTINCT t.id, t.cluster, t.signature FROM topic_bands b JOIN topic_pool t ON t.id = b.topic WHERE b.band = ?1",
-        )?;
-        for band in bands {
-            let rows = candidates.query_map([band], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (id, c, sig) = row?;
-                if Signature::from_bytes(&sig)
-                    .is_some_and(|s| s.similarity(&signature) >= SAME_STORY)
-                    && cluster.is_none_or(|(best, _)| id < best)
-                {
-                    cluster = Some((id, c));
-                }
-            }
+    let rows = tx.query(
+        &format!(
+            "SELECT DISTINCT t.id, t.cluster, t.signature FROM topic_bands b JOIN topic_pool t ON t.id = b.topic
+             WHERE b.band IN ({})",
+            placeholders(1, bands.len())
+        ),
+        &bands.map(Value::from),
+    )?;
+    for row in rows {
+        let (id, c, sig): (i64, i64, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        if Signature::from_bytes(&sig).is_some_and(|s| s.similarity(&signature) >= SAME_STORY)
+            && cluster.is_none_or(|(best, _)| id < best)
+        {
+            cluster = Some((id, c));
         }
     }
-    tx.execute(
-        "INSERT INTO topic_pool (source, category, guid, url, title, summary, published_at, added_at, weight, manual, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            source,
-            category,
-            item.guid,
-            item.url,
-            item.title,
-            item.summary,
-            item.published_at,
-            now_ms(),
-            weight,
-            manual,
-            signature.to_bytes()
-        ],
-    )?;
-    let id = tx.last_insert_rowid();
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO topic_pool (source, category, guid, url, title, summary, published_at, added_at, weight, manual, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            args![
+                source,
+                category,
+                &item.guid,
+                &item.url,
+                &item.title,
+                &item.summary,
+                item.published_at,
+                now_ms(),
+                weight,
+                manual,
+                signature.to_bytes()
+            ],
+        )?
+        .get(0)?;
     tx.execute(
         "UPDATE topic_pool SET cluster = ?1 WHERE id = ?2",
-        params![cluster.map_or(id, |(_, c)| c), id],
+        args![cluster.map_or(id, |(_, c)| c), id],
     )?;
-    let mut band_insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO topic_bands (band, topic) VALUES (?1, ?2)")?;
-    for band in bands {
-        band_insert.execute(params![band, id])?;
-    }
-    Ok(true)
+    super::insert_bands(tx, "topic_bands", "topic", &bands, Value::from(id))?;
+    Ok(Some(id))
 }
 
 impl Store {
@@ -178,16 +169,15 @@ impl Store {
         items: Vec<FeedItem>,
     ) -> Result<u64, StoreError> {
         let (source, category) = (source.to_owned(), category.to_owned());
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                let mut added = 0;
-                for item in &items {
-                    added += u64::from(insert_topic(tx, &source, &category, weight, false, item)?);
-                }
-                Ok(added)
-            })
-            .await?)
+        self.transaction(move |tx| {
+            let mut added = 0;
+            for item in &items {
+                added +=
+                    u64::from(insert_topic(tx, &source, &category, weight, false, item)?.is_some());
+            }
+            Ok(added)
+        })
+        .await
     }
 
     /// Queues a topic written by the operator; picked before any feed topic. `None` when the
@@ -205,15 +195,8 @@ impl Store {
             published_at: now_ms(),
         };
         let category = category.to_owned();
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                if !insert_topic(tx, "manual", &category, 1.0, true, &item)? {
-                    return Ok(None);
-                }
-                Ok(Some(tx.last_insert_rowid()))
-            })
-            .await?)
+        self.transaction(move |tx| insert_topic(tx, "manual", &category, 1.0, true, &item))
+            .await
     }
 
     /// Picks the best waiting topic and marks it (and the rest of its story) used, atomically:
@@ -225,82 +208,73 @@ impl Store {
         category: Option<String>,
         cooldown_ms: i64,
     ) -> Result<Option<PoolTopic>, StoreError> {
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                let now = now_ms();
-                let manual: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM topic_pool WHERE status = 'new' AND manual = 1 ORDER BY id LIMIT 1",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let chosen = match manual {
-                    Some(id) => Some(id),
-                    None => {
-                        let mut stmt = tx.prepare_cached(
-                            "SELECT t.id, t.weight, t.published_at,
-                                    (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)
-                             FROM topic_pool t
-                             WHERE t.status = 'new' AND t.manual = 0 AND (?1 IS NULL OR t.category = ?1)
-                               AND NOT EXISTS (SELECT 1 FROM topic_pool c WHERE c.cluster = t.cluster AND c.status = 'picked')
-                               AND NOT EXISTS (SELECT 1 FROM topic_pool s WHERE s.source = t.source AND s.status = 'picked' AND s.picked_at > ?2)
-                             ORDER BY t.published_at DESC LIMIT 500",
-                        )?;
-                        let rows = stmt.query_map(params![category, now - cooldown_ms], |r| {
-                            Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
-                        })?;
-                        let mut best: Option<(f64, i64)> = None;
-                        for row in rows {
-                            let (id, weight, published, size) = row?;
-                            let age_days = (now - published).max(0) as f64 / 86_400_000.0;
-                            let rank = weight * 0.5f64.powf(age_days) * (1.0 + (size as f64).ln());
-                            if best.is_none_or(|(b, _)| rank > b) {
-                                best = Some((rank, id));
-                            }
+        self.transaction(move |tx| {
+            let now = now_ms();
+            let manual = tx.query_opt(
+                "SELECT id FROM topic_pool WHERE status = 'new' AND manual = 1 ORDER BY id LIMIT 1",
+                &[],
+            )?;
+            let chosen = match manual {
+                Some(r) => Some(r.get::<i64>(0)?),
+                None => {
+                    let rows = tx.query(
+                        "SELECT t.id, t.weight, t.published_at,
+                                (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)
+                         FROM topic_pool t
+                         WHERE t.status = 'new' AND t.manual = 0 AND (CAST(?1 AS TEXT) IS NULL OR t.category = ?1)
+                           AND NOT EXISTS (SELECT 1 FROM topic_pool c WHERE c.cluster = t.cluster AND c.status = 'picked')
+                           AND NOT EXISTS (SELECT 1 FROM topic_pool s WHERE s.source = t.source AND s.status = 'picked' AND s.picked_at > ?2)
+                         ORDER BY t.published_at DESC LIMIT 500",
+                        args![&category, now - cooldown_ms],
+                    )?;
+                    let mut best: Option<(f64, i64)> = None;
+                    for r in rows {
+                        let (id, weight, published, size): (i64, f64, i64, i64) =
+                            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                        let age_days = (now - published).max(0) as f64 / 86_400_000.0;
+                        let rank = weight * 0.5f64.powf(age_days) * (1.0 + (size as f64).ln());
+                        if best.is_none_or(|(b, _)| rank > b) {
+                            best = Some((rank, id));
                         }
-                        best.map(|(_, id)| id)
                     }
-                };
-                let Some(id) = chosen else {
-                    return Ok(None);
-                };
-                tx.execute(
-                    "UPDATE topic_pool SET status = 'picked', picked_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-                tx.execute(
-                    "UPDATE topic_pool SET status = 'skipped' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'new'",
-                    [id],
-                )?;
-                let t = tx.query_row(
-                    &format!("SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE t.id = ?1"),
-                    [id],
-                    topic,
-                )?;
-                Ok(Some(t))
-            })
-            .await?)
+                    best.map(|(_, id)| id)
+                }
+            };
+            let Some(id) = chosen else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE topic_pool SET status = 'picked', picked_at = ?2 WHERE id = ?1",
+                args![id, now],
+            )?;
+            tx.execute(
+                "UPDATE topic_pool SET status = 'skipped' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'new'",
+                args![id],
+            )?;
+            let t = topic(&tx.query_one(
+                &format!("SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE t.id = ?1"),
+                args![id],
+            )?)?;
+            Ok(Some(t))
+        })
+        .await
     }
 
     /// Returns a picked topic (and the rest of its story) to the pool: its post was not
     /// written.
     pub async fn release_topic(&self, id: i64) -> Result<(), StoreError> {
-        Ok(self
-            .db
-            .transaction(move |tx| {
-                tx.execute(
-                    "UPDATE topic_pool SET status = 'new', picked_at = NULL WHERE id = ?1",
-                    [id],
-                )?;
-                tx.execute(
-                    "UPDATE topic_pool SET status = 'new' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'skipped'",
-                    [id],
-                )?;
-                Ok(())
-            })
-            .await?)
+        self.transaction(move |tx| {
+            tx.execute(
+                "UPDATE topic_pool SET status = 'new', picked_at = NULL WHERE id = ?1",
+                args![id],
+            )?;
+            tx.execute(
+                "UPDATE topic_pool SET status = 'new' WHERE cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND status = 'skipped'",
+                args![id],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Topics in the pool, newest first; `status` filters.
@@ -309,45 +283,43 @@ impl Store {
         status: Option<String>,
         limit: usize,
     ) -> Result<Vec<PoolTopic>, StoreError> {
-        Ok(self
-            .db
-            .call(move |c| {
-                let mut stmt = c.prepare_cached(&format!(
-                    "SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE (?1 IS NULL OR t.status = ?1) ORDER BY t.id DESC LIMIT ?2"
-                ))?;
-                let rows = stmt
-                    .query_map(params![status, limit as i64], topic)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
-            .await?)
+        self.call(move |c| {
+            c.query(
+                &format!(
+                    "SELECT {TOPIC_COLUMNS} FROM topic_pool t WHERE (CAST(?1 AS TEXT) IS NULL OR t.status = ?1) ORDER BY t.id DESC LIMIT ?2"
+                ),
+                args![status, limit],
+            )?
+            .iter()
+            .map(topic)
+            .collect()
+        })
+        .await
     }
 
     /// The fetch state of the feed at `url`.
     pub async fn feed_state(&self, url: &str) -> Result<Option<FeedState>, StoreError> {
         let url = url.to_owned();
-        Ok(self
-            .db
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT name, url, etag, last_modified, last_fetched_at, last_status, last_error, items_added FROM feed_state WHERE url = ?1",
-                    [url],
-                    |r| {
-                        Ok(FeedState {
-                            name: r.get(0)?,
-                            url: r.get(1)?,
-                            etag: r.get(2)?,
-                            last_modified: r.get(3)?,
-                            last_fetched_at: r.get(4)?,
-                            last_status: r.get(5)?,
-                            last_error: r.get(6)?,
-                            items_added: r.get::<_, i64>(7)?.max(0) as u64,
-                        })
-                    },
-                )
-                .optional()?)
+        self.call(move |c| {
+            c.query_opt(
+                "SELECT name, url, etag, last_modified, last_fetched_at, last_status, last_error, items_added FROM feed_state WHERE url = ?1",
+                args![url],
+            )?
+            .map(|r| {
+                Ok(FeedState {
+                    name: r.get(0)?,
+                    url: r.get(1)?,
+                    etag: r.get(2)?,
+                    last_modified: r.get(3)?,
+                    last_fetched_at: r.get(4)?,
+                    last_status: r.get(5)?,
+                    last_error: r.get(6)?,
+                    items_added: r.get::<i64>(7)?.max(0) as u64,
+                })
             })
-            .await?)
+            .transpose()
+        })
+        .await
     }
 
     /// Records a fetch's outcome (validators are kept across errors and 304s).
@@ -358,31 +330,29 @@ impl Store {
         outcome: FeedOutcome,
     ) -> Result<(), StoreError> {
         let (name, url) = (name.to_owned(), url.to_owned());
-        Ok(self
-            .db
-            .call(move |c| {
-                c.execute(
-                    "INSERT INTO feed_state (url, name) VALUES (?1, ?2) ON CONFLICT (url) DO UPDATE SET name = ?2",
-                    params![url, name],
-                )?;
-                let now = now_ms();
-                match outcome {
-                    FeedOutcome::Ok { etag, last_modified, added } => c.execute(
-                        "UPDATE feed_state SET etag = ?2, last_modified = ?3, last_fetched_at = ?4, last_status = 'ok',
-                         last_error = NULL, items_added = items_added + ?5 WHERE url = ?1",
-                        params![url, etag, last_modified, now, added as i64],
-                    )?,
-                    FeedOutcome::NotModified => c.execute(
-                        "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'not_modified', last_error = NULL WHERE url = ?1",
-                        params![url, now],
-                    )?,
-                    FeedOutcome::Error(e) => c.execute(
-                        "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'error', last_error = ?3 WHERE url = ?1",
-                        params![url, now, e],
-                    )?,
-                };
-                Ok(())
-            })
-            .await?)
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO feed_state (url, name) VALUES (?1, ?2) ON CONFLICT (url) DO UPDATE SET name = ?2",
+                args![&url, name],
+            )?;
+            let now = now_ms();
+            match outcome {
+                FeedOutcome::Ok { etag, last_modified, added } => c.execute(
+                    "UPDATE feed_state SET etag = ?2, last_modified = ?3, last_fetched_at = ?4, last_status = 'ok',
+                     last_error = NULL, items_added = items_added + ?5 WHERE url = ?1",
+                    args![url, etag, last_modified, now, added],
+                )?,
+                FeedOutcome::NotModified => c.execute(
+                    "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'not_modified', last_error = NULL WHERE url = ?1",
+                    args![url, now],
+                )?,
+                FeedOutcome::Error(e) => c.execute(
+                    "UPDATE feed_state SET last_fetched_at = ?2, last_status = 'error', last_error = ?3 WHERE url = ?1",
+                    args![url, now, e],
+                )?,
+            };
+            Ok(())
+        })
+        .await
     }
 }

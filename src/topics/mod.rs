@@ -46,7 +46,7 @@ impl Default for TopicsConfig {
 }
 
 /// One feed's result in a refresh.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedReport {
     /// Feed name.
     pub feed: String,

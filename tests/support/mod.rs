@@ -5,11 +5,13 @@
     reason = "each test binary uses a different part of the support code"
 )]
 
+pub mod cms;
+pub mod postgres;
 pub mod redis_server;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,6 +87,7 @@ pub struct FakeOpenAi {
 impl FakeOpenAi {
     /// Starts the server; answers good posts unless scripted otherwise.
     pub async fn start() -> Self {
+        watchdog();
         let inner = Arc::new(Inner {
             script: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::Post),
@@ -538,6 +541,21 @@ pub fn good_post(n: usize) -> Value {
     })
 }
 
+/// The alerts about the queue among what an [`AlertReceiver`] got, as `status/severity`.
+pub fn queue_alerts(got: &[Received]) -> Vec<String> {
+    got.iter()
+        .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["key"] == "queue")
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["status"].as_str().unwrap(),
+                a["severity"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// A test token (16+ characters).
 pub const TOKEN: &str = "test-token-0123456789";
 
@@ -546,6 +564,35 @@ pub fn test_toml(extra: &str) -> String {
     format!(
         "schedules = []\n{extra}\n[queue]\nlease_secs = 2\nstalled_interval_secs = 1\npoll_interval_ms = 50\nshutdown_grace_secs = 5\n"
     )
+}
+
+/// Ends this test binary with a message if it runs longer than `BLOGFLOW_TEST_WATCHDOG_SECS`
+/// (default 15 minutes): a hung test then fails the run in minutes, with the names of the
+/// tests still running printed by the harness, instead of using up CI's whole time limit.
+pub fn watchdog() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let secs = std::env::var("BLOGFLOW_TEST_WATCHDOG_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(900);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs));
+            eprintln!("watchdog: this test binary ran for more than {secs} s; a test hangs");
+            std::process::exit(101);
+        });
+    });
+}
+
+/// The HTTP client tests talk to the service with. Every request has a 30 s limit, so a
+/// service that stops answering fails the test with a message instead of hanging the run
+/// (the API's goal is an answer within 5 s).
+pub fn http() -> reqwest::Client {
+    watchdog();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 /// GETs `url` until `done` holds or 60 s pass. Used where the service is observed from
@@ -558,7 +605,7 @@ pub async fn poll_json(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        let v = get_json(http, url).await;
         if done(&v) {
             return v;
         }
@@ -572,7 +619,78 @@ pub async fn poll_json(
 
 /// GETs `url` as JSON.
 pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
+    http.get(url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Copies `files` from `tests/<from>` into `target/<into>` and runs `npm install` there once
+/// (until `node_modules/<package>` exists); several tests may get here at once, so npm is
+/// serialised by a lock file. Returns the folder.
+pub fn npm_install_once(from: &str, into: &str, files: &[&str], package: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target").join(into);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in files {
+        std::fs::copy(root.join("tests").join(from).join(f), dir.join(f)).unwrap();
+    }
+    let lock = std::fs::File::create(dir.join(".install-lock")).unwrap();
+    lock.lock().unwrap();
+    if !dir
+        .join("node_modules")
+        .join(package)
+        .join("package.json")
+        .exists()
+    {
+        let status = std::process::Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--no-package-lock",
+            ])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js 20) is needed: run scripts/install-deps --tests");
+        assert!(status.success(), "npm install failed in {}", dir.display());
+    }
+    dir
+}
+
+/// A Python virtual environment in `target/<into>` with `requirements` installed once (until
+/// `bin/<program>` exists), serialised by a lock file like [`npm_install_once`]. Returns the
+/// environment's `bin` folder.
+pub fn pip_install_once(into: &str, requirements: &[&str], program: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target").join(into);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.join(".install-lock")).unwrap();
+    lock.lock().unwrap();
+    let bin = dir.join("venv").join("bin");
+    if !bin.join(program).exists() {
+        let status = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(dir.join("venv"))
+            .status()
+            .expect("python3 is needed: run scripts/install-deps --tests");
+        assert!(
+            status.success(),
+            "python3 -m venv failed (install python3-venv)"
+        );
+        let status = std::process::Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(requirements)
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip install {requirements:?} failed");
+    }
+    bin
 }
 
 /// Asks the service at `base` for `count` posts; returns the job id.
@@ -607,9 +725,19 @@ pub struct Process {
 impl Process {
     /// Starts `blogflow run` in `dir` against `fake`, with `extra` environment variables.
     pub async fn spawn(dir: &Path, fake: &FakeOpenAi, extra: &[(&str, &str)]) -> Process {
+        Self::spawn_as(dir, fake, extra, &["run"]).await
+    }
+
+    /// Like [`Process::spawn`] with another command line (`serve`, `worker --concurrency 2`).
+    pub async fn spawn_as(
+        dir: &Path,
+        fake: &FakeOpenAi,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_blogflow"));
         child
-            .arg("run")
+            .args(args)
             .current_dir(dir)
             .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
             .env("BLOGFLOW_DATA_DIR", dir.join("data"))
@@ -633,21 +761,15 @@ impl Process {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
+        get_json(&http(), &format!("{}{path}", self.base)).await
     }
 
     pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        poll_json(
-            &reqwest::Client::new(),
-            &format!("{}{path}", self.base),
-            what,
-            done,
-        )
-        .await
+        poll_json(&http(), &format!("{}{path}", self.base), what, done).await
     }
 
     pub async fn generate(&self, count: u32) -> String {
-        request_generation(&reqwest::Client::new(), &self.base, count).await
+        request_generation(&http(), &self.base, count).await
     }
 
     pub async fn terminate(mut self) -> std::process::ExitStatus {
@@ -771,7 +893,22 @@ impl InProcess {
     /// Starts the service with `toml` as its file and `env` on top of the folders and an
     /// OpenAI-compatible provider at `fake`.
     pub async fn start(fake: &FakeOpenAi, toml: &str, env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), fake, toml, env).await
+    }
+
+    /// Stops the service and starts it again on the same folders with a new configuration
+    /// (what an operator does after fixing a setting).
+    pub async fn restart(mut self, fake: &FakeOpenAi, toml: &str, env: &[(&str, &str)]) -> Self {
+        self.running.take().unwrap().shutdown().await;
+        Self::start_in(self.dir, fake, toml, env).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        fake: &FakeOpenAi,
+        toml: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let raw: blogflow::config::RawConfig = toml::from_str(toml).unwrap();
         let mut pairs = vec![
             ("BLOGFLOW_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
@@ -809,18 +946,12 @@ impl InProcess {
 
     /// GET as JSON.
     pub async fn get(&self, path: &str) -> Value {
-        get_json(&reqwest::Client::new(), &format!("{}{path}", self.base)).await
+        get_json(&http(), &format!("{}{path}", self.base)).await
     }
 
     /// Polls `path` until `done` holds.
     pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        poll_json(
-            &reqwest::Client::new(),
-            &format!("{}{path}", self.base),
-            what,
-            done,
-        )
-        .await
+        poll_json(&http(), &format!("{}{path}", self.base), what, done).await
     }
 
     /// Waits until the generation job `job` is in `state` (`completed` or `failed`); returns
@@ -836,7 +967,7 @@ impl InProcess {
 
     /// Asks for `count` posts; returns the job id.
     pub async fn generate(&self, count: u32) -> String {
-        request_generation(&reqwest::Client::new(), &self.base, count).await
+        request_generation(&http(), &self.base, count).await
     }
 
     /// Shuts down gracefully.

@@ -75,13 +75,22 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server (install it: apt-get install -y redis-server)");
-        self.child = Some(child);
         let client = ::redis::Client::open(self.url()).unwrap();
+        let child = self.child.insert(child);
+        let limit = Duration::from_secs(1);
         for _ in 0..200 {
-            if let Ok(mut c) = client.get_connection()
+            // Bounded waits: a blocking call without a limit could hang the whole test run.
+            if let Ok(mut c) = client.get_connection_with_timeout(limit)
+                && c.set_read_timeout(Some(limit)).is_ok()
                 && ::redis::cmd("PING").query::<String>(&mut c).is_ok()
             {
                 return;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "redis-server on port {} exited ({status}); is the port taken?",
+                    self.port
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -1,0 +1,298 @@
+//! The WordPress REST API publisher: `POST /wp-json/wp/v2/posts` with an application password
+//! (Basic auth; plain http is refused unless the operator allows it).
+//!
+//! Exactly once: the post's HTML starts with a comment `<!-- blogflow-post <id> -->`, which
+//! WordPress keeps in the raw content. Before creating a post the publisher searches for that
+//! marker among posts of every status, so a retry after a lost answer (a timeout, a crash
+//! between WordPress's success and our ledger write) finds the post instead of creating a
+//! second one. WordPress gives a taken slug a `-2` suffix by itself, so someone else's post
+//! with the same slug is never touched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{PublishError, http_client, status_error, transport_error};
+use crate::config::Secret;
+use crate::store::Post;
+
+const TARGET: &str = "wordpress";
+const FIX: &str =
+    "publish.wordpress (url) and BLOGFLOW_WORDPRESS_USER / BLOGFLOW_WORDPRESS_APP_PASSWORD";
+
+/// The status a new post gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordPressStatus {
+    /// Saved as a draft for an editor.
+    Draft,
+    /// Live at once.
+    Publish,
+    /// Scheduled `future_delay` after the post was written.
+    Future,
+}
+
+impl WordPressStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            WordPressStatus::Draft => "draft",
+            WordPressStatus::Publish => "publish",
+            WordPressStatus::Future => "future",
+        }
+    }
+}
+
+/// Post meta keys for an SEO plugin (they must be registered with `show_in_rest`; Yoast and
+/// Rank Math presets fill them in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeoFields {
+    /// Meta key for the SEO title.
+    pub title: Option<String>,
+    /// Meta key for the meta description.
+    pub description: Option<String>,
+    /// Meta key for the focus keywords (comma-separated).
+    pub keywords: Option<String>,
+}
+
+/// `[publish.wordpress]`, validated.
+#[derive(Debug, Clone)]
+pub struct WordPressTarget {
+    /// Site root, without a trailing slash (`https://blog.example.com`).
+    pub url: String,
+    /// The WordPress user the application password belongs to.
+    pub user: String,
+    /// The application password.
+    pub password: Secret,
+    /// Status of new posts.
+    pub status: WordPressStatus,
+    /// For `future`: how long after it was written a post goes live.
+    pub future_delay: Duration,
+    /// SEO plugin meta keys.
+    pub seo: SeoFields,
+    /// Per-request limit.
+    pub timeout: Duration,
+}
+
+/// Publishes to WordPress.
+#[derive(Debug, Clone)]
+pub struct WordPressPublisher {
+    http: reqwest::Client,
+    target: WordPressTarget,
+    /// Term ids by (taxonomy, lower-case name), so each tag is resolved once per process.
+    terms: Arc<Mutex<HashMap<(&'static str, String), u64>>>,
+}
+
+/// The marker that identifies a post in WordPress's raw content.
+pub fn marker(post_id: &str) -> String {
+    format!("blogflow-post {post_id}")
+}
+
+fn fail(message: impl Into<String>) -> PublishError {
+    PublishError::Target {
+        target: TARGET,
+        message: message.into(),
+    }
+}
+
+/// WordPress's error body: `{"code": "...", "message": "..."}`.
+fn wp_error(body: &Value) -> String {
+    let code = body["code"].as_str().unwrap_or_default();
+    let message = body["message"].as_str().unwrap_or_default();
+    match (code.is_empty(), message.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => code.to_owned(),
+        (true, false) => message.to_owned(),
+        (false, false) => format!("{code}: {message}"),
+    }
+}
+
+impl WordPressPublisher {
+    /// A publisher for `target`.
+    pub fn new(target: WordPressTarget) -> Self {
+        Self {
+            http: http_client(target.timeout),
+            target,
+            terms: Arc::default(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/wp-json/wp/v2/{path}", self.target.url)
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value), PublishError> {
+        let response = request
+            .basic_auth(&self.target.user, Some(self.target.password.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| transport_error(TARGET, &e))?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn ok(&self, request: reqwest::RequestBuilder) -> Result<Value, PublishError> {
+        match self.call(request).await? {
+            (200..=299, body) => Ok(body),
+            (status, body) => Err(status_error(TARGET, status, &wp_error(&body), FIX)),
+        }
+    }
+
+    /// The post's link if WordPress already holds it (any status).
+    pub async fn find(&self, post_id: &str) -> Result<Option<String>, PublishError> {
+        let marker = marker(post_id);
+        let found = self
+            .ok(self.http.get(self.url("posts")).query(&[
+                ("search", marker.as_str()),
+                ("status", "publish,future,draft,pending,private"),
+                ("context", "edit"),
+                ("_fields", "id,link,content"),
+                ("per_page", "10"),
+            ]))
+            .await?;
+        Ok(found.as_array().into_iter().flatten().find_map(|p| {
+            p["content"]["raw"]
+                .as_str()
+                .is_some_and(|raw| raw.contains(&marker))
+                .then(|| location(p))
+        }))
+    }
+
+    /// The id of the term `name` in `taxonomy` (`tags` or `categories`), created if missing.
+    async fn term(&self, taxonomy: &'static str, name: &str) -> Result<u64, PublishError> {
+        let key = (taxonomy, name.to_lowercase());
+        if let Some(id) = self.terms.lock().expect("term cache").get(&key) {
+            return Ok(*id);
+        }
+        let listed = self
+            .ok(self.http.get(self.url(taxonomy)).query(&[
+                ("search", name),
+                ("per_page", "100"),
+                ("_fields", "id,name"),
+            ]))
+            .await?;
+        let existing = listed.as_array().into_iter().flatten().find_map(|t| {
+            // WordPress stores names HTML-escaped (`&amp;`).
+            let stored = t["name"].as_str()?.replace("&amp;", "&");
+            stored
+                .eq_ignore_ascii_case(name)
+                .then(|| t["id"].as_u64())
+                .flatten()
+        });
+        let id = match existing {
+            Some(id) => id,
+            None => match self
+                .call(
+                    self.http
+                        .post(self.url(taxonomy))
+                        .json(&json!({ "name": name })),
+                )
+                .await?
+            {
+                (200..=299, body) => body["id"]
+                    .as_u64()
+                    .ok_or_else(|| fail(format!("creating {taxonomy} {name:?} returned no id")))?,
+                // Created by someone else between our search and our create.
+                (400, body) if body["code"] == "term_exists" => body["data"]["term_id"]
+                    .as_u64()
+                    .ok_or_else(|| fail("term_exists without a term id"))?,
+                (status, body) => return Err(status_error(TARGET, status, &wp_error(&body), FIX)),
+            },
+        };
+        self.terms.lock().expect("term cache").insert(key, id);
+        Ok(id)
+    }
+
+    /// The JSON body of `POST /wp/v2/posts` (without term ids).
+    pub fn payload(&self, post: &Post) -> Value {
+        let c = &post.content;
+        let content = format!(
+            "<!-- {} -->\n{}",
+            marker(&post.id),
+            super::html::to_html(&c.body)
+        );
+        let mut body = json!({
+            "title": c.title,
+            "slug": c.slug,
+            "content": content,
+            "excerpt": c.summary,
+            "status": self.target.status.as_str(),
+        });
+        if self.target.status == WordPressStatus::Future {
+            let at = chrono::DateTime::from_timestamp_millis(post.created_at).unwrap_or_default()
+                + self.target.future_delay;
+            let now = chrono::Utc::now();
+            // WordPress publishes a "future" post with a past date at once.
+            let at = at.max(now + chrono::Duration::minutes(1));
+            body["date_gmt"] = json!(at.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        let seo = &self.target.seo;
+        let mut meta = serde_json::Map::new();
+        for (key, value) in [
+            (&seo.title, json!(c.seo_title)),
+            (&seo.description, json!(c.seo_description)),
+            (&seo.keywords, json!(c.seo_keywords.join(", "))),
+        ] {
+            if let Some(key) = key {
+                meta.insert(key.clone(), value);
+            }
+        }
+        if !meta.is_empty() {
+            body["meta"] = Value::Object(meta);
+        }
+        body
+    }
+
+    /// Creates the post unless WordPress already holds it; returns its link.
+    pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+        if let Some(link) = self.find(&post.id).await? {
+            return Ok(link);
+        }
+        let mut body = self.payload(post);
+        let mut tags = Vec::new();
+        for tag in &post.content.tags {
+            tags.push(self.term("tags", tag).await?);
+        }
+        body["tags"] = json!(tags);
+        body["categories"] = json!([self.term("categories", &post.category).await?]);
+        let created = self
+            .ok(self.http.post(self.url("posts")).json(&body))
+            .await?;
+        Ok(location(&created))
+    }
+
+    /// Startup check: the REST API answers, the credentials are valid and the user may
+    /// publish.
+    pub async fn check(&self) -> Result<(), PublishError> {
+        let me = self
+            .ok(self
+                .http
+                .get(self.url("users/me"))
+                .query(&[("context", "edit")]))
+            .await?;
+        let caps = &me["capabilities"];
+        let needed = match self.target.status {
+            WordPressStatus::Draft => "edit_posts",
+            _ => "publish_posts",
+        };
+        if caps.is_object() && caps[needed] != true {
+            return Err(PublishError::Rejected {
+                target: TARGET,
+                message: format!(
+                    "the user {:?} lacks the {needed} capability; give it the Author role or above",
+                    self.target.user
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn location(p: &Value) -> String {
+    p["link"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("wordpress:{}", p["id"]))
+}
