@@ -27,10 +27,34 @@ const RECOVER_STALLED_SQL: &str = include_str!("sql/recover_stalled.sql");
 pub struct SqliteQueue {
     db: Db,
     clock: Arc<dyn Clock>,
-    events: broadcast::Sender<QueueEvent>,
-    /// The latest events of this process, for the scheduler view (the state is in the table).
-    recent: Arc<std::sync::Mutex<std::collections::VecDeque<(i64, QueueEvent)>>>,
+    events: EventLog,
     work: Arc<watch::Sender<u64>>,
+}
+
+/// This process's queue events. They are emitted on the database thread, right after the
+/// statement that caused each, so their order is the order of the transitions: a worker that
+/// claims a job the moment its insert commits cannot log `active` before the adder logs
+/// `added`.
+#[derive(Clone)]
+struct EventLog {
+    clock: Arc<dyn Clock>,
+    sender: broadcast::Sender<QueueEvent>,
+    /// The latest events, for the scheduler view (the state is in the table).
+    recent: Arc<std::sync::Mutex<std::collections::VecDeque<(i64, QueueEvent)>>>,
+}
+
+impl EventLog {
+    fn emit(&self, event: QueueEvent) {
+        {
+            let mut recent = self.recent.lock().expect("recent events");
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back((self.clock.now_ms(), event.clone()));
+        }
+        // No subscriber is fine: events are a convenience, the state is in the database.
+        let _ = self.sender.send(event);
+    }
 }
 
 impl std::fmt::Debug for SqliteQueue {
@@ -49,31 +73,22 @@ impl SqliteQueue {
     pub async fn open_with_clock(db: Db, clock: Arc<dyn Clock>) -> Result<Self, QueueError> {
         db.call(|c| crate::db::migrate(c, "queue", MIGRATIONS))
             .await?;
-        let (events, _) = broadcast::channel(1024);
+        let (sender, _) = broadcast::channel(1024);
         Ok(Self {
             db,
+            events: EventLog {
+                clock: clock.clone(),
+                sender,
+                recent: Default::default(),
+            },
             clock,
-            events,
-            recent: Default::default(),
             work: Arc::new(watch::channel(0).0),
         })
     }
 
-    fn emit(&self, event: QueueEvent) {
-        {
-            let mut recent = self.recent.lock().expect("recent events");
-            if recent.len() == RECENT_EVENTS {
-                recent.pop_front();
-            }
-            recent.push_back((self.clock.now_ms(), event.clone()));
-        }
-        // No subscriber is fine: events are a convenience, the state is in the database.
-        let _ = self.events.send(event);
-    }
-
     /// The latest events of `queue` in this process, newest first.
     pub fn recent_events(&self, queue: &str, count: usize) -> Vec<Value> {
-        let recent = self.recent.lock().expect("recent events");
+        let recent = self.events.recent.lock().expect("recent events");
         recent
             .iter()
             .rev()
@@ -140,7 +155,7 @@ impl Queue for SqliteQueue {
         };
         let payload = job.payload.to_string();
         let backoff = serde_json::to_string(&job.options.backoff).expect("backoff serialises");
-        let (q, id2) = (queue.to_owned(), id.clone());
+        let (q, id2, events) = (queue.to_owned(), id.clone(), self.events.clone());
         let inserted =
             self.db
                 .call(move |c| {
@@ -155,16 +170,18 @@ impl Queue for SqliteQueue {
                         q, id2, job.name, payload, state, job.options.priority, run_at,
                         job.options.attempts, backoff, now
                     ])?;
+                    if n == 1 {
+                        events.emit(QueueEvent::Added {
+                            queue: q,
+                            job_id: id2,
+                        });
+                    }
                     Ok(n == 1)
                 })
                 .await?;
         if !inserted {
             return Ok(AddOutcome::Duplicate(id));
         }
-        self.emit(QueueEvent::Added {
-            queue: queue.to_owned(),
-            job_id: id.clone(),
-        });
         self.signal_work();
         Ok(AddOutcome::Added(id))
     }
@@ -180,12 +197,12 @@ impl Queue for SqliteQueue {
         }
         let now = self.clock.now_ms();
         let token = new_token();
-        let (q, t) = (queue.to_owned(), token.clone());
-        let mut rows = self
+        let (q, t, events) = (queue.to_owned(), token.clone(), self.events.clone());
+        let rows = self
             .db
             .call(move |c| {
                 let mut stmt = c.prepare_cached(CLAIM_SQL)?;
-                let rows = stmt
+                let mut rows = stmt
                     .query_map(
                         named_params! {":token": t, ":until": now + ms(lease), ":now": now,
                         ":queue": q, ":max": max as i64},
@@ -205,11 +222,17 @@ impl Queue for SqliteQueue {
                         },
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
+                // RETURNING does not keep the subquery's order.
+                rows.sort_by_key(|r| r.0);
+                for r in &rows {
+                    events.emit(QueueEvent::Active {
+                        queue: q.clone(),
+                        job_id: r.1.clone(),
+                    });
+                }
                 Ok(rows)
             })
             .await?;
-        // RETURNING does not keep the subquery's order.
-        rows.sort_by_key(|r| r.0);
         let jobs: Vec<ClaimedJob> = rows
             .into_iter()
             .map(
@@ -227,12 +250,6 @@ impl Queue for SqliteQueue {
                 },
             )
             .collect();
-        for job in &jobs {
-            self.emit(QueueEvent::Active {
-                queue: queue.to_owned(),
-                job_id: job.lease.job_id.clone(),
-            });
-        }
         Ok(jobs)
     }
 
@@ -259,37 +276,42 @@ impl Queue for SqliteQueue {
 
     async fn complete(&self, lease: &Lease, result: Value) -> Result<(), QueueError> {
         let now = self.clock.now_ms();
-        let l = lease.clone();
+        let (l, events) = (lease.clone(), self.events.clone());
         let result = result.to_string();
         let done = self
             .db
             .call(move |c| {
-                Ok(c.prepare_cached(
-                    "UPDATE queue_jobs SET state = 'completed', finished_at = ?1, result = ?2,
+                let done = c
+                    .prepare_cached(
+                        "UPDATE queue_jobs SET state = 'completed', finished_at = ?1, result = ?2,
                          lock_token = NULL, lock_until = NULL
                      WHERE queue = ?3 AND id = ?4 AND lock_token = ?5 AND state = 'active'",
-                )?
-                .execute(params![now, result, l.queue, l.job_id, l.token])?
-                    == 1)
+                    )?
+                    .execute(params![now, result, l.queue, l.job_id, l.token])?
+                    == 1;
+                if done {
+                    events.emit(QueueEvent::Completed {
+                        queue: l.queue,
+                        job_id: l.job_id,
+                    });
+                }
+                Ok(done)
             })
             .await?;
         if !done {
             return Err(lease_lost(lease));
         }
-        self.emit(QueueEvent::Completed {
-            queue: lease.queue.clone(),
-            job_id: lease.job_id.clone(),
-        });
         Ok(())
     }
 
     async fn fail(&self, lease: &Lease, error: &JobError) -> Result<FailOutcome, QueueError> {
         let now = self.clock.now_ms();
         let unit: f64 = rand::rng().random();
-        let (l, err) = (lease.clone(), error.clone());
+        let (l, err, events) = (lease.clone(), error.clone(), self.events.clone());
         let outcome = self
             .db
-            .transaction(move |tx| {
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let row: Option<(u32, u32, String)> = tx
                     .prepare_cached(
                         "SELECT attempts_made, max_attempts, backoff FROM queue_jobs
@@ -327,17 +349,17 @@ impl Queue for SqliteQueue {
                      WHERE queue = ?5 AND id = ?6",
                 )?
                 .execute(params![state, run_at, finished, err.message, l.queue, l.job_id])?;
+                tx.commit()?;
+                events.emit(QueueEvent::Failed {
+                    queue: l.queue,
+                    job_id: l.job_id,
+                    dead: outcome == FailOutcome::Dead,
+                });
                 Ok(Some(outcome))
             })
             .await?;
         let outcome = outcome.ok_or_else(|| lease_lost(lease))?;
-        let dead = outcome == FailOutcome::Dead;
-        self.emit(QueueEvent::Failed {
-            queue: lease.queue.clone(),
-            job_id: lease.job_id.clone(),
-            dead,
-        });
-        if !dead {
+        if outcome != FailOutcome::Dead {
             self.signal_work();
         }
         Ok(outcome)
@@ -370,7 +392,7 @@ impl Queue for SqliteQueue {
         max_stalled: u32,
     ) -> Result<Vec<StalledJob>, QueueError> {
         let now = self.clock.now_ms();
-        let q = queue.to_owned();
+        let (q, events) = (queue.to_owned(), self.events.clone());
         let stalled = self
             .db
             .call(move |c| {
@@ -386,16 +408,16 @@ impl Queue for SqliteQueue {
                         },
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
+                for s in &rows {
+                    events.emit(QueueEvent::Stalled {
+                        queue: q.clone(),
+                        job_id: s.job_id.clone(),
+                        requeued: s.requeued,
+                    });
+                }
                 Ok(rows)
             })
             .await?;
-        for s in &stalled {
-            self.emit(QueueEvent::Stalled {
-                queue: queue.to_owned(),
-                job_id: s.job_id.clone(),
-                requeued: s.requeued,
-            });
-        }
         if stalled.iter().any(|s| s.requeued) {
             self.signal_work();
         }
@@ -592,7 +614,7 @@ impl Queue for SqliteQueue {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<QueueEvent> {
-        self.events.subscribe()
+        self.events.sender.subscribe()
     }
 
     fn work_signal(&self) -> watch::Receiver<u64> {

@@ -647,18 +647,21 @@ pub fn npm_install_once(from: &str, into: &str, files: &[&str], package: &str) -
         .join("package.json")
         .exists()
     {
-        let status = std::process::Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--no-package-lock",
-            ])
-            .current_dir(&dir)
-            .status()
-            .expect("npm (Node.js 20) is needed: run scripts/install-deps --tests");
-        assert!(status.success(), "npm install failed in {}", dir.display());
+        let installed = with_retries(|| {
+            std::process::Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--no-package-lock",
+                ])
+                .current_dir(&dir)
+                .status()
+                .expect("npm (Node.js 20) is needed: run scripts/install-deps --tests")
+                .success()
+        });
+        assert!(installed, "npm install failed in {}", dir.display());
     }
     dir
 }
@@ -683,14 +686,30 @@ pub fn pip_install_once(into: &str, requirements: &[&str], program: &str) -> Pat
             status.success(),
             "python3 -m venv failed (install python3-venv)"
         );
-        let status = std::process::Command::new(bin.join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(requirements)
-            .status()
-            .unwrap();
-        assert!(status.success(), "pip install {requirements:?} failed");
+        let installed = with_retries(|| {
+            std::process::Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(requirements)
+                .status()
+                .unwrap()
+                .success()
+        });
+        assert!(installed, "pip install {requirements:?} failed");
     }
     bin
+}
+
+/// Runs a package install up to three times, 2 s and then 8 s apart: a registry that blips
+/// once should not fail the suite, one that stays down still does.
+fn with_retries(mut install: impl FnMut() -> bool) -> bool {
+    for pause in [2, 8] {
+        if install() {
+            return true;
+        }
+        eprintln!("install failed; trying again in {pause} s");
+        std::thread::sleep(Duration::from_secs(pause));
+    }
+    install()
 }
 
 /// Asks the service at `base` for `count` posts; returns the job id.
