@@ -583,9 +583,12 @@ async fn the_service_publishes_each_post_once_to_wordpress_and_ghost() {
     for id in done["result"]["generated"].as_array().unwrap() {
         let id = id.as_str().unwrap();
         let post = svc
-            .wait_for(&format!("/api/posts/{id}"), "three ledger rows", |p| {
-                publications(p).len() == 3
-            })
+            // The status is set after the last ledger row, in a step of its own.
+            .wait_for(
+                &format!("/api/posts/{id}"),
+                "three ledger rows and the post published",
+                |p| publications(p).len() == 3 && p["post"]["status"] == "published",
+            )
             .await;
         let mut targets = publications(&post);
         targets.sort();

@@ -603,7 +603,19 @@ pub async fn poll_json(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    poll_json_within(http, url, what, Duration::from_secs(60), done).await
+}
+
+/// [`poll_json`] with a limit of the caller's: CPU-bound work such as the local model's can
+/// take minutes on a loaded machine, and the limit only tells a hang from slowness.
+pub async fn poll_json_within(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         let v = get_json(http, url).await;
         if done(&v) {
