@@ -65,15 +65,7 @@ impl Service {
     }
 
     async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        support::get_json(&self.http, &format!("{}{path}", self.base)).await
     }
 
     /// Polls `path` until `done` holds (the service is observed from outside, like a client).
