@@ -344,6 +344,46 @@ async fn retry_after_overrides_the_backoff<H: Harness>() {
     assert!(claim_one(&h).await.is_some());
 }
 
+/// Waiting for a dependency (every provider held back, a target down) delays the job without
+/// spending an attempt: a one-attempt job waits any number of times and still runs.
+async fn waits_for_a_dependency_spend_no_attempt<H: Harness>() {
+    let h = H::new().await;
+    let q = h.queue();
+    let id = q
+        .add(Q, job(1).with_options(with(0, 1, fixed_1::<H>())))
+        .await
+        .unwrap()
+        .id()
+        .to_owned();
+    for _ in 0..5 {
+        let j = claim_one(&h).await.unwrap();
+        assert_eq!(j.attempt, 1, "a wait is not an attempt");
+        let outcome = q
+            .fail(&j.lease, &JobError::wait(u::<H>(60), "wordpress is down"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, FailOutcome::Retrying { .. }),
+            "{outcome:?}"
+        );
+        let job = q.get(Q, &id).await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Delayed);
+        assert_eq!(job.attempts_made, 0);
+        assert_eq!(job.last_error.as_deref(), Some("wordpress is down"));
+        h.advance(u::<H>(59)).await;
+        assert!(claim_one(&h).await.is_none(), "not before the wait is over");
+        h.advance(u::<H>(1)).await;
+    }
+    let j = claim_one(&h).await.unwrap();
+    assert_eq!(
+        q.fail(&j.lease, &JobError::retryable("a real failure"))
+            .await
+            .unwrap(),
+        FailOutcome::Dead,
+        "the one real attempt is still there to spend"
+    );
+}
+
 async fn expired_leases_stall_and_the_old_holder_is_refused<H: Harness>() {
     let h = H::new().await;
     let q = h.queue();
@@ -717,6 +757,7 @@ macro_rules! conformance {
             case!(failed_attempts_back_off_then_die);
             case!(unrecoverable_errors_are_not_retried);
             case!(retry_after_overrides_the_backoff);
+            case!(waits_for_a_dependency_spend_no_attempt);
             case!(expired_leases_stall_and_the_old_holder_is_refused);
             case!(too_many_stalls_fail_the_job);
             case!(extending_a_lease_keeps_the_job);

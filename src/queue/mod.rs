@@ -251,6 +251,10 @@ pub enum Retry {
     After(Duration),
     /// Do not retry: the same input would fail the same way.
     Never,
+    /// Not a failure: a dependency cannot take the work now (every provider held back, a
+    /// target failing its health check, a daily limit). Delayed for this long, no attempt
+    /// spent, so an outage of any length never fails the job.
+    Wait(Duration),
 }
 
 /// A failed attempt as the handler reports it.
@@ -285,6 +289,19 @@ impl JobError {
             retry: Retry::After(after),
             message: message.into(),
         }
+    }
+
+    /// Not a failure: wait `after` for a dependency, without spending an attempt.
+    pub fn wait(after: Duration, message: impl Into<String>) -> Self {
+        Self {
+            retry: Retry::Wait(after),
+            message: message.into(),
+        }
+    }
+
+    /// Whether this is a wait for a dependency rather than a failed attempt.
+    pub fn is_wait(&self) -> bool {
+        matches!(self.retry, Retry::Wait(_))
     }
 }
 

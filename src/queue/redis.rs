@@ -772,6 +772,7 @@ impl Queue for RedisQueue {
             Retry::Never => ("never", 0),
             Retry::Backoff => ("backoff", 0),
             Retry::After(d) => ("after", ms(d)),
+            Retry::Wait(d) => ("wait", ms(d)),
         };
         let unit: f64 = rand::rng().random();
         let mut inv = self.invocation(&self.inner.scripts.fail, &lease.queue);

@@ -324,8 +324,26 @@ impl Queue for SqliteQueue {
                 let Some((made, max_attempts, backoff)) = row else {
                     return Ok(None);
                 };
+                if let Retry::Wait(d) = err.retry {
+                    // Waiting for a dependency: delayed, no attempt spent.
+                    let run_at = now + ms(d);
+                    tx.prepare_cached(
+                        "UPDATE queue_jobs SET state = 'delayed', run_at = ?1, last_error = ?2,
+                             lock_token = NULL, lock_until = NULL
+                         WHERE queue = ?3 AND id = ?4",
+                    )?
+                    .execute(params![run_at, err.message, l.queue, l.job_id])?;
+                    tx.commit()?;
+                    events.emit(QueueEvent::Failed {
+                        queue: l.queue,
+                        job_id: l.job_id,
+                        dead: false,
+                    });
+                    return Ok(Some(FailOutcome::Retrying { run_at }));
+                }
                 let failures = made + 1;
                 let delay = match err.retry {
+                    Retry::Wait(_) => unreachable!("handled above"),
                     Retry::Never => None,
                     _ if failures >= max_attempts => None,
                     Retry::After(d) => Some(d),

@@ -317,20 +317,25 @@ impl<Q: Queue, H: JobHandler> Worker<Q, H> {
                         match (sent, answer.await) {
                             (Ok(()), Ok((outcome, next))) => {
                                 chained = next;
-                                outcome.map(|()| true)
+                                outcome.map(|()| Some(true))
                             }
                             _ => Err(QueueError::Backend("the worker is closing".into())),
                         }
                     }
-                    Ok(result) => queue.complete(&lease, result).await.map(|_| true),
+                    Ok(result) => queue.complete(&lease, result).await.map(|_| Some(true)),
+                    Err(err) if err.is_wait() => {
+                        tracing::info!(queue = %lease.queue, job_id = %lease.job_id, reason = %err, "job waits for a dependency (no attempt spent)");
+                        queue.fail(&lease, &err).await.map(|_| None)
+                    }
                     Err(err) => {
                         tracing::warn!(queue = %lease.queue, job_id = %lease.job_id, error = %err, "job attempt failed");
-                        queue.fail(&lease, &err).await.map(|_| false)
+                        queue.fail(&lease, &err).await.map(|_| Some(false))
                     }
                 };
                 match recorded {
-                    Ok(true) => _ = stats.completed.fetch_add(1, Ordering::Relaxed),
-                    Ok(false) => _ = stats.failed.fetch_add(1, Ordering::Relaxed),
+                    Ok(None) => {}
+                    Ok(Some(true)) => _ = stats.completed.fetch_add(1, Ordering::Relaxed),
+                    Ok(Some(false)) => _ = stats.failed.fetch_add(1, Ordering::Relaxed),
                     Err(QueueError::LeaseLost { .. }) => tracing::warn!(queue = %lease.queue, job_id = %lease.job_id,
                         "lease lost before the job finished: its outcome is discarded, the job runs again"),
                     Err(e) => tracing::error!(queue = %lease.queue, job_id = %lease.job_id, error = %e,

@@ -1,4 +1,5 @@
--- ARGV[3] = id, ARGV[4] = token, ARGV[5] = message, ARGV[6] = "never" | "backoff" | "after",
+-- ARGV[3] = id, ARGV[4] = token, ARGV[5] = message, ARGV[6] = "never" | "backoff" | "after" |
+-- "wait" (a dependency is not ready: delayed by ARGV[7] ms, no attempt spent),
 -- ARGV[7] = retry-after ms, ARGV[8] = uniform random in [0, 1) for jitter.
 -- Returns {1, run_at} when a retry follows, {0} when the job failed for good, {-2} when the
 -- lock is not held. The backoff follows the job's BullMQ options (`attempts`, `backoff.type`
@@ -8,6 +9,13 @@ local id, mode = ARGV[3], ARGV[6]
 if not holds(id, ARGV[4]) or rcall("LREM", K_ACTIVE, 1, id) == 0 then return {-2} end
 drop_lock(id)
 local key = PREFIX .. id
+if mode == "wait" then
+  local delay = tonumber(ARGV[7])
+  rcall("HSET", key, "failedReason", ARGV[5])
+  enqueue_delayed(id, NOW + delay)
+  event("delayed", id, "delay", NOW + delay)
+  return {1, NOW + delay}
+end
 local made = rcall("HINCRBY", key, "atm", 1)
 rcall("HSET", key, "failedReason", ARGV[5])
 local opts = decode_opts(id)
