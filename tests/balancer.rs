@@ -47,6 +47,7 @@ fn fast_breaker() -> BreakerConfig {
         open_max: Duration::from_secs(2),
         trials: 1,
         rate_limit_default: Duration::from_secs(1),
+        rate_limit_max: Duration::from_secs(900),
     }
 }
 

@@ -117,7 +117,7 @@ async fn success_reads_text_usage_and_cost_and_sends_the_right_auth() {
                 assert_eq!(header("x-goog-api-key").as_deref(), Some(KEY));
                 assert_eq!(
                     fake.uris()[0],
-                    "/v1beta/models/test-model:generateContent",
+                    "/v1beta/models/test-model:streamGenerateContent?alt=sse",
                     "the key stays out of the URL"
                 );
                 assert_eq!(body["systemInstruction"]["parts"][0]["text"], "Be brief.");

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{Answer, Endpoint};
+use super::http::{Answer, Endpoint, Wire};
 use super::{ChatRequest, ChatResponse, LlmError, Usage};
 use crate::config::ApiProviderConfig;
 
@@ -62,6 +62,11 @@ impl AnthropicProvider {
         Ok(Self { endpoint, config })
     }
 
+    /// Sets the hang limits (first token, silence between parts).
+    pub fn set_stream_limits(&mut self, first_token: Duration, idle: Duration) {
+        self.endpoint.set_stream_limits(first_token, idle);
+    }
+
     /// Provider name.
     pub fn name(&self) -> &str {
         &self.endpoint.name
@@ -88,13 +93,15 @@ impl AnthropicProvider {
             "system": request.system,
             "messages": [{"role": "user", "content": request.user}],
             "temperature": self.config.temperature,
+            "stream": true,
         });
         let started = Instant::now();
         let e = &self.endpoint;
         let answer = e
-            .send(
+            .send_streamed(
                 self.request(reqwest::Method::POST, "/v1/messages")
                     .json(&body),
+                Wire::Anthropic,
             )
             .await?;
         if !answer.ok() || answer.json.as_ref().is_some_and(|v| v["type"] == "error") {

@@ -38,6 +38,9 @@ pub struct BreakerConfig {
     pub trials: u32,
     /// Wait after a 429 without `Retry-After`.
     pub rate_limit_default: Duration,
+    /// Longest a 429 holds a provider back, whatever its `Retry-After` says: a remote party
+    /// must not be able to take a provider out of rotation for a day with one header.
+    pub rate_limit_max: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -50,6 +53,7 @@ impl Default for BreakerConfig {
             open_max: Duration::from_secs(600),
             trials: 1,
             rate_limit_default: Duration::from_secs(10),
+            rate_limit_max: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -191,10 +195,18 @@ impl Breaker {
                 (!was_ejected).then_some(Transition::Ejected)
             }
             Some(ErrorClass::RateLimited) => {
-                let wait = outcome
+                let asked = outcome
                     .err()
                     .and_then(|e| e.retry_after)
                     .unwrap_or(self.config.rate_limit_default);
+                let wait = asked.min(self.config.rate_limit_max);
+                if wait < asked {
+                    tracing::warn!(
+                        asked_secs = asked.as_secs(),
+                        held_secs = wait.as_secs(),
+                        "Retry-After is longer than the cap (providers.max_retry_after_secs): holding the provider back for the cap only"
+                    );
+                }
                 inner.state = State::RateLimited { until: now + wait };
                 None
             }
@@ -263,16 +275,40 @@ impl Breaker {
         Some(Transition::Opened)
     }
 
-    /// A health check passed: an ejected provider is tried again.
-    pub fn reinstate(&self) -> Option<Transition> {
+    /// A health check passed at `now`: an ejected provider is tried again, and so is one held
+    /// back by a rate limit with more than [`PROBE_ENDS_HOLDS_OVER`] left (a short hold is the
+    /// provider's own word and runs out by itself; a long one is re-checked by the probe).
+    pub fn reinstate(&self, now: Instant) -> Option<Transition> {
         let mut inner = self.lock();
-        if matches!(inner.state, State::Ejected { .. }) {
-            inner.state = State::Closed;
-            inner.openings = 0;
-            inner.window.clear();
-            return Some(Transition::Recovered);
+        match inner.state {
+            State::Ejected { .. } => {
+                inner.state = State::Closed;
+                inner.openings = 0;
+                inner.window.clear();
+                Some(Transition::Recovered)
+            }
+            State::RateLimited { until }
+                if until.saturating_duration_since(now) > PROBE_ENDS_HOLDS_OVER =>
+            {
+                inner.state = State::Closed;
+                Some(Transition::Recovered)
+            }
+            _ => None,
         }
-        None
+    }
+
+    /// How long until a request may pass, if that is known: zero when it may now, the rest of
+    /// an open or rate-limited interval, `None` when only a passing health check can bring it
+    /// back (ejected) or a half-open trial is under way.
+    pub fn ready_in(&self, now: Instant) -> Option<Duration> {
+        match self.lock().state {
+            State::Closed => Some(Duration::ZERO),
+            State::Open { until } | State::RateLimited { until } => {
+                Some(until.saturating_duration_since(now))
+            }
+            State::HalfOpen { trials_left } => (trials_left > 0).then_some(Duration::ZERO),
+            State::Ejected { .. } => None,
+        }
     }
 
     /// Whether it is ejected (the health check then probes it).
@@ -302,6 +338,37 @@ impl Breaker {
     }
 }
 
+/// A rate-limit hold with more than this left is ended by a passing health check.
+pub const PROBE_ENDS_HOLDS_OVER: Duration = Duration::from_secs(60);
+
+/// The time a provider's breaker and budgets run on: the real monotonic clock, or a
+/// [`crate::queue::Clock`] (tests move a manual one through hours of outage in milliseconds).
+#[derive(Debug, Clone, Default)]
+pub struct Timebase {
+    clock: Option<(std::sync::Arc<dyn crate::queue::Clock>, Instant, i64)>,
+}
+
+impl Timebase {
+    /// Time as `clock` tells it, anchored at the real now.
+    pub fn from_clock(clock: std::sync::Arc<dyn crate::queue::Clock>) -> Self {
+        let ms = clock.now_ms();
+        Self {
+            clock: Some((clock, Instant::now(), ms)),
+        }
+    }
+
+    /// Now.
+    pub fn now(&self) -> Instant {
+        match &self.clock {
+            None => Instant::now(),
+            Some((clock, anchor, anchor_ms)) => {
+                let ms = clock.now_ms().saturating_sub(*anchor_ms).max(0);
+                *anchor + Duration::from_millis(ms as u64)
+            }
+        }
+    }
+}
+
 /// A provider behind its breaker: every call through [`Guarded::chat`] is recorded, and the
 /// transitions are announced from one place ([`announce`]).
 pub struct Guarded {
@@ -312,6 +379,7 @@ pub struct Guarded {
     budget: Option<Mutex<Budget>>,
     alerts: std::sync::atomic::AtomicU32,
     totals: Mutex<CallTotals>,
+    time: Timebase,
 }
 
 /// What the balancer has seen of a provider.
@@ -437,7 +505,39 @@ impl Guarded {
             budget: None,
             alerts: Default::default(),
             totals: Default::default(),
+            time: Timebase::default(),
         }
+    }
+
+    /// Runs its breaker and budgets on `time` instead of the real clock.
+    pub fn with_timebase(mut self, time: Timebase) -> Self {
+        if let Some(b) = &mut self.budget {
+            b.get_mut().unwrap_or_else(|p| p.into_inner()).at = time.now();
+        }
+        self.time = time;
+        self
+    }
+
+    /// Now, on its timebase.
+    pub fn now(&self) -> Instant {
+        self.time.now()
+    }
+
+    /// How long until a request of about `tokens` may go to it (see [`Breaker::ready_in`]),
+    /// counting the per-minute budget's refill.
+    pub fn ready_in(&self, now: Instant, tokens: f64) -> Option<Duration> {
+        let breaker = self.breaker.ready_in(now)?;
+        let budget = self.budget.as_ref().map_or(Duration::ZERO, |b| {
+            let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+            b.refill(now);
+            if b.fits(tokens) {
+                Duration::ZERO
+            } else {
+                // A minute refills either bucket completely.
+                Duration::from_secs(60) / b.rpm.map_or(1, |r| r.max(1.0) as u32).max(1)
+            }
+        });
+        Some(breaker.max(budget))
     }
 
     /// Its share of traffic relative to the others (default 1).
@@ -543,7 +643,7 @@ impl Guarded {
 
     /// Whether it may be tried now (takes a half-open trial when it does).
     pub fn allow(&self) -> bool {
-        self.breaker.allow(Instant::now())
+        self.breaker.allow(self.now())
     }
 
     /// One call, recorded in the breaker and as a performance event (latency, tokens, cost,
@@ -561,7 +661,7 @@ impl Guarded {
         request: &super::ChatRequest,
         limit: Option<Duration>,
     ) -> Result<super::ChatResponse, LlmError> {
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         self.observe(true, None);
         let call = self.provider.chat(request);
         let result = match limit {
@@ -592,10 +692,7 @@ impl Guarded {
                 tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = self.provider.model(), outcome = ?e.class, status = ?e.status, latency_ms, "llm call")
             }
         }
-        if let Some(t) = self
-            .breaker
-            .record(Instant::now(), result.as_ref().map(|_| ()))
-        {
+        if let Some(t) = self.breaker.record(self.now(), result.as_ref().map(|_| ())) {
             self.alerts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             announce(self.provider.name(), &t, result.as_ref().err());
@@ -605,7 +702,7 @@ impl Guarded {
 
     /// A passed health check: reinstates an ejected provider.
     pub fn health_passed(&self) {
-        if let Some(t) = self.breaker.reinstate() {
+        if let Some(t) = self.breaker.reinstate(self.now()) {
             self.alerts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             announce(self.provider.name(), &t, None);
@@ -748,8 +845,34 @@ mod tests {
             "time does not fix a bad key"
         );
         assert!(b.is_ejected());
-        assert_eq!(b.reinstate(), Some(Transition::Recovered));
+        assert_eq!(b.reinstate(t0), Some(Transition::Recovered));
         assert!(b.allow(t0));
+    }
+
+    #[test]
+    fn a_huge_retry_after_holds_for_the_cap_and_a_passing_probe_ends_a_long_hold() {
+        let b = breaker();
+        let t0 = Instant::now();
+        let cap = BreakerConfig::default().rate_limit_max;
+        let huge = err(
+            ErrorClass::RateLimited,
+            Some(Duration::from_secs(999_999_999)),
+        );
+        b.record(t0, Err(&huge));
+        assert!(!b.allow(t0 + cap - Duration::from_secs(1)));
+        assert!(b.allow(t0 + cap), "back in rotation once the cap is over");
+        b.record(t0, Err(&huge));
+        assert_eq!(b.ready_in(t0), Some(cap));
+        assert_eq!(
+            b.reinstate(t0),
+            Some(Transition::Recovered),
+            "a passing probe ends a long hold"
+        );
+        assert!(b.allow(t0));
+        let short = err(ErrorClass::RateLimited, Some(Duration::from_secs(20)));
+        b.record(t0, Err(&short));
+        assert_eq!(b.reinstate(t0), None, "a short hold is the provider's word");
+        assert!(!b.allow(t0 + Duration::from_secs(19)));
     }
 
     #[test]

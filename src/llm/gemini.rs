@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Answer, Endpoint};
+use super::http::{Answer, Endpoint, Wire};
 use super::{ChatRequest, ChatResponse, ErrorClass, LlmError, Usage};
 use crate::config::ApiProviderConfig;
 
@@ -75,6 +75,11 @@ impl GeminiProvider {
         Ok(Self { endpoint, config })
     }
 
+    /// Sets the hang limits (first token, silence between parts).
+    pub fn set_stream_limits(&mut self, first_token: Duration, idle: Duration) {
+        self.endpoint.set_stream_limits(first_token, idle);
+    }
+
     /// Provider name.
     pub fn name(&self) -> &str {
         &self.endpoint.name
@@ -104,9 +109,15 @@ impl GeminiProvider {
         });
         let started = Instant::now();
         let e = &self.endpoint;
-        let path = format!("/v1beta/models/{}:generateContent", self.config.model);
+        let path = format!(
+            "/v1beta/models/{}:streamGenerateContent?alt=sse",
+            self.config.model
+        );
         let answer = e
-            .send(self.request(reqwest::Method::POST, &path).json(&body))
+            .send_streamed(
+                self.request(reqwest::Method::POST, &path).json(&body),
+                Wire::Gemini,
+            )
             .await?;
         if !answer.ok()
             || answer

@@ -131,6 +131,16 @@ impl Provider {
         }
     }
 
+    /// Sets the hang limits of an HTTP provider (the local model runs in-process: none).
+    pub fn set_stream_limits(&mut self, first_token: Duration, idle: Duration) {
+        match self {
+            Provider::OpenAi(p) => p.set_stream_limits(first_token, idle),
+            Provider::Anthropic(p) => p.set_stream_limits(first_token, idle),
+            Provider::Gemini(p) => p.set_stream_limits(first_token, idle),
+            Provider::Local(_) => {}
+        }
+    }
+
     /// Name for logs, metrics and the API.
     pub fn name(&self) -> &str {
         match self {

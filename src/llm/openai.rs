@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Answer, Endpoint};
+use super::http::{Answer, Endpoint, Wire};
 use super::{ChatRequest, ChatResponse, LlmError, Usage};
 use crate::config::OpenAiConfig;
 
@@ -68,6 +68,11 @@ impl OpenAiProvider {
         self
     }
 
+    /// Sets the hang limits (first token, silence between parts).
+    pub fn set_stream_limits(&mut self, first_token: Duration, idle: Duration) {
+        self.endpoint.set_stream_limits(first_token, idle);
+    }
+
     /// Provider name.
     pub fn name(&self) -> &str {
         &self.endpoint.name
@@ -103,12 +108,16 @@ impl OpenAiProvider {
         if self.config.json_mode {
             body["response_format"] = json!({"type": "json_object"});
         }
+        // Streamed, so that a hung server is cut at the first-token or idle limit.
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
         let started = Instant::now();
         let e = &self.endpoint;
         let answer = e
-            .send(
+            .send_streamed(
                 self.request(reqwest::Method::POST, "/chat/completions")
                     .json(&body),
+                Wire::OpenAi,
             )
             .await?;
         // Some gateways report failures inside a 200.

@@ -49,6 +49,12 @@ pub enum Reply {
     Chaos { p500: f64, phang: f64, p429: f64 },
     /// A good post after this delay.
     Slow(Duration),
+    /// The headers of a streamed answer, then nothing, ever (a hung provider).
+    Stall,
+    /// At random per request, the soak's weather: a 500 with probability `p500`, a stall
+    /// (headers, then nothing) with `phang`, a 429 with `Retry-After: 999999999` with `p429`,
+    /// else a good post.
+    Storm { p500: f64, phang: f64, p429: f64 },
 }
 
 /// The wire formats the fake speaks.
@@ -70,6 +76,9 @@ struct Inner {
     gate: Semaphore,
     /// The model list (the providers' health check) answers 503 while set.
     models_down: std::sync::atomic::AtomicBool,
+    /// Added to the request number that makes each good post unique (several fakes in one
+    /// test then write different posts).
+    first: AtomicUsize,
 }
 
 /// A fake LLM server: OpenAI chat completions (`/v1/chat/completions`), Anthropic Messages
@@ -98,6 +107,7 @@ impl FakeOpenAi {
             arrived: Notify::new(),
             gate: Semaphore::new(0),
             models_down: Default::default(),
+            first: AtomicUsize::new(0),
         });
         let models = |s: State<Arc<Inner>>| async move {
             if s.models_down.load(Ordering::SeqCst) {
@@ -158,6 +168,12 @@ impl FakeOpenAi {
     /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         *self.inner.default.lock().unwrap() = reply;
+    }
+
+    /// Numbers this fake's posts from `first` on, so that its posts differ from another
+    /// fake's.
+    pub fn number_from(&self, first: usize) {
+        self.inner.first.store(first, Ordering::SeqCst);
     }
 
     /// Makes the health-check route (the model list) fail with 503, or answer again.
@@ -250,6 +266,96 @@ fn error_body(wire: Wire, status: u16, code: &str, message: &str) -> Value {
     }
 }
 
+/// A successful answer as the provider streams it (Server-Sent Events, text in two parts).
+fn streamed(wire: Wire, content: String) -> Response {
+    let split = content
+        .char_indices()
+        .map(|(i, _)| i)
+        .nth(content.chars().count() / 2)
+        .unwrap_or(0);
+    let (a, b) = content.split_at(split);
+    let events: Vec<(Option<&str>, Value)> = match wire {
+        Wire::OpenAi => vec![
+            (
+                None,
+                json!({"model": "fake-model", "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]}),
+            ),
+            (
+                None,
+                json!({"model": "fake-model", "choices": [{"index": 0, "delta": {"content": a}, "finish_reason": null}]}),
+            ),
+            (
+                None,
+                json!({"model": "fake-model", "choices": [{"index": 0, "delta": {"content": b}, "finish_reason": "stop"}]}),
+            ),
+            (
+                None,
+                json!({"model": "fake-model", "choices": [], "usage": {"prompt_tokens": 120, "completion_tokens": 900, "total_tokens": 1020}}),
+            ),
+        ],
+        Wire::Anthropic => vec![
+            (
+                Some("message_start"),
+                json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake", "content": [], "stop_reason": null, "usage": {"input_tokens": 120, "output_tokens": 1}}}),
+            ),
+            (
+                Some("content_block_start"),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (Some("ping"), json!({"type": "ping"})),
+            (
+                Some("content_block_delta"),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": a}}),
+            ),
+            (
+                Some("content_block_delta"),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": b}}),
+            ),
+            (
+                Some("content_block_stop"),
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                Some("message_delta"),
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 900}}),
+            ),
+            (Some("message_stop"), json!({"type": "message_stop"})),
+        ],
+        Wire::Gemini => vec![
+            (
+                None,
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"text": a}]}}], "modelVersion": "gemini-fake"}),
+            ),
+            (
+                None,
+                json!({"candidates": [{"content": {"role": "model", "parts": [{"text": b}]}, "finishReason": "STOP"}],
+                "usageMetadata": {"promptTokenCount": 120, "candidatesTokenCount": 900, "totalTokenCount": 1020}, "modelVersion": "gemini-fake"}),
+            ),
+        ],
+    };
+    let mut text = String::new();
+    for (event, data) in events {
+        if let Some(e) = event {
+            text.push_str(&format!("event: {e}\n"));
+        }
+        text.push_str(&format!("data: {data}\n\n"));
+    }
+    if wire == Wire::OpenAi {
+        text.push_str("data: [DONE]\n\n");
+    }
+    ([("content-type", "text/event-stream")], text).into_response()
+}
+
+/// Headers of a streamed answer and then silence: the connection stays open, no byte follows.
+fn stalled() -> Response {
+    let never = futures_util::stream::pending::<Result<bytes::Bytes, std::convert::Infallible>>();
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(never),
+    )
+        .into_response()
+}
+
 async fn respond(
     State(inner): State<Arc<Inner>>,
     wire: Wire,
@@ -257,7 +363,17 @@ async fn respond(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
+    // Streamed as the real provider streams when asked (`"stream": true`, Gemini's
+    // `streamGenerateContent`); a whole JSON answer otherwise.
+    let stream = body["stream"] == true || uri.path().contains(":streamGenerateContent");
+    let answer = move |content: String| {
+        if stream {
+            streamed(wire, content)
+        } else {
+            Json(success(wire, content)).into_response()
+        }
+    };
+    let n = inner.requests.fetch_add(1, Ordering::SeqCst) + inner.first.load(Ordering::SeqCst);
     inner.bodies.lock().unwrap().push(body);
     inner.headers.lock().unwrap().push(headers);
     inner.uris.lock().unwrap().push(uri.to_string());
@@ -291,17 +407,41 @@ async fn respond(
             Reply::Post
         };
     }
+    if let Reply::Storm { p500, phang, p429 } = reply {
+        use rand::RngExt;
+        let r: f64 = rand::rng().random();
+        reply = if r < p500 {
+            Reply::Error {
+                status: 500,
+                code: "server_error",
+                message: "storm",
+                retry_after: None,
+            }
+        } else if r < p500 + phang {
+            Reply::Stall
+        } else if r < p500 + phang + p429 {
+            Reply::Error {
+                status: 429,
+                code: "rate_limit_exceeded",
+                message: "storm",
+                retry_after: Some("999999999"),
+            }
+        } else {
+            Reply::Post
+        };
+    }
     match reply {
-        Reply::Chaos { .. } => unreachable!("resolved above"),
+        Reply::Chaos { .. } | Reply::Storm { .. } => unreachable!("resolved above"),
         Reply::Slow(d) => {
             tokio::time::sleep(d).await;
-            Json(success(wire, good_post(n).to_string())).into_response()
+            answer(good_post(n).to_string())
         }
-        Reply::Post => Json(success(wire, good_post(n).to_string())).into_response(),
-        Reply::Text(t) => Json(success(wire, t)).into_response(),
+        Reply::Post => answer(good_post(n).to_string()),
+        Reply::Text(t) => answer(t),
+        Reply::Stall => stalled(),
         Reply::Hang => {
             inner.gate.acquire().await.unwrap().forget();
-            Json(success(wire, good_post(n).to_string())).into_response()
+            answer(good_post(n).to_string())
         }
         Reply::Raw { status, body } => (
             StatusCode::from_u16(status).unwrap(),
