@@ -157,8 +157,8 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         }
         targets.push((p.target().to_owned(), result));
     }
-    if let Err(e) = crate::publish::requeue_unpublished(&store, &queue).await {
-        tracing::warn!(error = %e, "cannot re-queue unpublished posts now; they stay ready");
+    if let Err(e) = crate::publish::reconcile(&store, &queue).await {
+        tracing::warn!(error = %e, "cannot reconcile unpublished posts now; the next health check tries again");
     }
     let generator = Generator::new(
         store.clone(),
@@ -187,6 +187,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
             },
         ))),
         ops: ops.clone(),
+        last_reconcile: Arc::new(std::sync::atomic::AtomicI64::new(crate::db::now_ms())),
     };
     Ok(Parts {
         store,

@@ -17,7 +17,7 @@ use tokio::sync::RwLock;
 
 use crate::config::Config;
 use crate::content::pipeline::{GenerateRequest, Generator};
-use crate::publish::{Publisher, publish_post};
+use crate::publish::{Publisher, publish_post_to};
 use crate::queue::worker::{ActiveJob, JobHandler};
 use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, names};
 use crate::store::Store;
@@ -126,7 +126,17 @@ pub struct JobRouter {
     pub health: HealthCache,
     /// Counters, alert channels.
     pub ops: crate::ops::Ops,
+    /// When the reconciliation last ran, ms since epoch (it runs with the health check every
+    /// [`RECONCILE_EVERY`], and at once when a target recovers).
+    pub last_reconcile: Arc<std::sync::atomic::AtomicI64>,
 }
+
+/// How often the reconciliation runs at the least.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// A target's failed health check counts as "down" for publishing this long: publish jobs
+/// then wait for it without calling it.
+const DOWN_FOR: Duration = Duration::from_secs(120);
 
 #[derive(Deserialize)]
 struct AlertPayload {
@@ -137,7 +147,10 @@ struct AlertPayload {
 impl JobHandler for JobRouter {
     async fn handle(&self, job: ActiveJob) -> Result<Value, JobError> {
         let result = self.run(job).await;
-        self.ops.stats().job_finished(result.is_ok());
+        // Waiting for a dependency is neither a success nor an error of ours.
+        if !result.as_ref().is_err_and(JobError::is_wait) {
+            self.ops.stats().job_finished(result.is_ok());
+        }
         result
     }
 }
@@ -167,7 +180,14 @@ impl JobRouter {
                     serde_json::from_value(job.payload.clone()).map_err(|e| {
                         JobError::unrecoverable(format!("bad blog_publish payload: {e}"))
                     })?;
-                let report = publish_post(&self.store, &self.publishers, &p.post_id).await?;
+                let down = self.down_targets().await;
+                let known_down = |target: &str| {
+                    down.iter()
+                        .find(|(t, _)| t == target)
+                        .map(|(_, why)| format!("its health check fails: {why}"))
+                };
+                let report =
+                    publish_post_to(&self.store, &self.publishers, &p.post_id, &known_down).await?;
                 Ok(serde_json::to_value(report).unwrap_or(Value::Null))
             }
             JobType::Cleanup => self.cleanup().await,
@@ -226,6 +246,34 @@ pub fn generation_request(payload: &Value) -> Result<GenerateRequest, String> {
 }
 
 impl JobRouter {
+    /// Targets whose newest health check (of any process) failed within [`DOWN_FOR`], with
+    /// the reason.
+    async fn down_targets(&self) -> Vec<(String, String)> {
+        let Some(h) = self.latest_health().await else {
+            return Vec::new();
+        };
+        if crate::db::now_ms() - h.checked_at > DOWN_FOR.as_millis() as i64 {
+            return Vec::new();
+        }
+        h.targets
+            .into_iter()
+            .filter_map(|(t, r)| r.err().map(|e| (t, e)))
+            .collect()
+    }
+
+    /// Runs the reconciliation ([`crate::publish::reconcile`]) and notes when.
+    pub async fn reconcile(&self) -> Option<crate::publish::Reconciled> {
+        self.last_reconcile
+            .store(crate::db::now_ms(), std::sync::atomic::Ordering::Relaxed);
+        match crate::publish::reconcile(&self.store, &self.queue).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "reconciliation failed; the next health check tries again");
+                None
+            }
+        }
+    }
+
     async fn cleanup(&self) -> Result<Value, JobError> {
         let q = &self.config.queue;
         let mut jobs_removed = 0;
@@ -285,6 +333,21 @@ impl JobRouter {
                 t.target().to_owned(),
                 t.check().await.map_err(|e| e.to_string()),
             ));
+        }
+        // A target that was failing and passes now: its waiting posts go at once, and so
+        // does everything the reconciliation finds, at least every RECONCILE_EVERY.
+        let before = self.health.read().await.clone();
+        let recovered = targets.iter().any(|(t, r)| {
+            r.is_ok()
+                && before
+                    .as_ref()
+                    .is_some_and(|b| b.targets.iter().any(|(bt, br)| bt == t && br.is_err()))
+        });
+        let last = self
+            .last_reconcile
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if recovered || crate::db::now_ms() - last >= RECONCILE_EVERY.as_millis() as i64 {
+            self.reconcile().await;
         }
         let snapshot = HealthSnapshot {
             checked_at: crate::db::now_ms(),

@@ -570,6 +570,7 @@ async fn generate(path: Option<&PathBuf>, request: GenerateRequest) -> anyhow::R
                 SlotOutcome::Ready(_) => "written".to_owned(),
                 SlotOutcome::Held(_) => "held for review".to_owned(),
                 SlotOutcome::Failed(e) => format!("failed: {}", e.message),
+                SlotOutcome::Skipped(reason) => format!("skipped: {reason}"),
             });
         })
         .await;
@@ -592,6 +593,7 @@ async fn generate(path: Option<&PathBuf>, request: GenerateRequest) -> anyhow::R
                 failed += 1;
                 println!("failed     {}", e.message);
             }
+            SlotOutcome::Skipped(reason) => println!("skipped    {reason}"),
         }
     }
     Ok(if failed == 0 {

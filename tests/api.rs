@@ -403,7 +403,9 @@ async fn a_malformed_model_answer_fails_the_job_clearly_and_stores_nothing() {
 #[tokio::test]
 async fn an_unreachable_provider_fails_with_a_retry_and_the_api_keeps_answering() {
     let svc = start(Some("http://127.0.0.1:9/v1"), Some(TOKEN), "").await;
-    let id = svc.generate(2).await;
+    // One post: its three rounds of calls fail while the breaker still counts them (five
+    // failures open it, and then the job waits instead of spending attempts).
+    let id = svc.generate(1).await;
     let job = svc
         .wait_job(&id, "a failed attempt", |j| j["attempts_made"] == 1)
         .await;
@@ -440,10 +442,14 @@ async fn auth_and_quota_errors_are_not_retried_and_never_leak_the_key() {
     });
     let svc = start(Some(&fake.base_url), Some(TOKEN), "").await;
     let id = svc.generate(1).await;
+    // The provider is ejected until a health check passes: the job waits for the operator's
+    // fix instead of failing, and spends no attempt.
     let job = svc
-        .wait_job(&id, "the job to fail", |j| j["state"] == "failed")
+        .wait_job(&id, "the job to wait", |j| {
+            j["state"] == "delayed" && j["last_error"].is_string()
+        })
         .await;
-    assert_eq!(job["attempts_made"], 1, "a 401 is never retried");
+    assert_eq!(job["attempts_made"], 0, "a 401 is never retried: {job:#}");
     let error = job["last_error"].as_str().unwrap();
     assert!(
         error.contains("HTTP 401") && error.contains("check OPENAI_API_KEY"),
@@ -468,9 +474,14 @@ async fn a_rate_limit_waits_for_retry_after() {
     let svc = start(Some(&fake.base_url), Some(TOKEN), "").await;
     let id = svc.generate(1).await;
     let job = svc
-        .wait_job(&id, "a failed attempt", |j| j["attempts_made"] == 1)
+        .wait_job(&id, "the job to wait", |j| {
+            j["state"] == "delayed" && j["last_error"].is_string()
+        })
         .await;
-    assert_eq!(job["state"], "delayed");
+    assert_eq!(
+        job["attempts_made"], 0,
+        "waiting out a 429 is no attempt: {job:#}"
+    );
     let wait_ms = job["run_at"].as_i64().unwrap() - blogflow::db::now_ms();
     assert!(
         (100_000..=120_000).contains(&wait_ms),
@@ -482,12 +493,15 @@ async fn a_rate_limit_waits_for_retry_after() {
 #[tokio::test]
 async fn one_failing_post_does_not_fail_the_others() {
     let fake = FakeOpenAi::start().await;
-    fake.script([Reply::Error {
+    // The first post's three rounds of calls fail (too few to open the breaker: a real
+    // failure, counted); the other two are written.
+    let boom = Reply::Error {
         status: 500,
         code: "server_error",
         message: "boom",
         retry_after: None,
-    }]);
+    };
+    fake.script([boom.clone(), boom.clone(), boom]);
     let svc = start(
         Some(&fake.base_url),
         Some(TOKEN),

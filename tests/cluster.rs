@@ -437,6 +437,8 @@ async fn workers_writing_at_once_in_two_processes_stay_within_the_daily_post_cap
                 |j| j["state"] == "completed" || j["state"] == "failed",
             )
             .await;
+        // A post over the cap is skipped, not failed: the job completes and says why.
+        errors.push(done["result"]["skipped_reason"].clone());
         errors.push(done["last_error"].clone());
     }
     let costs = serve.get("/api/costs").await;

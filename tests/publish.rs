@@ -109,6 +109,7 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
 
     let rx = AlertReceiver::start().await;
     let publisher = WebhookPublisher::new(WebhookTarget {
+        lookup_url: None,
         url: Secret::new(format!("{}/hook/secret-token", rx.root)),
         secret: None,
         timeout: Duration::from_secs(30),
@@ -137,10 +138,17 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
     assert!(matches!(e, PublishError::Target { .. }), "{e:?}");
     rx.fail_next([401]);
     let e = publisher.publish(&post).await.unwrap_err();
-    assert!(matches!(e, PublishError::Rejected { .. }), "{e:?}");
+    assert!(matches!(e, PublishError::Unavailable { .. }), "{e:?}");
+    rx.fail_next([400]);
+    let e = publisher.publish(&post).await.unwrap_err();
+    assert!(
+        matches!(e, PublishError::Rejected { .. }),
+        "a 400 is about this post: {e:?}"
+    );
     assert!(!e.to_string().contains("secret-token"), "{e}");
 
     let closed = WebhookPublisher::new(WebhookTarget {
+        lookup_url: None,
         url: Secret::new("http://127.0.0.1:9/hook/secret-token"),
         secret: None,
         timeout: Duration::from_secs(30),
@@ -198,10 +206,18 @@ async fn a_misconfigured_target_is_reported_at_start_alerts_once_and_its_posts_s
     let publish = svc
         .wait_for(
             &format!("/api/jobs/blog-publishing/publish-{id}"),
-            "a failed attempt",
-            |j| j["attempts_made"].as_u64() >= Some(1),
+            "the post to wait for the target",
+            |j| {
+                j["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("waiting for webhook"))
+            },
         )
         .await;
+    assert_eq!(
+        publish["attempts_made"], 0,
+        "waiting for a down target spends no attempt: {publish:#}"
+    );
     assert!(
         matches!(
             publish["state"].as_str(),
@@ -319,6 +335,7 @@ fn ghost(root: &str, good: bool) -> Publisher {
 
 fn webhook(root: &str, good: bool) -> Publisher {
     Publisher::Webhook(WebhookPublisher::new(WebhookTarget {
+        lookup_url: None,
         url: Secret::new(format!("{root}/posts")),
         secret: Some(Secret::new(if good {
             WEBHOOK_SECRET
@@ -368,7 +385,8 @@ async fn conformance(s: Subject) {
         // A webhook has nothing to ask before sending; the others verify credentials.
         let e = bad_auth.check().await.unwrap_err();
         assert!(
-            matches!(e, PublishError::Rejected { .. }) && e.to_string().contains("not authorised"),
+            matches!(e, PublishError::Unavailable { .. })
+                && e.to_string().contains("not authorised"),
             "{name}: {e}"
         );
         assert_clean(name, &e, s.secrets);
@@ -400,15 +418,19 @@ async fn conformance(s: Subject) {
     assert_eq!(again, location, "{name}");
     assert_eq!(ours(&s.fake).len(), 1, "{name}: a second copy");
 
-    // 401: refused for good, nothing created, no credential in the message.
+    // 401: the target cannot take posts (the job checks it and waits while its check fails
+    // too), nothing created, no credential in the message.
     let e = bad_auth.publish(&sample_post(2, "two")).await.unwrap_err();
-    assert!(matches!(e, PublishError::Rejected { .. }), "{name}: {e:?}");
+    assert!(
+        matches!(e, PublishError::Unavailable { .. }),
+        "{name}: {e:?}"
+    );
     assert!(e.to_string().contains("HTTP 401"), "{name}: {e}");
     assert_clean(name, &e, s.secrets);
     // 404: the address is wrong.
     let e = bad_url.publish(&sample_post(2, "two")).await.unwrap_err();
     assert!(
-        matches!(e, PublishError::Rejected { .. }) && e.to_string().contains("HTTP 404"),
+        matches!(e, PublishError::Unavailable { .. }) && e.to_string().contains("HTTP 404"),
         "{name}: {e:?}"
     );
     // Unreachable: worth a retry.
@@ -646,12 +668,17 @@ async fn a_post_refused_for_bad_credentials_is_published_after_the_fix_and_a_res
     let job = svc.generate(1).await;
     let done = svc.job_ended(&job, "completed").await;
     let id = done["result"]["generated"][0].as_str().unwrap().to_owned();
-    // A 401 is not retried eight times: the publish job fails at once.
+    // A 401 while the target's own check fails too is the target's problem: the post waits
+    // for it, spending no attempt, and nothing is sent until it works.
     let publish = svc
         .wait_for(
             &format!("/api/jobs/blog-publishing/publish-{id}"),
-            "the refused publish job",
-            |j| j["state"] == "failed",
+            "the publish job to wait for wordpress",
+            |j| {
+                j["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("waiting for wordpress"))
+            },
         )
         .await;
     assert!(
@@ -660,6 +687,7 @@ async fn a_post_refused_for_bad_credentials_is_published_after_the_fix_and_a_res
             .is_some_and(|r| r.contains("HTTP 401")),
         "{publish:#}"
     );
+    assert_eq!(publish["attempts_made"], 0, "{publish:#}");
     let post = svc.get(&format!("/api/posts/{id}")).await;
     assert_eq!(post["post"]["status"], "ready", "not lost: {post:#}");
     assert!(wp.posts().is_empty());
@@ -677,4 +705,29 @@ async fn a_post_refused_for_bad_credentials_is_published_after_the_fix_and_a_res
     assert_eq!(targets, ["markdown", "wordpress"]);
     assert_eq!(wp.posts().len(), 1);
     svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_with_a_lookup_url_is_asked_first_and_a_held_post_is_not_sent_again() {
+    let rx = FakeCms::webhook().await;
+    let publisher = WebhookPublisher::new(WebhookTarget {
+        lookup_url: Some(Secret::new(format!("{}/posts/{{id}}", rx.root))),
+        url: Secret::new(format!("{}/posts", rx.root)),
+        secret: Some(Secret::new(WEBHOOK_SECRET)),
+        timeout: Duration::from_secs(30),
+    });
+    let post = sample_post(1, "ai-agents");
+    let first = publisher.publish(&post).await.unwrap();
+    // The ledger write was lost (a crash after the receiver's 2xx): the retry looks first.
+    let again = publisher.publish(&post).await.unwrap();
+    assert_eq!(again, first);
+    let requests = rx.requests();
+    let sends = requests.iter().filter(|(m, _)| m == "POST").count();
+    let looks = requests.iter().filter(|(m, _)| m == "GET").count();
+    assert_eq!(
+        (looks, sends),
+        (2, 1),
+        "looked twice, sent once: {requests:?}"
+    );
+    assert_eq!(rx.posts().len(), 1);
 }

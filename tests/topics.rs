@@ -312,9 +312,11 @@ async fn a_daily_post_cap_and_a_daily_budget_stop_generation_with_an_alert() {
     );
     let svc = support::InProcess::start(&fake, &toml, &env).await;
     let job = svc.generate(5).await;
-    let done = svc.job_ended(&job, "failed").await;
+    // The posts over the cap are skipped, not failed: the job completes and says why.
+    let done = svc.job_ended(&job, "completed").await;
+    assert_eq!(done["result"]["skipped"], 2, "{done:#}");
     assert!(
-        done["last_error"]
+        done["result"]["skipped_reason"]
             .as_str()
             .unwrap()
             .contains("daily post cap of 3"),
@@ -356,9 +358,9 @@ async fn a_daily_post_cap_and_a_daily_budget_stop_generation_with_an_alert() {
     );
     let svc = support::InProcess::start(&fake, &toml, &[]).await;
     let job = svc.generate(8).await;
-    let done = svc.job_ended(&job, "failed").await;
+    let done = svc.job_ended(&job, "completed").await;
     assert!(
-        done["last_error"]
+        done["result"]["skipped_reason"]
             .as_str()
             .unwrap()
             .contains("daily budget of $0.03"),

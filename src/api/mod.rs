@@ -392,6 +392,8 @@ impl CheckView {
             message: None,
             backend: None,
             latency_ms: None,
+            waiting_posts: None,
+            waiting_since: None,
         }
     }
 
@@ -418,7 +420,7 @@ async fn health(State(s): State<AppState>) -> Response {
     let queue = s.queue.ping().await.map_err(|e| e.to_string());
     let snapshot = s.orchestrator.router().latest_health().await;
     let providers = provider_views(&s, snapshot.as_ref());
-    let targets: Vec<CheckView> = snapshot.as_ref().map_or_else(Vec::new, |h| {
+    let mut targets: Vec<CheckView> = snapshot.as_ref().map_or_else(Vec::new, |h| {
         h.targets
             .iter()
             .map(|(name, r)| CheckView {
@@ -427,6 +429,30 @@ async fn health(State(s): State<AppState>) -> Response {
             })
             .collect()
     });
+    // What waits for each target, and since when: "12 posts waiting for wordpress since …".
+    for t in &mut targets {
+        let Some(name) = t.name.clone() else { continue };
+        if let Ok((n, since)) = s.store.waiting_for(&name).await
+            && n > 0
+        {
+            let since = since
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let note = format!(
+                "{n} post{} waiting for {name}{}",
+                if n == 1 { "" } else { "s" },
+                since
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(" since {s}"))
+            );
+            t.message = Some(match t.message.take() {
+                Some(m) => format!("{m}; {note}"),
+                None => note,
+            });
+            t.waiting_posts = Some(n);
+            t.waiting_since = since;
+        }
+    }
     let components = s.ops.components();
     // The store is this process's own disk: without it nothing works. A queue that is down
     // (Redis restarting) is an outage the service rides out: degraded, with the reason.

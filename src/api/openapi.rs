@@ -318,6 +318,12 @@ pub struct CheckView {
     /// The queue's round trip, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// Targets: posts that passed their gate and wait for this target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_posts: Option<u64>,
+    /// Targets: when the oldest waiting post was written (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<String>,
 }
 
 /// The health checks.

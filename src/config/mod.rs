@@ -191,6 +191,14 @@ pub struct GenerationConfig {
     pub auto_approve_after: Option<Duration>,
     /// See `auto_approve_after`.
     pub auto_approve_min_score: u8,
+    /// Longest a provider's `Retry-After` holds it back (`providers.max_retry_after_secs`).
+    pub max_retry_after: Duration,
+    /// Longest a provider may take to send the first token of a streamed answer, or the first
+    /// byte of an unstreamed one (`providers.first_token_timeout_secs`): a hung provider is cut
+    /// after this, not after the whole request timeout.
+    pub first_token_timeout: Duration,
+    /// Longest silence between two parts of an answer (`providers.stream_idle_timeout_secs`).
+    pub stream_idle_timeout: Duration,
 }
 
 /// Which queue backend runs the jobs.
@@ -454,6 +462,7 @@ impl Config {
         if let Some(w) = &self.webhook {
             out.push(w.url.clone());
             out.extend(w.secret.clone());
+            out.extend(w.lookup_url.clone());
         }
         out.extend(self.wordpress.iter().map(|w| w.password.clone()));
         if let Some(g) = &self.ghost {

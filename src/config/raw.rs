@@ -121,6 +121,14 @@ pub struct RawProviders {
     /// `[[providers.compatible]]`: more OpenAI-compatible servers (vLLM, Ollama, llama.cpp, …),
     /// each with a name of its own.
     pub compatible: Vec<RawCompatible>,
+    /// Longest a 429's `Retry-After` holds a provider back, seconds (900); longer asks are
+    /// clamped with a warning, and a passing health check ends a long hold.
+    pub max_retry_after_secs: Option<u64>,
+    /// Longest a provider may take to send the first token of its (streamed) answer, seconds
+    /// (30). Raise it for a server that does not stream and is slow.
+    pub first_token_timeout_secs: Option<u64>,
+    /// Longest silence between two parts of a streamed answer, seconds (30).
+    pub stream_idle_timeout_secs: Option<u64>,
 }
 
 /// One `[[providers.compatible]]` entry.

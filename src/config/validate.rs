@@ -201,6 +201,24 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let local = local_config(&mut c, env, raw.providers.local, others);
 
     let mut generation = generation_config(&mut c, env, raw.generation);
+    generation.max_retry_after = secs(c.range(
+        "providers.max_retry_after_secs",
+        raw.providers.max_retry_after_secs.unwrap_or(900),
+        1,
+        86_400,
+    ));
+    generation.first_token_timeout = secs(c.range(
+        "providers.first_token_timeout_secs",
+        raw.providers.first_token_timeout_secs.unwrap_or(30),
+        1,
+        3_600,
+    ));
+    generation.stream_idle_timeout = secs(c.range(
+        "providers.stream_idle_timeout_secs",
+        raw.providers.stream_idle_timeout_secs.unwrap_or(30),
+        1,
+        3_600,
+    ));
     generation.balance.extend(compatible_balance);
     for (kind, b) in raw_balances {
         if let Some(b) = b {
@@ -244,9 +262,19 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                 "posts sent to the webhook are unsigned: set a secret so the receiver can verify them",
             ));
         }
+        let lookup_url = env.get("BLOGFLOW_PUBLISH_WEBHOOK_LOOKUP_URL").map(|u| {
+            if !u.contains("{id}") || reqwest::Url::parse(&u.replace("{id}", "x")).is_err() {
+                c.problems.push(error(
+                    "BLOGFLOW_PUBLISH_WEBHOOK_LOOKUP_URL",
+                    "must be an http(s) URL containing {id} (the post id), e.g. https://hooks.example.com/posts/{id}",
+                ));
+            }
+            Secret::new(u)
+        });
         crate::publish::WebhookTarget {
             url,
             secret,
+            lookup_url,
             timeout: secs(30),
         }
     });
@@ -652,6 +680,9 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
         review: false,
         auto_approve_after: None,
         auto_approve_min_score: 80,
+        max_retry_after: Duration::from_secs(900),
+        first_token_timeout: Duration::from_secs(30),
+        stream_idle_timeout: Duration::from_secs(30),
     }
 }
 

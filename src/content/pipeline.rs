@@ -47,6 +47,8 @@ pub enum SlotOutcome {
     Held(String),
     /// Nothing stored.
     Failed(JobError),
+    /// Deliberately not written: a daily limit (post cap or budget) is reached. The reason.
+    Skipped(String),
 }
 
 /// Writes posts. Cheap to clone.
@@ -78,6 +80,16 @@ pub enum ApproveError {
     /// Approved, but the publication could not be queued (approve again once the queue is back).
     #[error("approved, but publishing was not queued: {0}")]
     Queue(#[from] crate::queue::QueueError),
+}
+
+impl NoDraft {
+    fn cancelled() -> Self {
+        Self {
+            error: JobError::retryable("cancelled"),
+            failover: false,
+            call: false,
+        }
+    }
 }
 
 /// Holds a slot's place in the daily budget until its post is stored or the slot fails.
@@ -164,6 +176,17 @@ impl Draft {
     }
 }
 
+/// Why one provider produced no draft.
+struct NoDraft {
+    /// The slot's failure if nothing else works.
+    error: JobError,
+    /// Whether another provider may do better.
+    failover: bool,
+    /// Whether a provider call failed (another round may get past it); a malformed answer is
+    /// the model's and is not asked again.
+    call: bool,
+}
+
 /// Why an answer was not a post.
 enum Answer {
     /// The provider call failed.
@@ -171,6 +194,19 @@ enum Answer {
     /// The answer could not be used; the reason.
     Malformed(String),
 }
+
+/// Rounds over the providers a slot makes before its job attempt fails (while one is
+/// available; with none available the slot waits instead).
+const SLOT_ROUNDS: u32 = 3;
+
+/// Pause after the first failed round (doubles each round).
+const ROUND_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Wait when every provider is ejected: until about the next health probe (every 30 s).
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Longest a generation job waits for a provider before it looks again.
+pub const MAX_PROVIDER_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The publish job of a post: one per post, whatever retries happen upstream.
 pub fn publish_job(post_id: &str) -> NewJob {
@@ -197,14 +233,19 @@ impl Generator {
     ) -> Self {
         let providers = providers
             .into_iter()
-            .map(|p| {
+            .map(|mut p| {
+                p.set_stream_limits(config.first_token_timeout, config.stream_idle_timeout);
                 let b = config
                     .balance
                     .get(p.name())
                     .or_else(|| config.balance.get(p.kind()))
                     .copied()
                     .unwrap_or_default();
-                Guarded::new(p, BreakerConfig::default())
+                let breaker = BreakerConfig {
+                    rate_limit_max: config.max_retry_after,
+                    ..BreakerConfig::default()
+                };
+                Guarded::new(p, breaker)
                     .with_weight(b.weight)
                     .with_limits(b.rpm, b.tpm)
             })
@@ -219,6 +260,19 @@ impl Generator {
             in_flight: Arc::default(),
             admission: Arc::default(),
         }
+    }
+
+    /// Runs the providers' breakers and budgets on `clock` instead of the real clock (tests
+    /// drive hours of outage through a manual one). Call before the generator is cloned.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::queue::Clock>) -> Self {
+        let time = crate::llm::breaker::Timebase::from_clock(clock);
+        let providers = Arc::get_mut(&mut self.providers)
+            .expect("with_clock is called before the generator is shared");
+        *providers = std::mem::take(providers)
+            .into_iter()
+            .map(|g| g.with_timebase(time.clone()))
+            .collect();
+        self
     }
 
     /// The first provider, if any.
@@ -264,18 +318,25 @@ impl Generator {
         let outcomes = self.run_slots(job_id, &request, &cancel, |_| {}).await;
         let mut outcome = RunOutcome::default();
         let (mut ready, mut held, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+        let mut skipped: Vec<String> = Vec::new();
         for o in outcomes {
             match o {
                 SlotOutcome::Ready(id) => ready.push(id),
                 SlotOutcome::Held(id) => held.push(id),
                 SlotOutcome::Failed(e) => failures.push(e),
+                SlotOutcome::Skipped(reason) => skipped.push(reason),
             }
         }
         outcome.generated = ready.len() as u32;
         outcome.held = held.len() as u32;
         outcome.failed = failures.len() as u32;
-        outcome.error = failures.first().map(|e| e.message.clone());
+        outcome.error = failures
+            .first()
+            .map(|e| e.message.clone())
+            .or_else(|| skipped.first().map(|r| format!("skipped: {r}")));
+        let waiting = !failures.is_empty() && failures.iter().all(JobError::is_wait);
         let status = match (failures.len(), ready.len() + held.len()) {
+            _ if waiting => RunStatus::Waiting,
             (0, _) => RunStatus::Succeeded,
             (_, 0) => RunStatus::Failed,
             _ => RunStatus::Partial,
@@ -284,8 +345,35 @@ impl Generator {
             tracing::warn!(job_id, error = %e, "could not record the run's end");
         }
         if failures.is_empty() {
-            return Ok(json!({ "generated": ready, "held": held }));
+            if let Some(reason) = skipped.first() {
+                tracing::info!(job_id, skipped = skipped.len(), %reason, "posts skipped by a daily limit");
+            }
+            return Ok(json!({
+                "generated": ready,
+                "held": held,
+                "skipped": skipped.len(),
+                "skipped_reason": skipped.first(),
+            }));
         }
+        if waiting {
+            // Every unwritten post waits for a provider: no attempt is spent, however long.
+            let wait = failures
+                .iter()
+                .filter_map(|f| match f.retry {
+                    Retry::Wait(d) => Some(d),
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(MAX_PROVIDER_WAIT);
+            let message = format!(
+                "{} of {} posts wait: {}",
+                failures.len(),
+                request.count,
+                failures[0].message
+            );
+            return Err(JobError::wait(wait, message));
+        }
+        let failures: Vec<JobError> = failures.into_iter().filter(|f| !f.is_wait()).collect();
         let message = format!(
             "{} of {} posts failed: {}",
             failures.len(),
@@ -387,7 +475,8 @@ impl Generator {
             }
         }
         let budget = match self.admit_budget().await {
-            Ok(slot) => slot,
+            Ok(Ok(slot)) => slot,
+            Ok(Err(reason)) => return SlotOutcome::Skipped(reason),
             Err(e) => return SlotOutcome::Failed(e),
         };
         let pooled = match (&request.topic, &self.topics) {
@@ -483,10 +572,11 @@ impl Generator {
     /// Admits one more post under the daily post cap and budget (UTC day), counting posts
     /// being written now so that parallel slots cannot all pass: the budget holds to within
     /// one post (a post's cost is known only once written; the day's mean cost stands in).
-    async fn admit_budget(&self) -> Result<Option<BudgetSlot>, JobError> {
+    /// `Ok(Err(reason))` when a limit is reached: the post is skipped, not failed.
+    async fn admit_budget(&self) -> Result<Result<Option<BudgetSlot>, String>, JobError> {
         let (cap, budget) = (self.config.daily_post_cap, self.config.daily_budget_usd);
         if cap.is_none() && budget.is_none() {
-            return Ok(None);
+            return Ok(Ok(None));
         }
         let _one = self.admission.lock().await;
         let (posts, cost) = self
@@ -499,7 +589,7 @@ impl Generator {
         let mean = if posts > 0 { cost / posts as f64 } else { 0.0 };
         let stop = match (cap, budget) {
             (Some(c), _) if posts + n >= u64::from(c) => Some(format!(
-                "the daily post cap of {c} is reached ({posts} written today, {n} being written)"
+                "the daily post cap of {c} is reached (generation.daily_post_cap)"
             )),
             (_, Some(b)) if cost + n as f64 * mean >= b => Some(format!(
                 "the daily budget of ${b:.2} is reached (${cost:.4} spent today)"
@@ -508,24 +598,21 @@ impl Generator {
         };
         if let Some(reason) = stop {
             drop(in_flight);
-            return Err(self.stop_for_today(reason));
+            return Ok(Err(self.stop_for_today(reason)));
         }
         *in_flight += 1;
         drop(in_flight);
         self.stats.set_budget_stop(None);
-        Ok(Some(BudgetSlot(self.in_flight.clone())))
+        Ok(Ok(Some(BudgetSlot(self.in_flight.clone()))))
     }
 
-    /// Records that a daily limit stopped generation, and the slot's failure.
-    fn stop_for_today(&self, reason: String) -> JobError {
+    /// Records that a daily limit stopped generation; returns why the post is skipped.
+    fn stop_for_today(&self, reason: String) -> String {
         if self.stats.budget_stop().as_deref() != Some(reason.as_str()) {
             tracing::warn!(%reason, "generation stopped for today");
         }
         self.stats.set_budget_stop(Some(reason.clone()));
-        JobError {
-            retry: Retry::Never,
-            message: format!("{reason}: generation resumes after midnight UTC"),
-        }
+        format!("{reason}; the schedule writes again after midnight UTC")
     }
 
     /// Stores a post. An admitted slot stores it under the admission lock and gives up its
@@ -570,25 +657,144 @@ impl Generator {
             .await
             .unwrap_or_default();
         let mut failure = JobError::unrecoverable(NO_PROVIDER);
-        // The balancer's order: available API providers by weight, latency, success and load,
-        // then the local model. Providers held back now are tried by a later attempt.
         let deadline = tokio::time::Instant::now() + self.config.post_deadline;
-        let order = crate::llm::balancer::rank(&self.providers, tokio::time::Instant::now(), 0.0);
-        if order.is_empty() && !self.providers.is_empty() {
-            failure = JobError::retryable(
-                "every provider is held back by its circuit breaker or rate limit (failing, rate-limited or ejected)",
-            );
-        }
         let mut weak: Option<Draft> = None;
-        for (pos, &i) in order.iter().enumerate() {
-            if tokio::time::Instant::now() >= deadline {
-                failure = JobError::retryable(
-                    "the post's deadline passed (generation.post_deadline_secs)",
+        let mut call_failed;
+        // Rounds over the balancer's order (available API providers by weight, latency,
+        // success and load, then the local model). A round that ends with a provider still
+        // available but failing is tried again after a short pause: a flaky provider must not
+        // strand a post. When none is available, the slot waits without spending an attempt.
+        for round in 0..SLOT_ROUNDS {
+            let order = crate::llm::balancer::rank(&self.providers, self.now(), 0.0);
+            match self
+                .try_providers(
+                    &order, topic, &category, &avoid, job_id, slot, cancel, deadline, &mut weak,
+                )
+                .await
+            {
+                Ok(draft) => {
+                    return self
+                        .store_draft(
+                            job_id,
+                            slot,
+                            topic,
+                            keyword.as_deref(),
+                            source,
+                            category,
+                            draft,
+                            budget,
+                        )
+                        .await;
+                }
+                Err((e, call)) => {
+                    failure = e;
+                    call_failed = call;
+                }
+            }
+            if weak.is_some() || cancel.is_cancelled() {
+                break;
+            }
+            // No provider can take a call now (failing, rate-limited, or ejected for bad
+            // credentials an operator can fix): a wait, not a failed attempt.
+            if let Some(wait) = self.provider_wait() {
+                failure = JobError::wait(
+                    wait,
+                    format!(
+                        "waiting {} s for a provider: every one is failing, rate-limited or ejected ({})",
+                        wait.as_secs(),
+                        failure.message
+                    ),
                 );
                 break;
             }
+            if failure.retry == Retry::Never || !call_failed {
+                break;
+            }
+            let pause = ROUND_PAUSE * 2u32.pow(round);
+            if round + 1 == SLOT_ROUNDS || tokio::time::Instant::now() + pause >= deadline {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = cancel.cancelled() => break,
+            }
+        }
+        if let Some(draft) = weak {
+            // The best draft any attempt produced is kept for review, never thrown away.
+            return self
+                .store_draft(
+                    job_id,
+                    slot,
+                    topic,
+                    keyword.as_deref(),
+                    source,
+                    category,
+                    draft,
+                    budget,
+                )
+                .await;
+        }
+        SlotOutcome::Failed(failure)
+    }
+
+    /// Now, on the providers' timebase.
+    fn now(&self) -> tokio::time::Instant {
+        self.providers
+            .first()
+            .map_or_else(tokio::time::Instant::now, Guarded::now)
+    }
+
+    /// How long until a provider can take a call, when none can now (bounded; an ejected
+    /// provider waits for the next health probe). `None` when one can now: a failure then
+    /// was a real one.
+    pub fn provider_wait(&self) -> Option<std::time::Duration> {
+        if self.providers.is_empty() {
+            return None;
+        }
+        let now = self.now();
+        let mut soonest: Option<std::time::Duration> = None;
+        for p in self.providers.iter() {
+            match p.ready_in(now, 0.0) {
+                Some(d) if d.is_zero() => return None,
+                Some(d) => soonest = Some(soonest.map_or(d, |s| s.min(d))),
+                None => {}
+            }
+        }
+        Some(
+            soonest
+                .unwrap_or(PROBE_WAIT)
+                .clamp(std::time::Duration::from_secs(1), MAX_PROVIDER_WAIT),
+        )
+    }
+
+    /// One round over `order`: the first post that passes, or a weak draft kept in `weak` for
+    /// another provider to beat, or the failure of the last provider tried.
+    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
+    async fn try_providers(
+        &self,
+        order: &[usize],
+        topic: &str,
+        category: &str,
+        avoid: &[String],
+        job_id: &str,
+        slot: u32,
+        cancel: &CancellationToken,
+        deadline: tokio::time::Instant,
+        weak: &mut Option<Draft>,
+    ) -> Result<Draft, (JobError, bool)> {
+        let mut failure = JobError::retryable(
+            "every provider is held back by its circuit breaker or rate limit (failing, rate-limited or ejected)",
+        );
+        let mut call = true;
+        for (pos, &i) in order.iter().enumerate() {
+            if tokio::time::Instant::now() >= deadline {
+                let e = JobError::retryable(
+                    "the post's deadline passed (generation.post_deadline_secs)",
+                );
+                return Err((e, false));
+            }
             let provider = &self.providers[i];
-            if !provider.admit(tokio::time::Instant::now(), 0.0) {
+            if !provider.admit(provider.now(), 0.0) {
                 tracing::debug!(
                     job_id,
                     slot,
@@ -603,20 +809,21 @@ impl Generator {
             }
             let draft = match self
                 .draft(
-                    provider, topic, &category, &avoid, job_id, slot, cancel, deadline,
+                    provider, topic, category, avoid, job_id, slot, cancel, deadline,
                 )
                 .await
             {
                 Ok(draft) => draft,
-                Err((error, failover)) => {
+                Err(no) => {
                     let next = order
                         .get(pos + 1)
                         .map(|&n| &self.providers[n])
-                        .filter(|_| failover);
+                        .filter(|_| no.failover);
                     if let Some(next) = next {
-                        tracing::warn!(job_id, slot, provider = provider.name(), next = next.name(), error = %error, "falling over to the next provider");
+                        tracing::warn!(job_id, slot, provider = provider.name(), next = next.name(), error = %no.error, "falling over to the next provider");
                     }
-                    failure = error;
+                    failure = no.error;
+                    call = no.call;
                     if next.is_some() {
                         continue;
                     }
@@ -640,37 +847,12 @@ impl Generator {
                     next = next.name(),
                     "below the quality threshold: rewriting with another provider before holding"
                 );
-                weak = Some(draft);
+                *weak = Some(draft);
                 continue;
             }
-            return self
-                .store_draft(
-                    job_id,
-                    slot,
-                    topic,
-                    keyword.as_deref(),
-                    source,
-                    category,
-                    draft,
-                    budget,
-                )
-                .await;
+            return Ok(draft);
         }
-        if let Some(draft) = weak {
-            return self
-                .store_draft(
-                    job_id,
-                    slot,
-                    topic,
-                    keyword.as_deref(),
-                    source,
-                    category,
-                    draft,
-                    budget,
-                )
-                .await;
-        }
-        SlotOutcome::Failed(failure)
+        Err((failure, call))
     }
 
     /// Generates until a post passes the quality gate or the attempts run out, with one
@@ -686,7 +868,7 @@ impl Generator {
         slot: u32,
         cancel: &CancellationToken,
         deadline: tokio::time::Instant,
-    ) -> Result<Draft, (JobError, bool)> {
+    ) -> Result<Draft, NoDraft> {
         // A model that cannot write the configured language writes English (app::open logs
         // that once at start).
         let language = if provider.writes(self.config.language) {
@@ -706,22 +888,26 @@ impl Generator {
         let mut last_problem = String::new();
         for attempt in 1..=self.config.attempts_per_post {
             if cancel.is_cancelled() {
-                return Err((JobError::retryable("cancelled"), false));
+                return Err(NoDraft::cancelled());
             }
             draft.attempts = attempt;
             let answer = tokio::select! {
                 a = self.ask(provider, topic, category, language, avoid, &mut draft) => a,
-                _ = cancel.cancelled() => return Err((JobError::retryable("cancelled"), false)),
+                _ = cancel.cancelled() => return Err(NoDraft::cancelled()),
             };
             let post = match answer {
                 Ok(post) => post,
                 Err(Answer::Provider(e)) => {
                     tracing::warn!(job_id, slot, provider = provider.name(), class = ?e.class, status = ?e.status, error = %e.message, "provider call failed");
-                    if e.class == ErrorClass::Transient && best.is_some() {
-                        break; // keep the best answer we have
+                    if best.is_some() {
+                        break; // keep the best answer we have: it is held if it is weak
                     }
                     let failover = e.class != ErrorClass::InvalidRequest;
-                    return Err((e.into(), failover));
+                    return Err(NoDraft {
+                        error: e.into(),
+                        failover,
+                        call: true,
+                    });
                 }
                 Err(Answer::Malformed(problem)) => {
                     tracing::warn!(job_id, slot, attempt, %problem, "model answer rejected");
@@ -758,7 +944,11 @@ impl Generator {
                 draft.post = Some((post, quality));
                 Ok(draft)
             }
-            None => Err((JobError::retryable(last_problem), true)),
+            None => Err(NoDraft {
+                error: JobError::retryable(last_problem),
+                failover: true,
+                call: false,
+            }),
         }
     }
 
@@ -970,7 +1160,7 @@ impl Generator {
         let stored = match self.insert_post(new, budget).await {
             Ok(p) => p,
             Err(crate::store::StoreError::Limit(reason)) => {
-                return SlotOutcome::Failed(self.stop_for_today(reason));
+                return SlotOutcome::Skipped(self.stop_for_today(reason));
             }
             Err(e) => return SlotOutcome::Failed(JobError::retryable(e.to_string())),
         };

@@ -459,7 +459,7 @@ impl Monitor {
                     &key,
                     Severity::Warning,
                     &format!("Publishing target {name} is not usable"),
-                    &format!("{e}; posts stay queued and are published once it works"),
+                    &format!("{e}; its posts wait (no attempt is spent) and are published within one health check of its recovery"),
                     Instant::now(),
                 ),
                 (Some(false), _) => s
@@ -537,7 +537,7 @@ impl Monitor {
                 "budget",
                 Severity::Warning,
                 "Generation stopped for today",
-                &format!("{reason}; it resumes after midnight UTC or when the limit is raised"),
+                &format!("{reason}: scheduled posts are skipped (not failed) until midnight UTC or until the limit is raised"),
                 Instant::now(),
             ),
             None => s.alerter.resolve("budget", "generation is allowed again"),

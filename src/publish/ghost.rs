@@ -139,7 +139,7 @@ impl GhostPublisher {
     }
 
     async fn ok(&self, request: reqwest::RequestBuilder) -> Result<Value, PublishError> {
-        let (key_id, secret) = self.key.0.as_ref().map_err(|e| PublishError::Rejected {
+        let (key_id, secret) = self.key.0.as_ref().map_err(|e| PublishError::Unavailable {
             target: TARGET,
             message: format!("BLOGFLOW_GHOST_ADMIN_KEY: {e}"),
         })?;

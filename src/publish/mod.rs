@@ -32,7 +32,25 @@ pub enum PublishError {
         /// What went wrong.
         message: String,
     },
-    /// The target refused the post in a way a retry will not change (credentials, URL).
+    /// The target answered that it cannot take posts now: bad credentials, no API at this
+    /// address (401, 403, 404). Whether that is the target's problem (its health check fails
+    /// too: the post waits) or this post's is decided by checking the target.
+    #[error("{target}: {message}")]
+    Unavailable {
+        /// Target name.
+        target: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// Publishing waits for targets that fail their health check; no attempt is spent.
+    #[error("waiting for {}: {message}", targets.join(", "))]
+    Waiting {
+        /// The targets waited for.
+        targets: Vec<&'static str>,
+        /// Why, from their checks.
+        message: String,
+    },
+    /// The target refused this post in a way a retry will not change.
     #[error("{target}: {message}")]
     Rejected {
         /// Target name.
@@ -51,15 +69,27 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// How long a post waits for a target that fails its health check before it looks again:
+/// about one health-check interval, so it resumes within one check of the target's recovery.
+pub const TARGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Start of the message of a publish job that a target refused for this post's own sake; the
+/// reconciliation leaves those for a human.
+pub const POST_REJECTED: &str = "post rejected by";
+
 impl From<PublishError> for JobError {
     fn from(e: PublishError) -> Self {
         match e {
-            PublishError::NotFound(_) | PublishError::Held(_) | PublishError::Rejected { .. } => {
+            PublishError::Rejected { target, message } => {
+                JobError::unrecoverable(format!("{POST_REJECTED} {target}: {message}"))
+            }
+            PublishError::NotFound(_) | PublishError::Held(_) => {
                 JobError::unrecoverable(e.to_string())
             }
-            PublishError::Target { .. } | PublishError::Store(_) => {
-                JobError::retryable(e.to_string())
-            }
+            PublishError::Waiting { .. } => JobError::wait(TARGET_WAIT, e.to_string()),
+            PublishError::Target { .. }
+            | PublishError::Unavailable { .. }
+            | PublishError::Store(_) => JobError::retryable(e.to_string()),
         }
     }
 }
@@ -154,11 +184,11 @@ pub(crate) fn status_error(
             target,
             message: format!("HTTP {status}{detail}; retrying"),
         },
-        401 | 403 => PublishError::Rejected {
+        401 | 403 => PublishError::Unavailable {
             target,
             message: format!("HTTP {status}{detail}: not authorised; check {fix}"),
         },
-        404 => PublishError::Rejected {
+        404 => PublishError::Unavailable {
             target,
             message: format!("HTTP 404{detail}: no such API at this address; check {fix}"),
         },
@@ -180,36 +210,70 @@ pub struct PublishReport {
     pub delivered: Vec<&'static str>,
 }
 
-/// Puts publishing back in the queue for every post that passed its gate but is not published
-/// everywhere and has no live publish job: its job failed for good (bad credentials, fixed
-/// since this restart) or was removed by retention. Runs at start; returns how many posts were
-/// re-queued.
-pub async fn requeue_unpublished(store: &Store, queue: &QueueBackend) -> anyhow::Result<usize> {
-    let mut requeued = 0;
+/// What one reconciliation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Posts given a new publish job (none existed: lost, or removed by retention).
+    pub added: usize,
+    /// Posts whose failed publish job was put back to waiting.
+    pub retried: usize,
+    /// Posts left alone because a target refused the post itself (a human decides).
+    pub rejected: usize,
+}
+
+/// The one reconciliation of what should exist with what does: every post that passed its
+/// gate and is not yet published everywhere gets a live publish job. A job that failed is put
+/// back, unless a target refused the post itself. Runs at start, every few minutes and at once
+/// when a target recovers, so no outage of any length strands a post.
+pub async fn reconcile(store: &Store, queue: &QueueBackend) -> Result<Reconciled, PublishError> {
+    let backend = |e: crate::queue::QueueError| PublishError::Target {
+        target: "queue",
+        message: e.to_string(),
+    };
+    let mut done = Reconciled::default();
     for id in store.unpublished_post_ids(10_000).await? {
         let job = crate::content::pipeline::publish_job(&id);
         let job_id = job.id.clone().unwrap_or_default();
-        match queue.add(names::BLOG_PUBLISHING, job).await? {
-            AddOutcome::Added(_) => requeued += 1,
-            AddOutcome::Duplicate(_) => {
-                if queue
-                    .get(names::BLOG_PUBLISHING, &job_id)
-                    .await?
-                    .is_some_and(|j| j.state == JobState::Failed)
-                {
-                    queue.retry(names::BLOG_PUBLISHING, &job_id).await?;
-                    requeued += 1;
-                }
-            }
+        if let AddOutcome::Added(_) = queue
+            .add(names::BLOG_PUBLISHING, job)
+            .await
+            .map_err(backend)?
+        {
+            done.added += 1;
+            continue;
         }
+        let Some(existing) = queue
+            .get(names::BLOG_PUBLISHING, &job_id)
+            .await
+            .map_err(backend)?
+        else {
+            continue;
+        };
+        if existing.state != JobState::Failed {
+            continue;
+        }
+        if existing
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(POST_REJECTED))
+        {
+            done.rejected += 1;
+            continue;
+        }
+        queue
+            .retry(names::BLOG_PUBLISHING, &job_id)
+            .await
+            .map_err(backend)?;
+        done.retried += 1;
     }
-    if requeued > 0 {
+    if done.added + done.retried > 0 {
         tracing::info!(
-            posts = requeued,
-            "publishing re-queued for posts a target did not take before"
+            added = done.added,
+            retried = done.retried,
+            "reconciliation: publishing queued again for posts no live job was publishing"
         );
     }
-    Ok(requeued)
+    Ok(done)
 }
 
 /// Publishes a stored post to every target that does not hold it yet, recording each.
@@ -217,6 +281,19 @@ pub async fn publish_post(
     store: &Store,
     publishers: &[Publisher],
     post_id: &str,
+) -> Result<PublishReport, PublishError> {
+    publish_post_to(store, publishers, post_id, &|_| None).await
+}
+
+/// Like [`publish_post`]; `known_down(target)` is why the target's last health check failed,
+/// if it did: such a target is not called, the post waits for it. Every target is tried
+/// whatever the others do. A target that fails is checked at once: if its check fails too,
+/// the post waits for it (no attempt spent); if the check passes, the failure was real.
+pub async fn publish_post_to(
+    store: &Store,
+    publishers: &[Publisher],
+    post_id: &str,
+    known_down: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<PublishReport, PublishError> {
     let post = store
         .get_post(post_id)
@@ -226,15 +303,55 @@ pub async fn publish_post(
         return Err(PublishError::Held(post_id.to_owned()));
     }
     let mut delivered = Vec::new();
+    let (mut waiting, mut why): (Vec<&'static str>, Vec<String>) = (Vec::new(), Vec::new());
+    let (mut failed, mut rejected) = (None, None);
     for publisher in publishers {
         let target = publisher.target();
         if store.publication(post_id, target).await?.is_some() {
             continue;
         }
-        let location = publisher.publish(&post).await?;
-        store.record_publication(post_id, target, &location).await?;
-        tracing::info!(post_id, target, %location, title = %post.content.title, "post published");
-        delivered.push(target);
+        if let Some(reason) = known_down(target) {
+            waiting.push(target);
+            why.push(reason);
+            continue;
+        }
+        match publisher.publish(&post).await {
+            Ok(location) => {
+                store.record_publication(post_id, target, &location).await?;
+                tracing::info!(post_id, target, %location, title = %post.content.title, "post published");
+                delivered.push(target);
+            }
+            Err(e @ (PublishError::Target { .. } | PublishError::Unavailable { .. })) => {
+                match publisher.check().await {
+                    Err(check) => {
+                        tracing::info!(post_id, target, error = %e, check = %check, "target is down: the post waits for it");
+                        waiting.push(target);
+                        why.push(check.to_string());
+                    }
+                    Ok(()) => {
+                        tracing::warn!(post_id, target, error = %e, "publishing failed though the target's check passes");
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            Err(e @ PublishError::Rejected { .. }) => {
+                tracing::warn!(post_id, target, error = %e, "the target refused this post");
+                rejected.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if !waiting.is_empty() {
+        return Err(PublishError::Waiting {
+            targets: waiting,
+            message: why.join("; "),
+        });
+    }
+    if let Some(e) = rejected {
+        return Err(e);
     }
     store.mark_published(post_id).await?;
     Ok(PublishReport {

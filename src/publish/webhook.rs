@@ -3,9 +3,14 @@
 //! (`X-Blogflow-Timestamp`, `X-Blogflow-Signature: sha256=HMAC(secret, "<ts>.<body>")`) and
 //! carrying `Idempotency-Key: <post id>`.
 //!
-//! Exactly once: the ledger records the delivery; a retry after a lost answer sends the same
-//! idempotency key, and a receiver that already has the post answers 409 (or 2xx again), which
-//! counts as delivered. Retries with backoff are the `blog_publish` job's.
+//! The contract is **at least once, with a stable key**: the ledger records the delivery, but a
+//! crash (or a lost answer) between the receiver's 2xx and the ledger write makes the retry send
+//! again, with the same `Idempotency-Key`. A receiver that already has the post answers 409 (or
+//! 2xx again), which counts as delivered; a receiver that cannot deduplicate by the key may see
+//! a post twice. Where the receiver offers a way to look
+//! (`BLOGFLOW_PUBLISH_WEBHOOK_LOOKUP_URL`, a URL with `{id}`: 200 = held, 404 = not), every
+//! delivery looks first and sends only what the receiver does not hold, which makes it exactly
+//! once. Retries with backoff are the `blog_publish` job's.
 
 use std::time::Duration;
 
@@ -26,6 +31,8 @@ pub struct WebhookTarget {
     pub url: Secret,
     /// HMAC key; unsigned without one.
     pub secret: Option<Secret>,
+    /// Where to ask whether the receiver holds a post: a URL with `{id}` (may hold a token).
+    pub lookup_url: Option<Secret>,
     /// Per-request limit.
     pub timeout: Duration,
 }
@@ -75,6 +82,9 @@ impl WebhookPublisher {
     /// Sends the post. 2xx and 409 (the receiver has it already) are delivered; 408, 429 and
     /// 5xx are worth a retry; other statuses are a configuration problem.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+        if let Some(location) = self.look_up(post).await? {
+            return Ok(location);
+        }
         let body = serde_json::to_vec(&Self::payload(post)).expect("posts serialise");
         let ts = chrono::Utc::now().timestamp();
         let mut request = self
@@ -105,12 +115,54 @@ impl WebhookPublisher {
         match status {
             200..=299 | 409 => Ok(location),
             408 | 429 | 500..=599 => Err(Self::fail(format!("HTTP {status}; retrying"))),
+            401 | 403 | 404 => Err(PublishError::Unavailable {
+                target: "webhook",
+                message: format!(
+                    "HTTP {status}: the receiver cannot take posts now; check publish.webhook (URL, secret)"
+                ),
+            }),
             _ => Err(PublishError::Rejected {
                 target: "webhook",
                 message: format!(
                     "HTTP {status}: the receiver refused the post; check publish.webhook (URL, secret)"
                 ),
             }),
+        }
+    }
+
+    /// Asks the receiver's lookup URL whether it holds the post: `Some(location)` on 200,
+    /// `None` on 404 or when no lookup URL is configured.
+    async fn look_up(&self, post: &Post) -> Result<Option<String>, PublishError> {
+        let Some(url) = &self.target.lookup_url else {
+            return Ok(None);
+        };
+        let ts = chrono::Utc::now().timestamp();
+        let mut request = self
+            .http
+            .get(url.expose().replace("{id}", &post.id))
+            .header(TIMESTAMP_HEADER, ts.to_string())
+            .header(IDEMPOTENCY_HEADER, &post.id);
+        if let Some(key) = &self.target.secret {
+            request = request.header(SIGNATURE_HEADER, signature(key.expose(), ts, b""));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| super::transport_error("webhook", &e))?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let answer: Value = response.json().await.unwrap_or(Value::Null);
+                let location = answer
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("webhook:{}", post.id), str::to_owned);
+                tracing::info!(post_id = %post.id, "the webhook receiver holds the post already: not sent again");
+                Ok(Some(location))
+            }
+            404 | 410 => Ok(None),
+            status => Err(Self::fail(format!(
+                "the lookup URL answered HTTP {status}; retrying"
+            ))),
         }
     }
 

@@ -278,7 +278,7 @@ impl WordPressPublisher {
             _ => "publish_posts",
         };
         if caps.is_object() && caps[needed] != true {
-            return Err(PublishError::Rejected {
+            return Err(PublishError::Unavailable {
                 target: TARGET,
                 message: format!(
                     "the user {:?} lacks the {needed} capability; give it the Author role or above",

@@ -78,6 +78,9 @@ pub enum RunStatus {
     Partial,
     /// Nothing was written.
     Failed,
+    /// Posts are unwritten because no provider could take them; the job waits (no attempt
+    /// spent) and the next attempt has its own row.
+    Waiting,
 }
 
 impl RunStatus {
@@ -87,6 +90,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Waiting => "waiting",
         }
     }
 
@@ -95,6 +99,7 @@ impl RunStatus {
             "succeeded" => RunStatus::Succeeded,
             "partial" => RunStatus::Partial,
             "failed" => RunStatus::Failed,
+            "waiting" => RunStatus::Waiting,
             _ => RunStatus::Running,
         }
     }

@@ -386,6 +386,21 @@ impl Store {
         .await
     }
 
+    /// Posts that passed their gate and that `target` does not hold yet: how many, and when
+    /// the oldest was written (ms since epoch).
+    pub async fn waiting_for(&self, target: &str) -> Result<(u64, Option<i64>), StoreError> {
+        let target = target.to_owned();
+        self.call(move |c| {
+            let r = c.query_one(
+                "SELECT COUNT(*), MIN(created_at) FROM posts p WHERE status = 'ready'
+                 AND NOT EXISTS (SELECT 1 FROM publications WHERE post_id = p.id AND target = ?1)",
+                args![target],
+            )?;
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .await
+    }
+
     /// The newest posts, without bodies.
     pub async fn list_posts(&self, limit: usize) -> Result<Vec<PostSummary>, StoreError> {
         self.call(move |c| {

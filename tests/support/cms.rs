@@ -57,6 +57,33 @@ struct Inner {
     /// Store the next created post, then SIGKILL this pid before answering.
     kill_after_create: AtomicU32,
     can_publish: AtomicBool,
+    /// While non-zero, every request is answered with this status (an outage): 503 from a
+    /// proxy in front of the site, 404 while a misrouted deploy serves nothing, 0 = up.
+    down: AtomicU32,
+    /// Requests answered while down.
+    refused: AtomicU32,
+}
+
+/// Answers every request with the outage status while one is set, in the engine's error shape.
+async fn outage(
+    State(inner): State<Arc<Inner>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let status = inner.down.load(Ordering::SeqCst);
+    if status == 0 {
+        return next.run(request).await;
+    }
+    inner.refused.fetch_add(1, Ordering::SeqCst);
+    match inner.kind {
+        Kind::WordPress => wp_error(
+            status as u16,
+            "rest_no_route",
+            "No route was found matching the URL and request method.",
+        ),
+        Kind::Ghost => ghost_error(status as u16, "NotFoundError", "Resource not found"),
+        Kind::Webhook => StatusCode::from_u16(status as u16).unwrap().into_response(),
+    }
 }
 
 /// A fake WordPress or Ghost site on port 0.
@@ -626,6 +653,20 @@ async fn hook_receive(s: S, h: HeaderMap, body: bytes::Bytes) -> Response {
     (StatusCode::CREATED, Json(json!({"url": created["url"]}))).into_response()
 }
 
+/// The receiver's lookup: 200 with the post's URL when it holds the key, else 404.
+async fn hook_lookup(s: S, Path(key): Path<String>) -> Response {
+    s.record("GET", "posts/{key}");
+    let state = s.state.lock().unwrap();
+    match state.posts.iter().find(|p| p["key"] == key.as_str()) {
+        Some(p) => Json(json!({"url": p["url"]})).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such post"})),
+        )
+            .into_response(),
+    }
+}
+
 impl FakeCms {
     async fn start(kind: Kind) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -637,6 +678,8 @@ impl FakeCms {
             hang_after_create: AtomicBool::new(false),
             kill_after_create: AtomicU32::new(0),
             can_publish: AtomicBool::new(true),
+            down: AtomicU32::new(0),
+            refused: AtomicU32::new(0),
         });
         let app = match kind {
             Kind::WordPress => Router::new()
@@ -664,8 +707,10 @@ impl FakeCms {
                 .fallback(|| async { ghost_error(404, "NotFoundError", "Resource not found") }),
             Kind::Webhook => Router::new()
                 .route("/posts", axum::routing::post(hook_receive))
+                .route("/posts/{key}", get(hook_lookup))
                 .fallback(|| async { StatusCode::NOT_FOUND }),
         }
+        .layer(axum::middleware::from_fn_with_state(inner.clone(), outage))
         .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { inner, root }
@@ -725,6 +770,21 @@ impl FakeCms {
     /// Stores the next created post, then `kill -9 pid` before answering.
     pub fn kill_after_next_create(&self, pid: u32) {
         self.inner.kill_after_create.store(pid, Ordering::SeqCst);
+    }
+
+    /// Starts an outage: every request gets `status` until [`FakeCms::up`].
+    pub fn down(&self, status: u16) {
+        self.inner.down.store(u32::from(status), Ordering::SeqCst);
+    }
+
+    /// Ends an outage.
+    pub fn up(&self) {
+        self.inner.down.store(0, Ordering::SeqCst);
+    }
+
+    /// Requests refused by outages so far.
+    pub fn refused(&self) -> u32 {
+        self.inner.refused.load(Ordering::SeqCst)
     }
 
     /// WordPress: whether the user has `publish_posts`.
