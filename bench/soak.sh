@@ -7,4 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOAK_SECS="${SOAK_SECS:-900}"
+# The test support's watchdog ends a test binary after 900 s; the soak runs longer on purpose.
+export BLOGFLOW_TEST_WATCHDOG_SECS=$((SOAK_SECS + 1500))
 cargo test --test soak -- --ignored --nocapture soak

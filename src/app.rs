@@ -157,9 +157,6 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         }
         targets.push((p.target().to_owned(), result));
     }
-    if let Err(e) = crate::publish::reconcile(&store, &queue).await {
-        tracing::warn!(error = %e, "cannot reconcile unpublished posts now; the next health check tries again");
-    }
     let generator = Generator::new(
         store.clone(),
         queue.clone(),
@@ -189,6 +186,9 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         ops: ops.clone(),
         last_reconcile: Arc::new(std::sync::atomic::AtomicI64::new(crate::db::now_ms())),
     };
+    // What should exist and does not (a post without a live publish job, a generation job
+    // that failed for lack of a provider) is put back before the workers start.
+    router.reconcile().await;
     Ok(Parts {
         store,
         queue,

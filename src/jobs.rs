@@ -261,16 +261,61 @@ impl JobRouter {
             .collect()
     }
 
-    /// Runs the reconciliation ([`crate::publish::reconcile`]) and notes when.
+    /// Runs the reconciliation ([`crate::publish::reconcile`]) and notes when. Generation jobs
+    /// that failed only for lack of a provider (none configured then, or all held back under
+    /// an earlier version) are put back too, once a provider is configured.
     pub async fn reconcile(&self) -> Option<crate::publish::Reconciled> {
         self.last_reconcile
             .store(crate::db::now_ms(), std::sync::atomic::Ordering::Relaxed);
+        if !self.generator.providers().is_empty() {
+            self.requeue_generation().await;
+        }
         match crate::publish::reconcile(&self.store, &self.queue).await {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::warn!(error = %e, "reconciliation failed; the next health check tries again");
                 None
             }
+        }
+    }
+
+    async fn requeue_generation(&self) {
+        let failed = match self
+            .queue
+            .list(
+                names::CONTENT_GENERATION,
+                crate::queue::JobState::Failed,
+                500,
+            )
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list failed generation jobs");
+                return;
+            }
+        };
+        let mut requeued = 0;
+        for job in failed {
+            let for_lack = job.last_error.as_deref().is_some_and(|e| {
+                e.contains(crate::content::pipeline::NO_PROVIDER)
+                    || e.contains("held back by its circuit breaker")
+            });
+            if for_lack
+                && self
+                    .queue
+                    .retry(names::CONTENT_GENERATION, &job.id)
+                    .await
+                    .is_ok()
+            {
+                requeued += 1;
+            }
+        }
+        if requeued > 0 {
+            tracing::info!(
+                jobs = requeued,
+                "reconciliation: generation jobs that failed for lack of a provider run again"
+            );
         }
     }
 

@@ -147,6 +147,17 @@ function renderProviders(data) {
   $("providers-note").textContent = data.message || "";
 }
 
+// Publishing targets with what waits for them ("12 posts waiting for wordpress since …").
+function renderTargets(health) {
+  const rows = (health.checks?.targets || []).map((t) => el("tr", { "data-target": t.name },
+    el("td", {}, t.name),
+    el("td", { class: t.status === "ok" ? "ok" : "bad", title: t.message || "" }, t.status),
+    el("td", { class: t.waiting_posts ? "warn" : "muted" }, t.waiting_posts
+      ? `${t.waiting_posts} post${t.waiting_posts === 1 ? "" : "s"} since ${new Date(t.waiting_since).toLocaleString()}`
+      : "–")));
+  fill($("targets").tBodies[0], rows, "no publishing target");
+}
+
 function renderWorkers(data) {
   const rows = (data.workers || []).map((w) => el("tr", { "data-status": w.status },
     el("td", {}, w.role), el("td", {}, w.host), el("td", {}, w.pid),
@@ -261,6 +272,7 @@ async function refresh() {
     renderFailed(failed);
     renderSchedules(scheduler);
     renderProviders(providers);
+    renderTargets(health);
     renderWorkers(workers);
     renderPosts(posts);
     renderAlerts(health);

@@ -748,7 +748,30 @@ async fn get_post(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
     let publications = s.store.publications(&id).await?;
-    Ok(Json(PostDetail { post, publications }))
+    let publishing = s
+        .queue
+        .get(
+            crate::queue::names::BLOG_PUBLISHING,
+            &format!("publish-{id}"),
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|j| PublishingView {
+            state: j.state,
+            run_at: matches!(
+                j.state,
+                crate::queue::JobState::Waiting | crate::queue::JobState::Delayed
+            )
+            .then_some(j.run_at),
+            last_error: j.last_error,
+            attempts_made: j.attempts_made,
+        });
+    Ok(Json(PostDetail {
+        post,
+        publications,
+        publishing,
+    }))
 }
 
 /// The topic pool, best first, and the feeds' last fetches.

@@ -542,6 +542,23 @@ pub struct PostDetail {
     pub post: Post,
     /// Where it is published.
     pub publications: Vec<Publication>,
+    /// Its publish job while one exists: state, why it waits or failed (a target's refusal
+    /// of this post reads `post rejected by <target>: …`), and when it runs next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publishing: Option<PublishingView>,
+}
+
+/// A post's publish job, in short.
+#[derive(Serialize, ToSchema)]
+pub struct PublishingView {
+    /// `waiting`, `delayed`, `active`, `completed` or `failed`.
+    pub state: crate::queue::JobState,
+    /// Why it waits or failed.
+    pub last_error: Option<String>,
+    /// When it runs next, ms since epoch (waiting or delayed).
+    pub run_at: Option<i64>,
+    /// Failed attempts (waits for a target are not attempts).
+    pub attempts_made: u32,
 }
 
 /// A review decision's body (optional).

@@ -656,56 +656,72 @@ impl Generator {
             .recent_titles(keyword.clone(), 10)
             .await
             .unwrap_or_default();
-        let mut failure = JobError::unrecoverable(NO_PROVIDER);
+        match self
+            .rounds(topic, &category, &avoid, job_id, slot, cancel)
+            .await
+        {
+            Ok(draft) => {
+                self.store_draft(
+                    job_id,
+                    slot,
+                    topic,
+                    keyword.as_deref(),
+                    source,
+                    category,
+                    draft,
+                    budget,
+                )
+                .await
+            }
+            Err(failure) => SlotOutcome::Failed(failure),
+        }
+    }
+
+    /// Rounds over the balancer's order (available API providers by weight, latency, success
+    /// and load, then the local model) until a draft: one that passed, or the best weak one
+    /// (kept for review, never thrown away). A round that ends with a provider still available
+    /// but failing is tried again after a short pause, so a flaky provider does not strand a
+    /// post; when none is available, the slot waits without spending an attempt.
+    async fn rounds(
+        &self,
+        topic: &str,
+        category: &str,
+        avoid: &[String],
+        job_id: &str,
+        slot: u32,
+        cancel: &CancellationToken,
+    ) -> Result<Draft, JobError> {
         let deadline = tokio::time::Instant::now() + self.config.post_deadline;
         let mut weak: Option<Draft> = None;
-        let mut call_failed;
-        // Rounds over the balancer's order (available API providers by weight, latency,
-        // success and load, then the local model). A round that ends with a provider still
-        // available but failing is tried again after a short pause: a flaky provider must not
-        // strand a post. When none is available, the slot waits without spending an attempt.
+        let mut failure = JobError::unrecoverable(NO_PROVIDER);
         for round in 0..SLOT_ROUNDS {
             let order = crate::llm::balancer::rank(&self.providers, self.now(), 0.0);
-            match self
+            let call_failed = match self
                 .try_providers(
-                    &order, topic, &category, &avoid, job_id, slot, cancel, deadline, &mut weak,
+                    &order, topic, category, avoid, job_id, slot, cancel, deadline, &mut weak,
                 )
                 .await
             {
-                Ok(draft) => {
-                    return self
-                        .store_draft(
-                            job_id,
-                            slot,
-                            topic,
-                            keyword.as_deref(),
-                            source,
-                            category,
-                            draft,
-                            budget,
-                        )
-                        .await;
-                }
+                Ok(draft) => return Ok(draft),
                 Err((e, call)) => {
                     failure = e;
-                    call_failed = call;
+                    call
                 }
-            }
+            };
             if weak.is_some() || cancel.is_cancelled() {
                 break;
             }
             // No provider can take a call now (failing, rate-limited, or ejected for bad
             // credentials an operator can fix): a wait, not a failed attempt.
             if let Some(wait) = self.provider_wait() {
-                failure = JobError::wait(
+                return Err(JobError::wait(
                     wait,
                     format!(
                         "waiting {} s for a provider: every one is failing, rate-limited or ejected ({})",
                         wait.as_secs(),
                         failure.message
                     ),
-                );
-                break;
+                ));
             }
             if failure.retry == Retry::Never || !call_failed {
                 break;
@@ -719,22 +735,7 @@ impl Generator {
                 _ = cancel.cancelled() => break,
             }
         }
-        if let Some(draft) = weak {
-            // The best draft any attempt produced is kept for review, never thrown away.
-            return self
-                .store_draft(
-                    job_id,
-                    slot,
-                    topic,
-                    keyword.as_deref(),
-                    source,
-                    category,
-                    draft,
-                    budget,
-                )
-                .await;
-        }
-        SlotOutcome::Failed(failure)
+        weak.ok_or(failure)
     }
 
     /// Now, on the providers' timebase.
