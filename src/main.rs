@@ -586,9 +586,15 @@ async fn generate(path: Option<&PathBuf>, request: GenerateRequest) -> anyhow::R
                     println!("published  {}  {}", p.target, p.location);
                 }
             }
-            SlotOutcome::Held(id) => println!(
-                "held       post {id} (below the quality threshold; see `GET /api/posts/{id}`)"
-            ),
+            SlotOutcome::Held(id) => {
+                let reason = parts
+                    .store
+                    .get_post(&id)
+                    .await?
+                    .and_then(|p| p.hold_reason)
+                    .unwrap_or_else(|| "see `GET /api/posts/{id}`".to_owned());
+                println!("held       post {id}: {reason}");
+            }
             SlotOutcome::Failed(e) => {
                 failed += 1;
                 println!("failed     {}", e.message);
@@ -762,17 +768,7 @@ async fn posts(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Result<
         PostsCommand::List { limit } => {
             for p in parts.store.list_posts(limit).await? {
                 let reason = match p.status {
-                    blogflow::store::PostStatus::Held => parts
-                        .store
-                        .get_post(&p.id)
-                        .await?
-                        .and_then(|full| {
-                            full.hold_reason.or(Some(format!(
-                                "score {} below the threshold",
-                                full.quality.score
-                            )))
-                        })
-                        .unwrap_or_default(),
+                    blogflow::store::PostStatus::Held => p.hold_reason.clone().unwrap_or_default(),
                     _ => String::new(),
                 };
                 println!(

@@ -96,7 +96,9 @@ pub struct LogGuards(#[expect(dead_code, reason = "held only to flush on drop")]
 /// Installs the global subscriber. Without a log folder (CLI one-shots), logs go to the console only.
 pub fn init(config: &LoggingConfig, dir: Option<&Path>) -> io::Result<LogGuards> {
     let filter = || EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: journald and files get plain text.
     let console = fmt::layer()
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .with_writer(io::stderr)
         .with_target(false)
         .with_filter(filter());

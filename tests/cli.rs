@@ -269,3 +269,36 @@ async fn a_postgres_store_is_used_when_reachable_and_refused_clearly_when_not() 
         }
     );
 }
+
+#[tokio::test]
+async fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = blogflow(dir.path())
+        .arg("run")
+        .env("BLOGFLOW_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(run.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await
+    {
+        let listening = line.contains("running at http://");
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    run.start_kill().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("running at http://")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains('\u{1b}')),
+        "journald and files get plain text: {seen:#?}"
+    );
+}

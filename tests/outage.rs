@@ -54,6 +54,10 @@ async fn rig(fakes: &[&FakeOpenAi], wp: &FakeCms, gh: &FakeCms, toml_extra: &str
         "schedules = []\n{toml_extra}\n[publish.wordpress]\nallow_http = true\n\
          [publish.ghost]\nallow_http = true\n"
     );
+    for (i, f) in fakes.iter().enumerate() {
+        // Different posts from each fake: the same post twice would be held as a near-duplicate.
+        f.number_from(i * 1_000_000);
+    }
     for (i, f) in fakes.iter().enumerate().skip(1) {
         toml.push_str(&format!(
             "[[providers.compatible]]\nname = \"backup{i}\"\nbase_url = \"{}\"\nmodel = \"fake-model\"\n",
@@ -212,10 +216,31 @@ impl Rig {
             if done.holds(self).await {
                 return;
             }
-            assert!(
-                self.clock.now_ms() < end,
-                "{what} did not happen within {limit:?} of simulated time"
-            );
+            if self.clock.now_ms() >= end {
+                let mut jobs = Vec::new();
+                for queue in [names::CONTENT_GENERATION, names::BLOG_PUBLISHING] {
+                    for state in [JobState::Waiting, JobState::Delayed, JobState::Failed] {
+                        jobs.extend(self.queue.list(queue, state, 20).await.unwrap());
+                    }
+                }
+                let posts: Vec<_> = self
+                    .posts()
+                    .await
+                    .into_iter()
+                    .map(|(p, t)| (p.id, p.status, t))
+                    .collect();
+                let breakers: Vec<_> = self
+                    .router
+                    .generator
+                    .providers()
+                    .iter()
+                    .map(|g| g.breaker().snapshot(g.now()))
+                    .collect();
+                panic!(
+                    "{what} did not happen within {limit:?} of simulated time\n\
+                     jobs: {jobs:#?}\nposts: {posts:#?}\nbreakers: {breakers:#?}"
+                );
+            }
             self.advance().await;
         }
     }

@@ -162,6 +162,14 @@ async fn a_bad_post_is_regenerated_then_held_and_never_published() {
         post["post"]["quality"]["forbidden"][0], "as an ai",
         "{post:#}"
     );
+    // The reason is the gate's own finding, in the post and in the list.
+    let reason = post["post"]["hold_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("below the threshold") && reason.contains("as an ai"),
+        "{post:#}"
+    );
+    let list = svc.get("/api/posts").await;
+    assert_eq!(list["posts"][0]["hold_reason"], reason, "{list:#}");
     assert!(post["publications"].as_array().unwrap().is_empty());
     assert!(
         !svc.dir.path().join("content").exists()

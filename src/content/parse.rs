@@ -64,10 +64,11 @@ pub fn parse_post(text: &str) -> Result<GeneratedPost, ParseError> {
         })
     })?;
     let mut problems = Vec::new();
+    // A missing slug is derived from the title below, like an unusable one.
     let missing: Vec<&str> = KEYS
         .iter()
         .copied()
-        .filter(|k| !object.contains_key(*k))
+        .filter(|k| *k != "slug" && !object.contains_key(*k))
         .collect();
     if !missing.is_empty() {
         problems.push(format!("missing {}", missing.join(", ")));
@@ -232,6 +233,13 @@ mod tests {
         ));
         assert!(matches!(parse_post(""), Err(ParseError::NoJson(_))));
         assert!(matches!(parse_post("{ broken"), Err(ParseError::NoJson(_))));
+    }
+
+    #[test]
+    fn a_missing_slug_is_derived_from_the_title() {
+        let mut v = full();
+        v.as_object_mut().unwrap().remove("slug");
+        assert_eq!(parse_post(&v.to_string()).unwrap().slug, "agents-grow-up");
     }
 
     #[test]

@@ -1136,7 +1136,19 @@ impl Generator {
                 PostStatus::Held,
                 Some("awaiting review (publish.mode = review)".to_owned()),
             ),
-            (false, _) => (PostStatus::Held, None),
+            // The reason comes from the gate's own findings, never left for a reader to guess.
+            (false, _) => (
+                PostStatus::Held,
+                Some(format!(
+                    "quality score {} is below the threshold {} (generation.quality_threshold){}",
+                    quality.score,
+                    self.config.quality_threshold,
+                    match quality.summary() {
+                        notes if notes.is_empty() => String::new(),
+                        notes => format!(": {notes}"),
+                    }
+                )),
+            ),
         };
         let new = NewPost {
             job_id: job_id.to_owned(),

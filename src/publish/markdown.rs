@@ -118,11 +118,15 @@ impl MarkdownPublisher {
     /// Writes the post unless the folder already holds it (and commits it, if configured);
     /// returns the file's path.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
-        let document = render(post, &self.target);
-        let (dir, post_id, slug) = (self.dir.clone(), post.id.clone(), post.content.slug.clone());
-        let extension = self.target.extension;
+        let (dir, owned, target) = (self.dir.clone(), post.clone(), self.target.clone());
         let path = tokio::task::spawn_blocking(move || {
-            write_post(&dir, &post_id, &slug, extension, &document)
+            write_post(
+                &dir,
+                &owned.id,
+                &owned.content.slug,
+                target.extension,
+                |slug| render_as(&owned, &target, slug),
+            )
         })
         .await
         .map_err(|e| err(format!("write task failed: {e}")))??;
@@ -190,12 +194,15 @@ fn holds(path: &Path, post_id: &str) -> Option<bool> {
     )
 }
 
+/// Writes the post as `<slug>.<ext>`, or `<slug>-<id prefix>.<ext>` when another post's file
+/// has that name; `document(slug)` renders it with the slug its file got, so the front matter
+/// and the file name always claim the same URL.
 fn write_post(
     dir: &Path,
     post_id: &str,
     slug: &str,
     extension: &str,
-    document: &str,
+    document: impl Fn(&str) -> String,
 ) -> Result<String, PublishError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
@@ -206,16 +213,13 @@ fn write_post(
         s => s,
     };
     let short: String = post_id.chars().take(8).collect();
-    for name in [
-        format!("{slug}.{extension}"),
-        format!("{slug}-{short}.{extension}"),
-    ] {
-        let path = dir.join(&name);
+    for candidate in [slug.clone(), format!("{slug}-{short}")] {
+        let path = dir.join(format!("{candidate}.{extension}"));
         match holds(&path, post_id) {
             Some(true) => return Ok(path.display().to_string()),
             Some(false) => continue, // someone else's file: never overwrite it
             None => {
-                atomic_write(dir, &path, document.as_bytes())?;
+                atomic_write(dir, &path, document(&candidate).as_bytes())?;
                 return Ok(path.display().to_string());
             }
         }
@@ -226,11 +230,9 @@ fn write_post(
 }
 
 fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("post"),
-        uuid::Uuid::new_v4().simple()
-    ));
+    // Not derived from the final name: a long name plus a suffix could pass the file
+    // system's 255-byte limit.
+    let tmp = dir.join(format!(".blogflow-{}.tmp", uuid::Uuid::new_v4().simple()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -263,6 +265,12 @@ fn list(items: &[String]) -> String {
 /// its own unknown keys under `[extra]`, Hugo takes them all at the top, Astro's blog schema
 /// names the date `pubDate`. `fields` renames or drops keys after the preset.
 pub fn render(post: &Post, target: &MarkdownTarget) -> String {
+    render_as(post, target, &post.content.slug)
+}
+
+/// [`render`] with the slug the post's file got (its own, or with a suffix when another post
+/// holds that name).
+pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
     let c = &post.content;
     let date = chrono::DateTime::from_timestamp_millis(post.created_at)
         .unwrap_or_default()
@@ -270,7 +278,7 @@ pub fn render(post: &Post, target: &MarkdownTarget) -> String {
     let head = [
         ("title", q(&c.title)),
         ("date", date),
-        ("slug", q(&c.slug)),
+        ("slug", q(slug)),
         ("description", q(&c.seo_description)),
         ("draft", "false".to_owned()),
     ];
@@ -285,6 +293,16 @@ pub fn render(post: &Post, target: &MarkdownTarget) -> String {
         ("lang", q(&post.language)),
         ("blogflow_id", q(&post.id)),
     ];
+    // Hugo counts words, summaries and reading time by spaces unless told the text is CJK.
+    let cjk = matches!(post.language.as_str(), "ko" | "ja" | "zh")
+        && matches!(
+            target.dialect,
+            FrontMatter::HugoYaml | FrontMatter::HugoToml
+        );
+    let head: Vec<(&'static str, String)> = head
+        .into_iter()
+        .chain(cjk.then(|| ("isCJKLanguage", "true".to_owned())))
+        .collect();
     let preset = |key: &'static str| match (target.dialect, key) {
         (FrontMatter::Astro, "date") => "pubDate",
         _ => key,
@@ -502,6 +520,22 @@ mod tests {
     }
 
     #[test]
+    fn hugo_is_told_that_korean_text_is_cjk() {
+        let korean = post();
+        assert_eq!(korean.language, "ko");
+        let mut english = post();
+        english.language = "en".into();
+        for dialect in [FrontMatter::HugoYaml, FrontMatter::HugoToml] {
+            let doc = render(&korean, &MarkdownTarget::new(dialect));
+            assert!(doc.contains("isCJKLanguage"), "{dialect:?}: {doc}");
+            let doc = render(&english, &MarkdownTarget::new(dialect));
+            assert!(!doc.contains("isCJKLanguage"), "English is not CJK: {doc}");
+        }
+        let astro = render(&korean, &MarkdownTarget::new(FrontMatter::Astro));
+        assert!(!astro.contains("isCJKLanguage"), "a Hugo key only: {astro}");
+    }
+
+    #[test]
     fn foreign_files_are_never_overwritten_and_retries_write_nothing_new() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -509,21 +543,27 @@ mod tests {
             "---\ntitle: mine\n---\nhand written",
         )
         .unwrap();
-        let doc = render(&post(), &MarkdownTarget::new(FrontMatter::HugoYaml));
-        let first = write_post(dir.path(), "abc123", "ai-agents", "md", &doc).unwrap();
+        let target = MarkdownTarget::new(FrontMatter::HugoYaml);
+        let doc = |slug: &str| render_as(&post(), &target, slug);
+        let first = write_post(dir.path(), "abc123", "ai-agents", "md", doc).unwrap();
+        let text = std::fs::read_to_string(&first).unwrap();
+        assert!(
+            text.contains("slug: \"ai-agents-abc123\""),
+            "the front matter claims the file's URL, not the taken one: {text}"
+        );
         assert!(first.ends_with("ai-agents-abc123.md"), "{first}");
         assert_eq!(
             std::fs::read_to_string(dir.path().join("ai-agents.md")).unwrap(),
             "---\ntitle: mine\n---\nhand written"
         );
-        let again = write_post(dir.path(), "abc123", "ai-agents", "md", &doc).unwrap();
+        let again = write_post(dir.path(), "abc123", "ai-agents", "md", doc).unwrap();
         assert_eq!(again, first);
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             2,
             "no temporary files or copies left"
         );
-        let escape = write_post(dir.path(), "def456", "../../etc/passwd", "md", &doc).unwrap();
+        let escape = write_post(dir.path(), "def456", "../../etc/passwd", "md", doc).unwrap();
         assert!(
             escape.starts_with(&dir.path().display().to_string())
                 && escape.ends_with("etc-passwd.md"),

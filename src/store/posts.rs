@@ -160,6 +160,8 @@ pub struct PostSummary {
     pub created_at: i64,
     /// Published at.
     pub published_at: Option<i64>,
+    /// Why it is held (score, near-duplicate, review), when it is.
+    pub hold_reason: Option<String>,
 }
 
 /// A ledger row: `target` holds the post at `location`.
@@ -405,7 +407,8 @@ impl Store {
     pub async fn list_posts(&self, limit: usize) -> Result<Vec<PostSummary>, StoreError> {
         self.call(move |c| {
             c.query(
-                "SELECT id, title, slug, status, quality_score, cost_usd, created_at, published_at
+                "SELECT id, title, slug, status, quality_score, cost_usd, created_at, published_at,
+                        hold_reason
                  FROM posts ORDER BY created_at DESC, id LIMIT ?1",
                 args![limit],
             )?
@@ -420,6 +423,7 @@ impl Store {
                     cost_usd: r.get(5)?,
                     created_at: r.get(6)?,
                     published_at: r.get(7)?,
+                    hold_reason: r.get(8)?,
                 })
             })
             .collect()
