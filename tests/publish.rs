@@ -9,8 +9,9 @@ use blogflow::config::Secret;
 use blogflow::content::{GeneratedPost, QualityReport};
 use blogflow::ops::channels::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use blogflow::publish::{
-    GhostPublisher, GhostStatus, GhostTarget, PublishError, Publisher, SeoFields, WebhookPublisher,
-    WebhookTarget, WordPressPublisher, WordPressStatus, WordPressTarget,
+    GhostPublisher, GhostStatus, GhostTarget, MarkdownPublisher, MarkdownTarget, PublishError,
+    Publisher, SeoFields, WebhookPublisher, WebhookTarget, WordPressPublisher, WordPressStatus,
+    WordPressTarget,
 };
 use blogflow::store::{Post, PostStatus};
 use serde_json::Value;
@@ -730,4 +731,71 @@ async fn a_webhook_with_a_lookup_url_is_asked_first_and_a_held_post_is_not_sent_
         "looked twice, sent once: {requests:?}"
     );
     assert_eq!(rx.posts().len(), 1);
+}
+
+/// Bodies a model writes that MDX would read as code: expressions, comparisons, JSX-looking
+/// tags, module lines, HTML comments, autolinks, and code that must stay as it is.
+const HOSTILE_BODIES: [&str; 8] = [
+    "## Settings\n\nSet {temperature: 0.2} and keep answers in < 100ms.\n",
+    "import torch is how most notebooks start.\n\nexport your weights before you quantise.\n",
+    "<!-- the model left a note -->\n\nThe <b>bold</b> claim: latency < 5 s {always}.\n",
+    "Read <https://example.com/paper> and mail <team@example.com>.\n",
+    "```python\nconfig = {\"temperature\": 0.2}\nif x < 100: print(x)\n```\n\nInline `{code}` and `a < b` stay.\n",
+    "| model | params |\n|---|---|\n| {small} | < 1B |\n",
+    "## 한국어\n\n모델의 {설정}은 < 10ms 이내로 응답합니다. import 문장도 괜찮습니다.\n",
+    "A lone } brace, a lone { brace and a <tag without end.\n",
+];
+
+#[tokio::test]
+async fn mdx_posts_compile_with_the_real_mdx_compiler_whatever_the_body() {
+    let tools = support::npm_install_once(
+        "mdx",
+        "mdx-check",
+        &["package.json", "compile.mjs"],
+        "@mdx-js/mdx",
+    );
+    let compile = |files: &[String]| {
+        std::process::Command::new("node")
+            .arg(tools.join("compile.mjs"))
+            .args(files)
+            .output()
+            .expect("node (Node.js 20) is needed: run scripts/install-deps --tests")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = MarkdownTarget {
+        extension: "mdx",
+        ..MarkdownTarget::new(blogflow::config::FrontMatter::Astro)
+    };
+    let publisher = MarkdownPublisher::new(dir.path().join("posts"), target);
+    let mut ours = Vec::new();
+    let mut raw = Vec::new();
+    for (n, body) in HOSTILE_BODIES.iter().enumerate() {
+        let mut post = sample_post(n, &format!("hostile-{n}"));
+        post.content.body = (*body).to_owned();
+        ours.push(publisher.publish(&post).await.unwrap());
+        // The same body unescaped, to show the compiler is the judge it should be.
+        let path = dir.path().join(format!("raw-{n}.mdx"));
+        std::fs::write(&path, body).unwrap();
+        raw.push(path.display().to_string());
+    }
+    let out = compile(&ours);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report.lines().filter(|l| l.starts_with("ok ")).count(), 8);
+    // Five of them do not even compile; `{small}` and `{설정}` compile as expressions and would
+    // fail when the page renders (no such variable).
+    let unescaped = String::from_utf8_lossy(&compile(&raw).stdout).into_owned();
+    assert!(
+        unescaped
+            .lines()
+            .filter(|l| l.starts_with("error "))
+            .count()
+            >= 5,
+        "the raw bodies break MDX: {unescaped}"
+    );
+    let code = std::fs::read_to_string(&ours[4]).unwrap();
+    assert!(
+        code.contains("config = {\"temperature\": 0.2}\nif x < 100") && code.contains("`{code}`"),
+        "code stays literal: {code}"
+    );
 }

@@ -349,7 +349,14 @@ pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
             ),
         ),
     };
-    format!("{fence}\n{front}{fence}\n\n{}\n", c.body.trim_end())
+    let body = c.body.trim_end();
+    // An `.mdx` file is compiled as MDX, which reads `{`, `<` and `import` lines as code.
+    let body = if target.extension == "mdx" {
+        std::borrow::Cow::Owned(super::mdx::escape(body))
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
+    format!("{fence}\n{front}{fence}\n\n{body}\n")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod ghost;
 pub mod html;
 pub mod markdown;
+pub mod mdx;
 pub mod webhook;
 pub mod wordpress;
 
