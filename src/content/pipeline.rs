@@ -176,6 +176,20 @@ impl Draft {
     }
 }
 
+/// What every call made for one slot shares.
+#[derive(Clone, Copy)]
+struct SlotContext<'a> {
+    job_id: &'a str,
+    slot: u32,
+    topic: &'a str,
+    category: &'a str,
+    /// Recent titles the post must not repeat.
+    avoid: &'a [String],
+    cancel: &'a CancellationToken,
+    /// When the slot must be done (`generation.post_deadline_secs`).
+    deadline: tokio::time::Instant,
+}
+
 /// Why one provider produced no draft.
 struct NoDraft {
     /// The slot's failure if nothing else works.
@@ -656,10 +670,16 @@ impl Generator {
             .recent_titles(keyword.clone(), 10)
             .await
             .unwrap_or_default();
-        match self
-            .rounds(topic, &category, &avoid, job_id, slot, cancel)
-            .await
-        {
+        let context = SlotContext {
+            job_id,
+            slot,
+            topic,
+            category: &category,
+            avoid: &avoid,
+            cancel,
+            deadline: tokio::time::Instant::now() + self.config.post_deadline,
+        };
+        match self.rounds(&context).await {
             Ok(draft) => {
                 self.store_draft(
                     job_id,
@@ -682,26 +702,15 @@ impl Generator {
     /// (kept for review, never thrown away). A round that ends with a provider still available
     /// but failing is tried again after a short pause, so a flaky provider does not strand a
     /// post; when none is available, the slot waits without spending an attempt.
-    async fn rounds(
-        &self,
-        topic: &str,
-        category: &str,
-        avoid: &[String],
-        job_id: &str,
-        slot: u32,
-        cancel: &CancellationToken,
-    ) -> Result<Draft, JobError> {
-        let deadline = tokio::time::Instant::now() + self.config.post_deadline;
+    async fn rounds(&self, context: &SlotContext<'_>) -> Result<Draft, JobError> {
+        let SlotContext {
+            cancel, deadline, ..
+        } = *context;
         let mut weak: Option<Draft> = None;
         let mut failure = JobError::unrecoverable(NO_PROVIDER);
         for round in 0..SLOT_ROUNDS {
             let order = crate::llm::balancer::rank(&self.providers, self.now(), 0.0);
-            let call_failed = match self
-                .try_providers(
-                    &order, topic, category, avoid, job_id, slot, cancel, deadline, &mut weak,
-                )
-                .await
-            {
+            let call_failed = match self.try_providers(context, &order, &mut weak).await {
                 Ok(draft) => return Ok(draft),
                 Err((e, call)) => {
                     failure = e;
@@ -770,19 +779,18 @@ impl Generator {
 
     /// One round over `order`: the first post that passes, or a weak draft kept in `weak` for
     /// another provider to beat, or the failure of the last provider tried.
-    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
     async fn try_providers(
         &self,
+        context: &SlotContext<'_>,
         order: &[usize],
-        topic: &str,
-        category: &str,
-        avoid: &[String],
-        job_id: &str,
-        slot: u32,
-        cancel: &CancellationToken,
-        deadline: tokio::time::Instant,
         weak: &mut Option<Draft>,
     ) -> Result<Draft, (JobError, bool)> {
+        let SlotContext {
+            job_id,
+            slot,
+            deadline,
+            ..
+        } = *context;
         let mut failure = JobError::retryable(
             "every provider is held back by its circuit breaker or rate limit (failing, rate-limited or ejected)",
         );
@@ -808,12 +816,7 @@ impl Generator {
                 ));
                 continue;
             }
-            let draft = match self
-                .draft(
-                    provider, topic, category, avoid, job_id, slot, cancel, deadline,
-                )
-                .await
-            {
+            let draft = match self.draft(context, provider).await {
                 Ok(draft) => draft,
                 Err(no) => {
                     let next = order
@@ -858,18 +861,16 @@ impl Generator {
 
     /// Generates until a post passes the quality gate or the attempts run out, with one
     /// provider. `Err` carries the failure and whether another provider may succeed.
-    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
-    async fn draft(
-        &self,
-        provider: &Guarded,
-        topic: &str,
-        category: &str,
-        avoid: &[String],
-        job_id: &str,
-        slot: u32,
-        cancel: &CancellationToken,
-        deadline: tokio::time::Instant,
-    ) -> Result<Draft, NoDraft> {
+    async fn draft(&self, context: &SlotContext<'_>, provider: &Guarded) -> Result<Draft, NoDraft> {
+        let SlotContext {
+            job_id,
+            slot,
+            topic,
+            category,
+            avoid,
+            cancel,
+            deadline,
+        } = *context;
         // A model that cannot write the configured language writes English (app::open logs
         // that once at start).
         let language = if provider.writes(self.config.language) {
