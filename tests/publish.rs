@@ -538,6 +538,22 @@ async fn wordpress_conforms() {
     fake.set_can_publish(false);
     let e = wordpress(&fake.root, true).check().await.unwrap_err();
     assert!(e.to_string().contains("publish_posts"), "{e}");
+    // With plain permalinks /wp-json/ serves the home page: the check says so, and a publish
+    // creates nothing instead of failing later with "returned no id".
+    fake.set_can_publish(true);
+    fake.set_plain_permalinks(true);
+    let before = fake.posts().len();
+    let e = wordpress(&fake.root, true).check().await.unwrap_err();
+    assert!(
+        matches!(e, PublishError::Unavailable { .. }) && e.to_string().contains("Permalinks"),
+        "{e}"
+    );
+    let e = wordpress(&fake.root, true)
+        .publish(&sample_post(9, "plain"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not the REST API's JSON"), "{e}");
+    assert_eq!(fake.posts().len(), before);
 }
 
 #[tokio::test]

@@ -135,6 +135,16 @@ impl WordPressPublisher {
 
     async fn ok(&self, request: reqwest::RequestBuilder) -> Result<Value, PublishError> {
         match self.call(request).await? {
+            // The REST API always answers JSON; a 2xx without it is a web page: with plain
+            // permalinks WordPress serves its home page at /wp-json/.
+            (200..=299, Value::Null) => Err(PublishError::Unavailable {
+                target: TARGET,
+                message: format!(
+                    "{}/wp-json/ answered with a web page, not the REST API's JSON: choose any \
+                     permalink structure but \"Plain\" (Settings → Permalinks) or check publish.wordpress.url",
+                    self.target.url
+                ),
+            }),
             (200..=299, body) => Ok(body),
             (status, body) => Err(status_error(TARGET, status, &wp_error(&body), FIX)),
         }

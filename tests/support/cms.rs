@@ -62,6 +62,8 @@ struct Inner {
     down: AtomicU32,
     /// Requests answered while down.
     refused: AtomicU32,
+    /// WordPress with plain permalinks: `/wp-json/…` answers the HTML home page.
+    plain_permalinks: AtomicBool,
 }
 
 /// Answers every request with the outage status while one is set, in the engine's error shape.
@@ -70,6 +72,15 @@ async fn outage(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if inner.plain_permalinks.load(Ordering::SeqCst)
+        && request.uri().path().starts_with("/wp-json/")
+    {
+        return (
+            [("content-type", "text/html; charset=UTF-8")],
+            "<!DOCTYPE html><html><head><title>My AI blog</title></head><body>Hello world!</body></html>",
+        )
+            .into_response();
+    }
     let status = inner.down.load(Ordering::SeqCst);
     if status == 0 {
         return next.run(request).await;
@@ -680,6 +691,7 @@ impl FakeCms {
             can_publish: AtomicBool::new(true),
             down: AtomicU32::new(0),
             refused: AtomicU32::new(0),
+            plain_permalinks: AtomicBool::new(false),
         });
         let app = match kind {
             Kind::WordPress => Router::new()
@@ -780,6 +792,11 @@ impl FakeCms {
     /// Ends an outage.
     pub fn up(&self) {
         self.inner.down.store(0, Ordering::SeqCst);
+    }
+
+    /// WordPress: plain permalinks, so `/wp-json/` serves the home page as HTML.
+    pub fn set_plain_permalinks(&self, yes: bool) {
+        self.inner.plain_permalinks.store(yes, Ordering::SeqCst);
     }
 
     /// Requests refused by outages so far.
