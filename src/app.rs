@@ -91,6 +91,34 @@ pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
     Ok(providers)
 }
 
+/// The publishers of every configured target, in a fixed order (Markdown, webhook,
+/// WordPress, Ghost).
+pub fn publishers(config: &Config) -> Vec<Publisher> {
+    let slugs = &config.generation.slugs;
+    config
+        .markdown
+        .clone()
+        .map(|target| {
+            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), target))
+        })
+        .into_iter()
+        .chain(
+            config
+                .webhook
+                .clone()
+                .map(|t| Publisher::Webhook(crate::publish::WebhookPublisher::new(t))),
+        )
+        .chain(config.wordpress.clone().map(|t| {
+            Publisher::WordPress(
+                crate::publish::WordPressPublisher::new(t).with_slugs(slugs.clone()),
+            )
+        }))
+        .chain(config.ghost.clone().map(|t| {
+            Publisher::Ghost(crate::publish::GhostPublisher::new(t).with_slugs(slugs.clone()))
+        }))
+        .collect()
+}
+
 /// Opens the database, store and queue, and builds the job router.
 pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     let db = Db::open(&config.database_path())?;
@@ -123,32 +151,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     if providers.is_empty() {
         tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set");
     }
-    let publishers: Vec<Publisher> = config
-        .markdown
-        .clone()
-        .map(|target| {
-            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), target))
-        })
-        .into_iter()
-        .chain(
-            config
-                .webhook
-                .clone()
-                .map(|t| Publisher::Webhook(crate::publish::WebhookPublisher::new(t))),
-        )
-        .chain(
-            config
-                .wordpress
-                .clone()
-                .map(|t| Publisher::WordPress(crate::publish::WordPressPublisher::new(t))),
-        )
-        .chain(
-            config
-                .ghost
-                .clone()
-                .map(|t| Publisher::Ghost(crate::publish::GhostPublisher::new(t))),
-        )
-        .collect();
+    let publishers = publishers(&config);
     let mut targets = Vec::new();
     for p in &publishers {
         let result = p.check().await.map_err(|e| e.to_string());

@@ -29,6 +29,7 @@ pub mod bench;
 pub mod config;
 pub mod content;
 pub mod db;
+pub mod doctor;
 pub mod jobs;
 pub mod llm;
 pub mod ops;

@@ -86,8 +86,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Report every configuration problem at once; exit 1 if there are errors.
-    Check,
+    /// Report every configuration problem at once and list the providers and publishing
+    /// targets; exit 1 if there are errors.
+    Check {
+        /// Also ask each provider and target whether it answers and accepts its credentials
+        /// (lists models, runs the target's check: nothing is generated or published); exit 1
+        /// if one fails.
+        #[arg(long)]
+        online: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,8 +295,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Config {
-                command: ConfigCommand::Check,
-            } => Ok(config_check(cli.config.as_ref())),
+                command: ConfigCommand::Check { online },
+            } => Ok(config_check(cli.config.as_ref(), online).await),
             Command::Run => run(cli.config.as_ref(), Role::All, None).await,
             Command::Serve => run(cli.config.as_ref(), Role::Serve, None).await,
             Command::Worker { concurrency } => {
@@ -405,7 +412,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn config_check(path: Option<&PathBuf>) -> ExitCode {
+async fn config_check(path: Option<&PathBuf>, online: bool) -> ExitCode {
     match load(path) {
         Ok((config, warnings)) => {
             for w in &warnings {
@@ -423,24 +430,24 @@ fn config_check(path: Option<&PathBuf>) -> ExitCode {
             println!("  data dir     {}", config.data_dir.display());
             println!("  content dir  {}", config.content_dir.display());
             println!("  log dir      {}", config.log_dir.display());
-            println!("  language     {}", config.generation.language.code());
+            let g = &config.generation;
+            println!("  language     {}", g.language.code());
             println!(
-                "  provider     {}",
-                match (&config.openai, &config.local) {
-                    (Some(o), _) => format!(
-                        "{} model {}{}",
-                        o.base_url,
-                        o.model,
-                        if config.local.is_some() {
-                            ", local model as fallback"
-                        } else {
-                            ""
-                        }
-                    ),
-                    (None, Some(_)) => "local model (no API provider configured)".to_owned(),
-                    (None, None) => "none (generation fails until one is set)".to_owned(),
-                }
+                "  category     {} (slug {}), Hangul in slugs: {}",
+                g.category,
+                g.slugs.category(&g.category),
+                g.slugs.policy.as_str()
             );
+            let components = blogflow::doctor::components(&config);
+            if !components.iter().any(|c| c.kind == "provider") {
+                println!("  provider     none (generation fails until one is set)");
+            }
+            if !components.iter().any(|c| c.kind == "target") {
+                println!("  target       none (posts are stored, not published)");
+            }
+            for c in &components {
+                println!("  {:<12} {:<10} {}", c.kind, c.name, c.detail);
+            }
             if let Some(local) = &config.local {
                 let spec = blogflow::llm::local::fetch::SMOLLM2;
                 let path = local
@@ -472,6 +479,9 @@ fn config_check(path: Option<&PathBuf>) -> ExitCode {
                     s.name, s.expression, s.action
                 );
             }
+            if online {
+                return online_check(&config).await;
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {
@@ -488,6 +498,26 @@ fn config_check(path: Option<&PathBuf>) -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `config check --online`: each provider and target asked at once, one line each.
+async fn online_check(config: &Config) -> ExitCode {
+    println!("checking every provider and target online (nothing is generated or published)");
+    let checked = blogflow::doctor::check_online(config).await;
+    let failed = checked.iter().filter(|c| c.result.is_err()).count();
+    for c in &checked {
+        match &c.result {
+            Ok(()) => println!("  ok      {} {}", c.component.kind, c.component.name),
+            Err(e) => println!("  FAILED  {} {}: {e}", c.component.kind, c.component.name),
+        }
+    }
+    if failed == 0 {
+        println!("every provider and target answered");
+        ExitCode::SUCCESS
+    } else {
+        println!("{failed} of {} failed", checked.len());
+        ExitCode::FAILURE
     }
 }
 
@@ -769,6 +799,16 @@ async fn posts(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Result<
             for p in parts.store.list_posts(limit).await? {
                 let reason = match p.status {
                     blogflow::store::PostStatus::Held => p.hold_reason.clone().unwrap_or_default(),
+                    // Delivered everywhere, but a target may hold it as a draft or scheduled.
+                    blogflow::store::PostStatus::Published => parts
+                        .store
+                        .publications(&p.id)
+                        .await?
+                        .iter()
+                        .filter(|r| r.state != blogflow::store::PublicationState::Published)
+                        .map(|r| format!("{}: {}", r.target, r.state.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     _ => String::new(),
                 };
                 println!(

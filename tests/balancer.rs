@@ -23,6 +23,7 @@ fn member(fake: &FakeOpenAi, timeout: Duration, breaker: BreakerConfig) -> Guard
         temperature: 0.5,
         max_tokens: 500,
         json_mode: false,
+        format: Default::default(),
         input_price_per_mtok: 1.0,
         output_price_per_mtok: 2.0,
     })

@@ -48,6 +48,7 @@ fn provider_at(kind: Kind, openai_base: &str, root: &str) -> Provider {
                 temperature: 0.5,
                 max_tokens: 1000,
                 json_mode: false,
+                format: Default::default(),
                 input_price_per_mtok: 3.0,
                 output_price_per_mtok: 15.0,
             })
@@ -544,4 +545,40 @@ async fn two_openai_compatible_servers_share_the_posts_under_their_own_names() {
         assert_eq!(breaker_of(&http, &base, name).await["state"], "closed");
     }
     running.shutdown().await;
+}
+
+/// A small model behind an OpenAI-compatible server (llama.cpp, Ollama) cannot write the JSON
+/// post; `format = "steps"` asks it in short plain-text parts, and a post comes out.
+#[tokio::test]
+async fn an_openai_compatible_provider_with_format_steps_is_asked_in_parts() {
+    support::watchdog();
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::Text(
+        "Small models write short answers. They stay on topic when asked one thing at a time, \
+         and each part is checked before the next is asked for."
+            .into(),
+    ));
+    let svc = support::InProcess::start(
+        &fake,
+        &support::test_toml("[providers.openai]\nformat = \"steps\"\n"),
+        &[("BLOGFLOW_LOCAL_MODEL", "off")],
+    )
+    .await;
+    let job = svc.generate(1).await;
+    svc.job_ended(&job, "completed").await;
+    let posts = svc.get("/api/posts").await;
+    assert_eq!(posts["posts"].as_array().unwrap().len(), 1, "{posts}");
+    // Outline, introduction, three sections, conclusion, title: plain-text requests, none of
+    // them asking for the JSON object.
+    let bodies = fake.bodies();
+    assert!(bodies.len() >= 7, "{} requests", bodies.len());
+    for b in &bodies {
+        let text = b.to_string();
+        assert!(
+            !text.contains("seo_keywords"),
+            "a JSON post was asked for: {text}"
+        );
+        assert!(b.get("response_format").is_none(), "{b}");
+    }
+    svc.stop().await;
 }

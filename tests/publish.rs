@@ -13,7 +13,7 @@ use blogflow::publish::{
     Publisher, SeoFields, WebhookPublisher, WebhookTarget, WordPressPublisher, WordPressStatus,
     WordPressTarget,
 };
-use blogflow::store::{Post, PostStatus};
+use blogflow::store::{Post, PostStatus, PublicationState};
 use serde_json::Value;
 use support::cms::{FakeCms, GHOST_KEY, WEBHOOK_SECRET, WP_PASSWORD, WP_USER};
 use support::{AlertReceiver, FakeOpenAi, InProcess};
@@ -412,7 +412,15 @@ async fn conformance(s: Subject) {
             "{name}: {bad} reached the site: {html}"
         );
     }
-    assert!(location.ends_with("/ai-agents/"), "{name}: {location}");
+    assert!(
+        location.location.ends_with("/ai-agents/"),
+        "{name}: {location:?}"
+    );
+    assert_eq!(
+        location.state,
+        blogflow::store::PublicationState::Published,
+        "{name}"
+    );
 
     // The ledger write was lost: publishing again finds the post, creates nothing.
     let again = good.publish(&first).await.unwrap();
@@ -460,7 +468,10 @@ async fn conformance(s: Subject) {
             .await
             .unwrap_or_else(|e| panic!("{name}: 409 is delivered: {e}"));
     } else {
-        assert!(location.ends_with("/two-2/"), "{name}: {location}");
+        assert!(
+            location.location.ends_with("/two-2/"),
+            "{name}: {location:?}"
+        );
     }
     let foreign: Vec<Value> = s
         .fake
@@ -538,22 +549,27 @@ async fn wordpress_conforms() {
     fake.set_can_publish(false);
     let e = wordpress(&fake.root, true).check().await.unwrap_err();
     assert!(e.to_string().contains("publish_posts"), "{e}");
-    // With plain permalinks /wp-json/ serves the home page: the check says so, and a publish
-    // creates nothing instead of failing later with "returned no id".
+    // With plain permalinks /wp-json/ serves the home page: the API is found under
+    // `?rest_route=` and the post is published there.
     fake.set_can_publish(true);
     fake.set_plain_permalinks(true);
     let before = fake.posts().len();
-    let e = wordpress(&fake.root, true).check().await.unwrap_err();
-    assert!(
-        matches!(e, PublishError::Unavailable { .. }) && e.to_string().contains("Permalinks"),
-        "{e}"
-    );
-    let e = wordpress(&fake.root, true)
-        .publish(&sample_post(9, "plain"))
+    let plain = wordpress(&fake.root, true);
+    plain.check().await.unwrap();
+    let delivered = plain.publish(&sample_post(9, "plain")).await.unwrap();
+    assert!(delivered.location.ends_with("/plain/"), "{delivered:?}");
+    assert_eq!(fake.posts().len(), before + 1);
+    // A site that answers neither as WordPress does is refused at the check, naming both.
+    let e = wordpress(&format!("{}/blog", fake.root), true)
+        .check()
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("not the REST API's JSON"), "{e}");
-    assert_eq!(fake.posts().len(), before);
+    assert!(
+        matches!(e, PublishError::Unavailable { .. })
+            && e.to_string().contains("no WordPress REST API")
+            && e.to_string().contains("publish.wordpress.url"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -575,7 +591,14 @@ async fn ghost_conforms() {
         .iter()
         .map(|t| t["visibility"].as_str().unwrap())
         .collect();
-    assert_eq!(tags, ["public", "public", "internal"], "{first:#}");
+    // The category first, as Ghost's primary tag, with its slug; then the tags and the marker.
+    assert_eq!(
+        tags,
+        ["public", "public", "public", "internal"],
+        "{first:#}"
+    );
+    assert_eq!(first["tags"][0]["name"], "AI & ML");
+    assert_eq!(first["tags"][0]["slug"], "ai-ml");
 }
 
 #[tokio::test]
@@ -814,4 +837,62 @@ async fn mdx_posts_compile_with_the_real_mdx_compiler_whatever_the_body() {
         code.contains("config = {\"temperature\": 0.2}\nif x < 100") && code.contains("`{code}`"),
         "code stays literal: {code}"
     );
+}
+
+#[tokio::test]
+async fn drafts_and_scheduled_posts_are_recorded_as_such_with_a_url_that_opens_them() {
+    let ghost_site = FakeCms::ghost().await;
+    let wp_site = FakeCms::wordpress().await;
+    let ghost_as = |status| {
+        Publisher::Ghost(GhostPublisher::new(GhostTarget {
+            url: ghost_site.root.clone(),
+            admin_key: Secret::new(GHOST_KEY),
+            status,
+            future_delay: Duration::from_secs(3600),
+            timeout: TIMEOUT,
+        }))
+    };
+    let draft = ghost_as(GhostStatus::Draft)
+        .publish(&sample_post(1, "draft"))
+        .await
+        .unwrap();
+    assert_eq!(draft.state, PublicationState::Draft);
+    let uuid = ghost_site.posts()[0]["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(draft.location, format!("{}/p/{uuid}/", ghost_site.root));
+    // Found again after a lost answer: the same preview URL, not a bare `/p/`.
+    let again = ghost_as(GhostStatus::Draft)
+        .publish(&sample_post(1, "draft"))
+        .await
+        .unwrap();
+    assert_eq!(again, draft);
+    assert_eq!(ghost_site.posts().len(), 1);
+    let scheduled = ghost_as(GhostStatus::Scheduled)
+        .publish(&sample_post(2, "later"))
+        .await
+        .unwrap();
+    assert_eq!(scheduled.state, PublicationState::Scheduled);
+
+    for (status, state) in [
+        (WordPressStatus::Draft, PublicationState::Draft),
+        (WordPressStatus::Future, PublicationState::Scheduled),
+        (WordPressStatus::Publish, PublicationState::Published),
+    ] {
+        let publisher = Publisher::WordPress(WordPressPublisher::new(WordPressTarget {
+            url: wp_site.root.clone(),
+            user: WP_USER.into(),
+            password: Secret::new(WP_PASSWORD),
+            status,
+            future_delay: Duration::from_secs(3600),
+            seo: SeoFields::default(),
+            timeout: TIMEOUT,
+        }));
+        let post = sample_post(10 + state as usize, &format!("wp-{}", state.as_str()));
+        let first = publisher.publish(&post).await.unwrap();
+        assert_eq!(first.state, state, "{status:?}");
+        assert_eq!(
+            publisher.publish(&post).await.unwrap(),
+            first,
+            "found again"
+        );
+    }
 }

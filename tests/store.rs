@@ -8,7 +8,8 @@ use blogflow::content::parse::GeneratedPost;
 use blogflow::content::quality::QualityReport;
 use blogflow::db::{Db, now_ms};
 use blogflow::store::{
-    DailyCap, InFlight, NewPost, PostStatus, RunOutcome, RunStatus, Store, StoreError,
+    DailyCap, InFlight, NewPost, PostStatus, PublicationState, RunOutcome, RunStatus, Store,
+    StoreError,
 };
 use blogflow::topics::feed::FeedItem;
 
@@ -221,23 +222,47 @@ async fn the_publication_ledger_keeps_the_first_record(store: Store) {
             .is_none()
     );
     store
-        .record_publication(&p.id, "markdown", "content/p.md")
+        .record_publication(
+            &p.id,
+            "markdown",
+            "content/p.md",
+            PublicationState::Published,
+        )
         .await
         .unwrap();
     store
-        .record_publication(&p.id, "markdown", "content/other.md")
+        .record_publication(
+            &p.id,
+            "markdown",
+            "content/other.md",
+            PublicationState::Draft,
+        )
         .await
         .unwrap();
     store
-        .record_publication(&p.id, "ghost", "https://blog/p/")
+        .record_publication(
+            &p.id,
+            "ghost",
+            "https://blog/p/0a1b/",
+            PublicationState::Draft,
+        )
         .await
         .unwrap();
     let md = store.publication(&p.id, "markdown").await.unwrap().unwrap();
-    assert_eq!(md.location, "content/p.md");
+    assert_eq!(
+        (md.location.as_str(), md.state),
+        ("content/p.md", PublicationState::Published),
+        "the first row stays"
+    );
     let all = store.publications(&p.id).await.unwrap();
     assert_eq!(
-        all.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(),
-        ["ghost", "markdown"]
+        all.iter()
+            .map(|r| (r.target.as_str(), r.state))
+            .collect::<Vec<_>>(),
+        [
+            ("ghost", PublicationState::Draft),
+            ("markdown", PublicationState::Published)
+        ]
     );
     store.mark_published(&p.id).await.unwrap();
     let published = store.get_post(&p.id).await.unwrap().unwrap();

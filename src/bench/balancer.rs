@@ -92,6 +92,7 @@ pub async fn run(upstream: &str, n: usize, c: usize) -> anyhow::Result<()> {
                     temperature: 0.7,
                     max_tokens: 16,
                     json_mode: false,
+                    format: Default::default(),
                     input_price_per_mtok: 0.15,
                     output_price_per_mtok: 0.6,
                 })

@@ -5,6 +5,7 @@
 //! naming the setting by its env var or TOML path, so an operator fixes them in one pass.
 
 mod env;
+mod language;
 mod raw;
 mod secret;
 mod validate;
@@ -14,33 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use env::Env;
+pub use language::{Category, Language};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use validate::default_schedules;
 use validate::error;
 
 use crate::queue::Retention;
-
-/// Language the posts are written in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    /// English.
-    #[default]
-    En,
-    /// Korean.
-    Ko,
-}
-
-impl Language {
-    /// ISO 639-1 code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Ko => "ko",
-        }
-    }
-}
 
 /// Front-matter dialect of the Markdown publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +80,35 @@ pub struct OpenAiConfig {
     pub max_tokens: u32,
     /// Ask for a JSON object response.
     pub json_mode: bool,
+    /// How posts are asked for: one JSON object, or step by step for small models.
+    pub format: PostFormat,
     /// USD per million input tokens.
     pub input_price_per_mtok: f64,
     /// USD per million output tokens.
     pub output_price_per_mtok: f64,
+}
+
+/// How a provider is asked for a post.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PostFormat {
+    /// One JSON object with every field (title, slug, tags, SEO, body): one call per post.
+    #[default]
+    Json,
+    /// Outline, introduction, sections, conclusion and title as short plain-text answers,
+    /// assembled here: for small models (a few billion parameters or less) that cannot be
+    /// trusted to produce the JSON object.
+    Steps,
+}
+
+impl PostFormat {
+    /// Parses `json` or `steps`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "json" => Some(PostFormat::Json),
+            "steps" => Some(PostFormat::Steps),
+            _ => None,
+        }
+    }
 }
 
 /// An API provider with a key (Anthropic, Gemini).
@@ -157,8 +163,10 @@ pub struct GenerationConfig {
     pub language: Language,
     /// Keywords to write about (rotated, least recently used first).
     pub keywords: Vec<String>,
-    /// Category of scheduled posts.
+    /// Category of scheduled posts, by its display name (`AI Trends`, `AI 트렌드`).
     pub category: String,
+    /// How post and category slugs are made, and the slug of each configured category.
+    pub slugs: Slugs,
     /// Posts generated at once within one job.
     pub parallelism: usize,
     /// Largest `count` one request may ask for.
@@ -199,6 +207,34 @@ pub struct GenerationConfig {
     pub first_token_timeout: Duration,
     /// Longest silence between two parts of an answer (`providers.stream_idle_timeout_secs`).
     pub stream_idle_timeout: Duration,
+}
+
+/// Post and category slugs: one policy for Hangul, and the slugs the operator chose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Slugs {
+    /// Romanised or kept Hangul (`generation.slug_policy`).
+    pub policy: crate::content::slug::SlugPolicy,
+    /// Configured categories: display name and slug.
+    pub categories: Vec<Category>,
+}
+
+impl Slugs {
+    /// A post's slug from the model's slug or, when that has no letters, its title.
+    pub fn post(&self, slug: &str, title: &str) -> String {
+        match crate::content::slug::make(slug, self.policy) {
+            s if s.is_empty() => crate::content::slug::make(title, self.policy),
+            s => s,
+        }
+    }
+
+    /// The slug of the category named `name`: the configured one, else made by the policy.
+    pub fn category(&self, name: &str) -> String {
+        self.categories
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.slug.clone())
+            .unwrap_or_else(|| crate::content::slug::make(name, self.policy))
+    }
 }
 
 /// Which queue backend runs the jobs.
@@ -385,24 +421,6 @@ impl std::fmt::Display for Problem {
         write!(f, "{sev}: {}: {}", self.setting, self.message)
     }
 }
-
-/// The keywords used when none are configured: the AI-trend beats of the original blog.
-pub const DEFAULT_KEYWORDS: &[&str] = &[
-    "large language models",
-    "AI agents",
-    "open-weight models",
-    "multimodal AI",
-    "AI regulation",
-    "AI in healthcare",
-    "retrieval-augmented generation",
-    "AI chips",
-    "on-device small language models",
-    "AI safety research",
-    "generative video",
-    "AI coding assistants",
-    "reinforcement learning from human feedback",
-    "AI in education",
-];
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone)]
@@ -655,6 +673,112 @@ mod tests {
                 "publish.markdown.fields.blogflow_id",
                 "BLOGFLOW_WORDPRESS_APP_PASSWORD"
             ]
+        );
+    }
+
+    #[test]
+    fn korean_is_a_profile_not_a_translation() {
+        let (en, _) = from(&[], "").unwrap();
+        assert_eq!(en.generation.category, "AI Trends");
+        assert!(en.generation.keywords.iter().any(|k| k == "AI agents"));
+        let (ko, _) = from(&[("BLOGFLOW_LANGUAGE", "ko")], "").unwrap();
+        let g = &ko.generation;
+        assert_eq!(g.category, "AI 트렌드");
+        assert_eq!(g.slugs.category(&g.category), "ai-trends");
+        assert_eq!(g.slugs.policy, crate::content::slug::SlugPolicy::Romanize);
+        let hangul = |s: &str| s.chars().any(|c| ('가'..='힣').contains(&c));
+        assert!(
+            g.keywords.len() >= 10 && g.keywords.iter().all(|k| hangul(k)),
+            "{:?}",
+            g.keywords
+        );
+        // A post slug follows the policy: romanised by default, kept on request.
+        assert_eq!(g.slugs.post("AI 규제", "x"), "ai-gyuje");
+        let (kept, _) = from(
+            &[
+                ("BLOGFLOW_LANGUAGE", "ko"),
+                ("BLOGFLOW_SLUG_POLICY", "keep"),
+            ],
+            "[generation]\ncategory = \"머신러닝 소식\"\n",
+        )
+        .unwrap();
+        let g = &kept.generation;
+        assert_eq!(g.category, "머신러닝 소식");
+        assert_eq!(g.slugs.category(&g.category), "머신러닝-소식");
+        assert_eq!(g.slugs.post("", "AI 규제의 미래"), "ai-규제의-미래");
+        let (chosen, _) = from(
+            &[],
+            "[generation]\ncategory = \"머신러닝 소식\"\ncategory_slug = \"ml-news\"\n",
+        )
+        .unwrap();
+        assert_eq!(chosen.generation.slugs.category("머신러닝 소식"), "ml-news");
+        let problems = from(
+            &[("BLOGFLOW_SLUG_POLICY", "latin")],
+            "[generation]\ncategory_slug = \"ML News\"\n",
+        )
+        .unwrap_err();
+        let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            settings,
+            ["BLOGFLOW_SLUG_POLICY", "generation.category_slug"]
+        );
+        assert!(
+            problems[1].message.contains("\"ml-news\""),
+            "{}",
+            problems[1]
+        );
+    }
+
+    #[test]
+    fn a_provider_chooses_its_format_and_a_site_its_plain_http() {
+        let (c, _) = from(
+            &[("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")],
+            "[providers.openai]\nformat = \"steps\"\n[[providers.compatible]]\nname = \"ollama\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"qwen2.5:0.5b\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.openai.unwrap().format, PostFormat::Steps);
+        assert_eq!(c.compatible[0].1.format, PostFormat::Json);
+        let problems = from(
+            &[],
+            "[[providers.compatible]]\nname = \"ollama\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"m\"\nformat = \"xml\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].setting, "providers.compatible[0].format");
+        assert!(problems[0].message.contains("steps"));
+        // allow_http from the environment, for WordPress and Ghost alike; a plain-permalink
+        // address is taken as its site root.
+        let (c, _) = from(
+            &[
+                (
+                    "BLOGFLOW_WORDPRESS_URL",
+                    "http://127.0.0.1:8081/?rest_route=/wp/v2",
+                ),
+                ("BLOGFLOW_WORDPRESS_ALLOW_HTTP", "true"),
+                ("BLOGFLOW_WORDPRESS_USER", "admin"),
+                ("BLOGFLOW_WORDPRESS_APP_PASSWORD", "abcd efgh ijkl mnop"),
+                ("BLOGFLOW_GHOST_URL", "http://localhost:2368"),
+                ("BLOGFLOW_GHOST_ALLOW_HTTP", "1"),
+                ("BLOGFLOW_GHOST_ADMIN_KEY", "6489f1c2a3:0a0bff"),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.wordpress.unwrap().url, "http://127.0.0.1:8081");
+        assert_eq!(c.ghost.unwrap().url, "http://localhost:2368");
+        let problems = from(
+            &[
+                ("BLOGFLOW_GHOST_URL", "http://localhost:2368"),
+                ("BLOGFLOW_GHOST_ADMIN_KEY", "6489f1c2a3:0a0bff"),
+            ],
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            problems[0]
+                .message
+                .contains("BLOGFLOW_GHOST_ALLOW_HTTP=true"),
+            "{}",
+            problems[0]
         );
     }
 

@@ -77,8 +77,12 @@ pub struct RawGeneration {
     pub language: Option<String>,
     /// Topics to write about when no manual topic is queued.
     pub keywords: Option<Vec<String>>,
-    /// Category of scheduled posts.
+    /// Category of scheduled posts, by the name readers see (default: the language's).
     pub category: Option<String>,
+    /// The category's URL slug (default: made from the name by `slug_policy`).
+    pub category_slug: Option<String>,
+    /// `romanize` (default) or `keep`: what slugs do with Hangul (`BLOGFLOW_SLUG_POLICY`).
+    pub slug_policy: Option<String>,
     /// Posts generated at once within one job.
     pub parallelism: Option<usize>,
     /// Largest `count` one request may ask for.
@@ -151,6 +155,8 @@ pub struct RawCompatible {
     pub max_tokens: Option<u32>,
     /// Ask for a JSON object.
     pub json_mode: Option<bool>,
+    /// `json` (default) or `steps` (small models: the post is asked for in short parts).
+    pub format: Option<String>,
     /// USD per million input tokens.
     pub input_price_per_mtok: Option<f64>,
     /// USD per million output tokens.
@@ -239,6 +245,8 @@ pub struct RawOpenAi {
     pub max_tokens: Option<u32>,
     /// Ask for `response_format: json_object` (OpenAI, vLLM and llama.cpp support it).
     pub json_mode: Option<bool>,
+    /// `json` (default) or `steps` (small models: the post is asked for in short parts).
+    pub format: Option<String>,
     /// USD per million input tokens, for cost tracking.
     pub input_price_per_mtok: Option<f64>,
     /// USD per million output tokens.

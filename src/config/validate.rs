@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use super::raw::{self, RawConfig};
 use super::{
-    Config, DEFAULT_KEYWORDS, Env, GenerationConfig, Language, LoggingConfig, OpenAiConfig,
+    Category, Config, Env, GenerationConfig, Language, LoggingConfig, OpenAiConfig, PostFormat,
     Problem, ProviderBalance, QueueBackendConfig, QueueConfig, RedisConfig, Schedule,
-    ScheduleAction, Secret, Severity,
+    ScheduleAction, Secret, Severity, Slugs,
 };
+use crate::content::slug::{self, SlugPolicy};
 use crate::queue::Retention;
 
 mod ops;
@@ -380,6 +381,11 @@ fn openai_config(c: &mut Check, env: &Env, raw: Option<raw::RawOpenAi>) -> Optio
         temperature: t.temperature,
         max_tokens: t.max_tokens,
         json_mode: raw.json_mode.unwrap_or(false),
+        format: post_format(
+            c,
+            "providers.openai.format",
+            env.get("OPENAI_FORMAT").or(raw.format.as_deref()),
+        ),
         input_price_per_mtok: t.input_price,
         output_price_per_mtok: t.output_price,
     })
@@ -577,16 +583,34 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
         .map(str::to_owned)
         .or(raw.language)
         .as_deref()
+        .map(str::trim)
     {
-        None | Some("en") => Language::En,
-        Some("ko") => Language::Ko,
-        Some(other) => {
+        None => Language::En,
+        Some(code) => Language::parse(code).unwrap_or_else(|| {
             c.problems.push(error(
                 "BLOGFLOW_LANGUAGE",
-                format!("{other:?} is not supported: use en or ko"),
+                format!("{code:?} is not supported: use en or ko"),
             ));
             Language::En
-        }
+        }),
+    };
+    let policy = match env
+        .get("BLOGFLOW_SLUG_POLICY")
+        .map(str::to_owned)
+        .or(raw.slug_policy)
+        .as_deref()
+        .map(str::trim)
+    {
+        None => SlugPolicy::default(),
+        Some(word) => SlugPolicy::parse(word).unwrap_or_else(|| {
+            c.problems.push(error(
+                "BLOGFLOW_SLUG_POLICY",
+                format!(
+                    "{word:?} is not a slug policy: use romanize (Hangul in Latin letters) or keep"
+                ),
+            ));
+            SlugPolicy::default()
+        }),
     };
     let keywords: Vec<String> = match raw.keywords {
         Some(k) => k
@@ -594,7 +618,11 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect(),
-        None => DEFAULT_KEYWORDS.iter().map(|s| s.to_string()).collect(),
+        None => language
+            .default_keywords()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     if keywords.is_empty() {
         c.problems.push(error(
@@ -602,18 +630,41 @@ fn generation_config(c: &mut Check, env: &Env, raw: raw::RawGeneration) -> Gener
             "is empty: list at least one keyword (or remove it for the defaults)",
         ));
     }
-    let category = raw.category.unwrap_or_else(|| "ai-trends".into());
-    if crate::content::slug::slugify(&category).is_empty() {
+    let category = match raw.category.map(|name| name.trim().to_owned()) {
+        None => language.default_category(),
+        Some(name) => Category {
+            slug: slug::make(&name, policy),
+            name,
+        },
+    };
+    let category = match raw.category_slug {
+        None => category,
+        Some(given) => {
+            let slug = slug::slugify(&given);
+            if slug != given.trim() {
+                c.problems.push(error(
+                    "generation.category_slug",
+                    format!("{given:?} is not a slug: use lower-case letters, digits and dashes, such as {slug:?}"),
+                ));
+            }
+            Category { slug, ..category }
+        }
+    };
+    if category.slug.is_empty() {
         c.problems.push(error(
             "generation.category",
-            format!("{category:?} has no letters or digits"),
+            format!("{:?} has no letters or digits", category.name),
         ));
     }
     GenerationConfig {
         balance: Default::default(),
         language,
         keywords,
-        category,
+        category: category.name.clone(),
+        slugs: Slugs {
+            policy,
+            categories: vec![category],
+        },
         parallelism: c.range(
             "generation.parallelism",
             raw.parallelism.unwrap_or(5),
@@ -1010,12 +1061,27 @@ fn compatible_configs(
                 temperature: t.temperature,
                 max_tokens: t.max_tokens,
                 json_mode: r.json_mode.unwrap_or(false),
+                format: post_format(c, &at("format"), r.format.as_deref()),
                 input_price_per_mtok: t.input_price,
                 output_price_per_mtok: t.output_price,
             },
         ));
     }
     (out, balance)
+}
+
+/// `format = "json" | "steps"` of an OpenAI-compatible provider (default `json`).
+fn post_format(c: &mut Check, at: &str, text: Option<&str>) -> PostFormat {
+    match text.map(str::trim) {
+        None => PostFormat::Json,
+        Some(t) => PostFormat::parse(t).unwrap_or_else(|| {
+            c.problems.push(error(
+                at,
+                format!("{t:?} is not a format: use \"json\" (one JSON object per post) or \"steps\" (small models)"),
+            ));
+            PostFormat::Json
+        }),
+    }
 }
 
 /// Weight above 0 and no per-minute limit of 0, for the section at `at`.

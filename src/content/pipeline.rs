@@ -1031,8 +1031,25 @@ impl Generator {
         }
     }
 
-    /// One answer from the provider, in the format it can handle.
+    /// One answer from the provider, in the format it can handle, with its slug made by the
+    /// configured policy.
     async fn ask(
+        &self,
+        provider: &Guarded,
+        topic: &str,
+        category: &str,
+        language: Language,
+        avoid: &[String],
+        draft: &mut Draft,
+    ) -> Result<GeneratedPost, Answer> {
+        let mut post = self
+            .ask_in_format(provider, topic, category, language, avoid, draft)
+            .await?;
+        post.slug = self.config.slugs.post(&post.slug, &post.title);
+        Ok(post)
+    }
+
+    async fn ask_in_format(
         &self,
         provider: &Guarded,
         topic: &str,
@@ -1046,7 +1063,7 @@ impl Generator {
                 .ask_in_steps(provider, topic, category, language, draft)
                 .await;
         }
-        let p = prompt::build(topic, category, language, avoid);
+        let p = prompt::build(topic, category, language, self.config.slugs.policy, avoid);
         let response = provider
             .chat_within(
                 &ChatRequest {

@@ -4,6 +4,7 @@
 //! [`super::parse`] checks it. Titles already written on the same keyword are listed so that
 //! the model picks a new angle instead of repeating itself.
 
+use super::slug::SlugPolicy;
 use crate::config::Language;
 
 /// System and user message of one generation.
@@ -21,7 +22,7 @@ const FORMAT_EN: &str = r#"Answer with one JSON object and nothing else, with ex
  "seo_keywords": [3-8 strings], "body": string (Markdown)}"#;
 
 const FORMAT_KO: &str = r#"다른 말 없이 JSON 객체 하나로만 답하세요. 키는 정확히 다음과 같습니다:
-{"title": 문자열, "slug": 문자열 (영어 소문자 단어를 대시로 연결), "summary": 문자열 (1~2문장),
+{"title": 문자열, "slug": 문자열 (SLUG_RULE), "summary": 문자열 (1~2문장),
  "tags": [문자열 3~6개], "seo_title": 문자열 (60자 이내), "seo_description": 문자열 (80~150자),
  "seo_keywords": [문자열 3~8개], "body": 문자열 (Markdown)}"#;
 
@@ -37,8 +38,23 @@ pub fn sanitize(text: &str) -> String {
         .collect()
 }
 
+/// How the Korean prompt asks for the slug: in English words when Hangul would be romanised
+/// (a romanised Korean title reads worse than a translated one), in Korean when it is kept.
+fn slug_rule_ko(policy: SlugPolicy) -> &'static str {
+    match policy {
+        SlugPolicy::Romanize => "제목의 핵심을 영어 소문자 단어로 옮겨 대시로 연결",
+        SlugPolicy::Keep => "제목의 핵심 단어를 한국어 그대로 대시로 연결",
+    }
+}
+
 /// Builds the prompt for one post.
-pub fn build(topic: &str, category: &str, language: Language, avoid_titles: &[String]) -> Prompt {
+pub fn build(
+    topic: &str,
+    category: &str,
+    language: Language,
+    slugs: SlugPolicy,
+    avoid_titles: &[String],
+) -> Prompt {
     let topic = sanitize(topic);
     let category = sanitize(category);
     let avoid: Vec<String> = avoid_titles
@@ -71,7 +87,8 @@ pub fn build(topic: &str, category: &str, language: Language, avoid_titles: &[St
         Language::Ko => Prompt {
             system: format!(
                 "당신은 인공지능 트렌드를 다루는 블로그의 편집자입니다. 실무자를 위해 정확하고 구체적이며 \
-                 구조가 잘 잡힌 글을 한국어로 씁니다. {FORMAT_KO}"
+                 구조가 잘 잡힌 글을 한국어로 씁니다. {}",
+                FORMAT_KO.replace("SLUG_RULE", slug_rule_ko(slugs))
             ),
             user: {
                 let mut u = format!(
@@ -109,6 +126,7 @@ mod tests {
             "AI agents",
             "ai-trends",
             Language::En,
+            SlugPolicy::Romanize,
             &["Agents in 2026".into()],
         );
         assert!(
@@ -117,11 +135,21 @@ mod tests {
                 && p.user.contains("- Agents in 2026")
         );
         assert!(p.system.contains("\"seo_keywords\""));
-        let ko = build("AI 규제", "ai-trends", Language::Ko, &[]);
+        let ko = build(
+            "AI 규제",
+            "AI 트렌드",
+            Language::Ko,
+            SlugPolicy::Romanize,
+            &[],
+        );
         assert!(
             ko.system.contains("한국어")
                 && ko.user.contains("AI 규제")
+                && ko.user.contains("\"AI 트렌드\" 카테고리")
                 && !ko.user.contains("이미 있습니다")
         );
+        assert!(ko.system.contains("영어 소문자") && !ko.system.contains("SLUG_RULE"));
+        let kept = build("AI 규제", "AI 트렌드", Language::Ko, SlugPolicy::Keep, &[]);
+        assert!(kept.system.contains("한국어 그대로"), "{}", kept.system);
     }
 }

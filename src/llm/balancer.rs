@@ -221,6 +221,7 @@ mod tests {
             temperature: 0.5,
             max_tokens: 100,
             json_mode: false,
+            format: Default::default(),
             input_price_per_mtok: 0.0,
             output_price_per_mtok: 0.0,
         })

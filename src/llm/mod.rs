@@ -185,7 +185,8 @@ impl Provider {
     /// to produce the structured JSON post).
     pub fn needs_simple_format(&self) -> bool {
         match self {
-            Provider::OpenAi(_) | Provider::Anthropic(_) | Provider::Gemini(_) => false,
+            Provider::OpenAi(p) => p.format() == crate::config::PostFormat::Steps,
+            Provider::Anthropic(_) | Provider::Gemini(_) => false,
             Provider::Local(_) => true,
         }
     }

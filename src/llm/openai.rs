@@ -78,7 +78,12 @@ impl OpenAiProvider {
         &self.endpoint.name
     }
 
-    /// Model name.
+    /// How posts are asked for (`format`).
+    pub fn format(&self) -> crate::config::PostFormat {
+        self.config.format
+    }
+
+    /// The model's name.
     pub fn model(&self) -> &str {
         &self.config.model
     }

@@ -14,9 +14,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{PublishError, http_client, status_error, transport_error};
-use crate::config::Secret;
+use super::{Delivered, PublishError, http_client, status_error, transport_error};
+use crate::config::{Secret, Slugs};
 use crate::store::Post;
+use crate::store::PublicationState;
 
 const TARGET: &str = "ghost";
 const FIX: &str = "publish.ghost (url) and BLOGFLOW_GHOST_ADMIN_KEY";
@@ -122,6 +123,7 @@ pub struct GhostPublisher {
     http: reqwest::Client,
     target: GhostTarget,
     key: SigningKey,
+    slugs: Slugs,
 }
 
 impl GhostPublisher {
@@ -131,7 +133,14 @@ impl GhostPublisher {
             http: http_client(target.timeout),
             key: SigningKey(parse_admin_key(target.admin_key.expose())),
             target,
+            slugs: Slugs::default(),
         }
+    }
+
+    /// Tag slugs made by `slugs` (the generation settings' policy and category slugs).
+    pub fn with_slugs(mut self, slugs: Slugs) -> Self {
+        self.slugs = slugs;
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -158,26 +167,37 @@ impl GhostPublisher {
         }
     }
 
-    /// The post's URL if Ghost already holds it (any status).
-    pub async fn find(&self, post_id: &str) -> Result<Option<String>, PublishError> {
+    /// The post's URL and state if Ghost already holds it (any status). The `uuid` is asked
+    /// for too: Ghost builds a draft's preview URL (`/p/<uuid>/`) from it and answers a bare
+    /// `/p/` without it.
+    pub async fn find(&self, post_id: &str) -> Result<Option<Delivered>, PublishError> {
         let tag_slug = format!("hash-blogflow-{post_id}");
         let found = self
             .ok(self.http.get(self.url("posts/")).query(&[
                 ("filter", format!("tag:{tag_slug}").as_str()),
-                ("fields", "id,url,slug"),
+                ("fields", "id,uuid,url,slug,status"),
                 ("limit", "1"),
             ]))
             .await?;
         Ok(found["posts"]
             .as_array()
             .and_then(|p| p.first())
-            .map(location))
+            .map(delivered))
     }
 
     /// The JSON body of `POST /posts/?source=html`.
     pub fn payload(&self, post: &Post) -> Value {
         let c = &post.content;
-        let mut tags: Vec<Value> = c.tags.iter().map(|t| json!({ "name": t })).collect();
+        // The category first: Ghost makes the first tag the primary tag, which themes show
+        // as the post's section.
+        let mut tags =
+            vec![json!({ "name": post.category, "slug": self.slugs.category(&post.category) })];
+        tags.extend(
+            c.tags
+                .iter()
+                .filter(|t| !t.eq_ignore_ascii_case(&post.category))
+                .map(|t| json!({ "name": t, "slug": crate::content::slug::make(t, self.slugs.policy) })),
+        );
         tags.push(json!({ "name": marker_tag(&post.id) }));
         let mut p = json!({
             "title": truncate(&c.title, 255),
@@ -203,10 +223,10 @@ impl GhostPublisher {
         json!({ "posts": [p] })
     }
 
-    /// Creates the post unless Ghost already holds it; returns its URL.
-    pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
-        if let Some(url) = self.find(&post.id).await? {
-            return Ok(url);
+    /// Creates the post unless Ghost already holds it; returns its URL and state.
+    pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
+        if let Some(found) = self.find(&post.id).await? {
+            return Ok(found);
         }
         let created = self
             .ok(self
@@ -218,7 +238,7 @@ impl GhostPublisher {
         created["posts"]
             .as_array()
             .and_then(|p| p.first())
-            .map(location)
+            .map(delivered)
             .ok_or_else(|| PublishError::Target {
                 target: TARGET,
                 message: "Ghost answered without the created post".into(),
@@ -236,11 +256,23 @@ impl GhostPublisher {
     }
 }
 
-fn location(p: &Value) -> String {
-    p["url"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("ghost:{}", p["id"].as_str().unwrap_or_default()))
+/// URL and state of a post as Ghost answers it. A draft's URL is its preview, `/p/<uuid>/`;
+/// a bare `/p/` (an answer without the uuid) is completed from the uuid or replaced by the id.
+fn delivered(p: &Value) -> Delivered {
+    let id = p["id"].as_str().unwrap_or_default();
+    let location = match (p["url"].as_str(), p["uuid"].as_str()) {
+        (Some(url), Some(uuid)) if url.ends_with("/p/") => format!("{url}{uuid}/"),
+        (Some(url), _) if !url.ends_with("/p/") => url.to_owned(),
+        _ => format!("ghost:{id}"),
+    };
+    Delivered {
+        location,
+        state: match p["status"].as_str() {
+            Some("published") => PublicationState::Published,
+            Some("scheduled") => PublicationState::Scheduled,
+            _ => PublicationState::Draft,
+        },
+    }
 }
 
 #[cfg(test)]

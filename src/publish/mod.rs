@@ -20,7 +20,26 @@ pub use webhook::{WebhookPublisher, WebhookTarget};
 pub use wordpress::{SeoFields, WordPressPublisher, WordPressStatus, WordPressTarget};
 
 use crate::queue::{AddOutcome, JobError, JobState, Queue, QueueBackend, names};
-use crate::store::{Post, PostStatus, Publication, Store, StoreError};
+use crate::store::{Post, PostStatus, Publication, PublicationState, Store, StoreError};
+
+/// Where a target holds a post, and as what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// File path or URL.
+    pub location: String,
+    /// Draft, scheduled or published, as the target says.
+    pub state: PublicationState,
+}
+
+impl Delivered {
+    /// A post readers can see at `location` (files and webhooks are delivered when written).
+    pub fn published(location: String) -> Self {
+        Self {
+            location,
+            state: PublicationState::Published,
+        }
+    }
+}
 
 /// Errors while publishing.
 #[derive(Debug, thiserror::Error)]
@@ -119,12 +138,12 @@ impl Publisher {
         }
     }
 
-    /// Delivers the post and returns where it is. Delivering a post the target already holds
-    /// returns its location without a second copy.
-    pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+    /// Delivers the post and returns where it is and as what. Delivering a post the target
+    /// already holds returns that without a second copy.
+    pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
         match self {
-            Publisher::Markdown(p) => p.publish(post).await,
-            Publisher::Webhook(p) => p.publish(post).await,
+            Publisher::Markdown(p) => p.publish(post).await.map(Delivered::published),
+            Publisher::Webhook(p) => p.publish(post).await.map(Delivered::published),
             Publisher::WordPress(p) => p.publish(post).await,
             Publisher::Ghost(p) => p.publish(post).await,
         }
@@ -317,9 +336,11 @@ pub async fn publish_post_to(
             continue;
         }
         match publisher.publish(&post).await {
-            Ok(location) => {
-                store.record_publication(post_id, target, &location).await?;
-                tracing::info!(post_id, target, %location, title = %post.content.title, "post published");
+            Ok(Delivered { location, state }) => {
+                store
+                    .record_publication(post_id, target, &location, state)
+                    .await?;
+                tracing::info!(post_id, target, %location, state = state.as_str(), title = %post.content.title, "post published");
                 delivered.push(target);
             }
             Err(e @ (PublishError::Target { .. } | PublishError::Unavailable { .. })) => {

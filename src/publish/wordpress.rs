@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{PublishError, http_client, status_error, transport_error};
-use crate::config::Secret;
+use super::{Delivered, PublishError, http_client, status_error, transport_error};
+use crate::config::{Secret, Slugs};
 use crate::store::Post;
+use crate::store::PublicationState;
 
 const TARGET: &str = "wordpress";
 const FIX: &str =
@@ -81,6 +82,20 @@ pub struct WordPressPublisher {
     target: WordPressTarget,
     /// Term ids by (taxonomy, lower-case name), so each tag is resolved once per process.
     terms: Arc<Mutex<HashMap<(&'static str, String), u64>>>,
+    /// How term slugs are made (category slugs as configured).
+    slugs: Slugs,
+    /// Where the REST API answers, once found: `/wp-json/` or, with plain permalinks,
+    /// `/?rest_route=`.
+    root: Arc<tokio::sync::OnceCell<ApiRoot>>,
+}
+
+/// The two addresses of WordPress's REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiRoot {
+    /// `/wp-json/wp/v2/…` (any permalink structure but "Plain").
+    Pretty,
+    /// `/?rest_route=/wp/v2/…` (always works, the only one with plain permalinks).
+    Plain,
 }
 
 /// The marker that identifies a post in WordPress's raw content.
@@ -114,11 +129,72 @@ impl WordPressPublisher {
             http: http_client(target.timeout),
             target,
             terms: Arc::default(),
+            slugs: Slugs::default(),
+            root: Arc::default(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/wp-json/wp/v2/{path}", self.target.url)
+    /// Term slugs made by `slugs` (the generation settings' policy and category slugs).
+    pub fn with_slugs(mut self, slugs: Slugs) -> Self {
+        self.slugs = slugs;
+        self
+    }
+
+    /// The address of `wp/v2/{path}` under the API root, found first if need be.
+    async fn url(&self, path: &str) -> Result<String, PublishError> {
+        Ok(match self.api_root().await? {
+            ApiRoot::Pretty => format!("{}/wp-json/wp/v2/{path}", self.target.url),
+            ApiRoot::Plain => format!("{}/?rest_route=/wp/v2/{path}", self.target.url),
+        })
+    }
+
+    /// Where the REST API answers. A site proves it is WordPress by its API index: a JSON
+    /// object whose `namespaces` list `wp/v2`. `/wp-json/` is tried first; with plain
+    /// permalinks WordPress answers it with its home page, and the API is at `?rest_route=/`.
+    /// Found once per process; a failure is not remembered.
+    pub async fn api_root(&self) -> Result<ApiRoot, PublishError> {
+        self.root
+            .get_or_try_init(|| async {
+                let mut seen = Vec::new();
+                for (root, url) in [
+                    (ApiRoot::Pretty, format!("{}/wp-json/", self.target.url)),
+                    (ApiRoot::Plain, format!("{}/?rest_route=/", self.target.url)),
+                ] {
+                    let response = self
+                        .http
+                        .get(&url)
+                        .header(reqwest::header::ACCEPT, "application/json")
+                        .send()
+                        .await
+                        .map_err(|e| transport_error(TARGET, &e))?;
+                    let status = response.status().as_u16();
+                    if matches!(status, 408 | 429 | 500..=599) {
+                        return Err(status_error(TARGET, status, "", FIX));
+                    }
+                    let index: Value = response.json().await.unwrap_or(Value::Null);
+                    let wordpress = index["namespaces"]
+                        .as_array()
+                        .is_some_and(|n| n.iter().any(|n| n == "wp/v2"));
+                    if wordpress {
+                        if root == ApiRoot::Plain {
+                            tracing::info!(site = %self.target.url, "WordPress has plain permalinks: using ?rest_route=");
+                        }
+                        return Ok(root);
+                    }
+                    seen.push(format!("{url} answered HTTP {status} without the API index"));
+                }
+                Err(PublishError::Unavailable {
+                    target: TARGET,
+                    message: format!(
+                        "no WordPress REST API at {}: {}; check publish.wordpress.url (the site root) \
+                         and that no plugin disables the REST API",
+                        self.target.url,
+                        seen.join(", ")
+                    ),
+                })
+            })
+            .await
+            .copied()
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value), PublishError> {
@@ -135,13 +211,13 @@ impl WordPressPublisher {
 
     async fn ok(&self, request: reqwest::RequestBuilder) -> Result<Value, PublishError> {
         match self.call(request).await? {
-            // The REST API always answers JSON; a 2xx without it is a web page: with plain
-            // permalinks WordPress serves its home page at /wp-json/.
+            // The REST API always answers JSON; a 2xx without it is a web page (a cache or
+            // a security plugin in front of the API).
             (200..=299, Value::Null) => Err(PublishError::Unavailable {
                 target: TARGET,
                 message: format!(
-                    "{}/wp-json/ answered with a web page, not the REST API's JSON: choose any \
-                     permalink structure but \"Plain\" (Settings → Permalinks) or check publish.wordpress.url",
+                    "{} answered with a web page, not the REST API's JSON; check publish.wordpress.url \
+                     and any cache or security plugin in front of /wp-json/",
                     self.target.url
                 ),
             }),
@@ -150,15 +226,15 @@ impl WordPressPublisher {
         }
     }
 
-    /// The post's link if WordPress already holds it (any status).
-    pub async fn find(&self, post_id: &str) -> Result<Option<String>, PublishError> {
+    /// The post's link and state if WordPress already holds it (any status).
+    pub async fn find(&self, post_id: &str) -> Result<Option<Delivered>, PublishError> {
         let marker = marker(post_id);
         let found = self
-            .ok(self.http.get(self.url("posts")).query(&[
+            .ok(self.http.get(self.url("posts").await?).query(&[
                 ("search", marker.as_str()),
                 ("status", "publish,future,draft,pending,private"),
                 ("context", "edit"),
-                ("_fields", "id,link,content"),
+                ("_fields", "id,link,status,content"),
                 ("per_page", "10"),
             ]))
             .await?;
@@ -166,39 +242,51 @@ impl WordPressPublisher {
             p["content"]["raw"]
                 .as_str()
                 .is_some_and(|raw| raw.contains(&marker))
-                .then(|| location(p))
+                .then(|| delivered(p))
         }))
     }
 
-    /// The id of the term `name` in `taxonomy` (`tags` or `categories`), created if missing.
+    /// The id of the term `name` in `taxonomy` (`tags` or `categories`), created if missing
+    /// with the slug the policy makes. An existing term is found by that slug or by its name,
+    /// so a term renamed for display keeps its URL and is not created twice.
     async fn term(&self, taxonomy: &'static str, name: &str) -> Result<u64, PublishError> {
         let key = (taxonomy, name.to_lowercase());
         if let Some(id) = self.terms.lock().expect("term cache").get(&key) {
             return Ok(*id);
         }
-        let listed = self
-            .ok(self.http.get(self.url(taxonomy)).query(&[
-                ("search", name),
-                ("per_page", "100"),
-                ("_fields", "id,name"),
-            ]))
-            .await?;
-        let existing = listed.as_array().into_iter().flatten().find_map(|t| {
-            // WordPress stores names HTML-escaped (`&amp;`).
-            let stored = t["name"].as_str()?.replace("&amp;", "&");
-            stored
-                .eq_ignore_ascii_case(name)
-                .then(|| t["id"].as_u64())
-                .flatten()
-        });
+        let slug = match taxonomy {
+            "categories" => self.slugs.category(name),
+            _ => crate::content::slug::make(name, self.slugs.policy),
+        };
+        let mut existing = None;
+        let by_slug = (!slug.is_empty()).then_some(("slug", slug.as_str()));
+        for query in by_slug.into_iter().chain([("search", name)]) {
+            let listed = self
+                .ok(self.http.get(self.url(taxonomy).await?).query(&[
+                    query,
+                    ("per_page", "100"),
+                    ("_fields", "id,name,slug"),
+                ]))
+                .await?;
+            existing = listed.as_array().into_iter().flatten().find_map(|t| {
+                // WordPress stores names HTML-escaped (`&amp;`).
+                let stored = t["name"].as_str()?.replace("&amp;", "&");
+                (stored.eq_ignore_ascii_case(name) || t["slug"] == slug)
+                    .then(|| t["id"].as_u64())
+                    .flatten()
+            });
+            if existing.is_some() {
+                break;
+            }
+        }
+        let mut term = json!({ "name": name });
+        if !slug.is_empty() {
+            term["slug"] = json!(slug);
+        }
         let id = match existing {
             Some(id) => id,
             None => match self
-                .call(
-                    self.http
-                        .post(self.url(taxonomy))
-                        .json(&json!({ "name": name })),
-                )
+                .call(self.http.post(self.url(taxonomy).await?).json(&term))
                 .await?
             {
                 (200..=299, body) => body["id"]
@@ -255,10 +343,17 @@ impl WordPressPublisher {
         body
     }
 
-    /// Creates the post unless WordPress already holds it; returns its link.
-    pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
-        if let Some(link) = self.find(&post.id).await? {
-            return Ok(link);
+    /// Creates the post unless WordPress already holds it; returns its link and state.
+    pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
+        match self.find(&post.id).await {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            // Not signed in, WordPress refuses the search over drafts with a 400 about
+            // `status` before any 401: the credential check names the real problem.
+            Err(e @ PublishError::Rejected { .. }) => {
+                return Err(self.check().await.err().unwrap_or(e));
+            }
+            Err(e) => return Err(e),
         }
         let mut body = self.payload(post);
         let mut tags = Vec::new();
@@ -268,9 +363,9 @@ impl WordPressPublisher {
         body["tags"] = json!(tags);
         body["categories"] = json!([self.term("categories", &post.category).await?]);
         let created = self
-            .ok(self.http.post(self.url("posts")).json(&body))
+            .ok(self.http.post(self.url("posts").await?).json(&body))
             .await?;
-        Ok(location(&created))
+        Ok(delivered(&created))
     }
 
     /// Startup check: the REST API answers, the credentials are valid and the user may
@@ -279,7 +374,7 @@ impl WordPressPublisher {
         let me = self
             .ok(self
                 .http
-                .get(self.url("users/me"))
+                .get(self.url("users/me").await?)
                 .query(&[("context", "edit")]))
             .await?;
         let caps = &me["capabilities"];
@@ -297,6 +392,19 @@ impl WordPressPublisher {
             });
         }
         Ok(())
+    }
+}
+
+/// Link and state of a post as WordPress answers it (`publish` and `private` are live,
+/// `future` is scheduled, the rest are drafts of some kind).
+fn delivered(p: &Value) -> Delivered {
+    Delivered {
+        location: location(p),
+        state: match p["status"].as_str() {
+            Some("publish" | "private") => PublicationState::Published,
+            Some("future") => PublicationState::Scheduled,
+            _ => PublicationState::Draft,
+        },
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sql::{Backend, Lite, Sql, Value, args};
 
 pub use metrics::ROLLUP_MS;
-pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication};
+pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication, PublicationState};
 pub use topics::{FeedOutcome, FeedState, PoolTopic};
 pub use workers::{InFlight, LOST_AFTER_BEATS, WorkerInfo, host_name, process_identity};
 
@@ -32,10 +32,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_workers.sql"),
     include_str!("migrations/0007_leases.sql"),
     include_str!("migrations/0008_health.sql"),
+    include_str!("migrations/0009_publication_state.sql"),
 ];
 
 /// PostgreSQL starts at the schema SQLite reached in its eight steps.
-const PG_MIGRATIONS: &[&str] = &[include_str!("pg_migrations/0001_init.sql")];
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("pg_migrations/0001_init.sql"),
+    include_str!("pg_migrations/0002_publication_state.sql"),
+];
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -164,6 +164,37 @@ pub struct PostSummary {
     pub hold_reason: Option<String>,
 }
 
+/// What a target holds a post as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationState {
+    /// Saved for an editor; readers cannot see it.
+    Draft,
+    /// Goes live at a set time.
+    Scheduled,
+    /// Readers can see it (for files and webhooks: delivered).
+    Published,
+}
+
+impl PublicationState {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicationState::Draft => "draft",
+            PublicationState::Scheduled => "scheduled",
+            PublicationState::Published => "published",
+        }
+    }
+
+    fn parse(word: &str) -> Self {
+        match word {
+            "draft" => PublicationState::Draft,
+            "scheduled" => PublicationState::Scheduled,
+            _ => PublicationState::Published,
+        }
+    }
+}
+
 /// A ledger row: `target` holds the post at `location`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Publication {
@@ -175,6 +206,8 @@ pub struct Publication {
     pub location: String,
     /// When, ms since epoch.
     pub published_at: i64,
+    /// What the target holds it as.
+    pub state: PublicationState,
 }
 
 const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags, seo_title, \
@@ -264,6 +297,7 @@ fn publication_from_row(r: &Row) -> Result<Publication, DbError> {
         target: r.get(1)?,
         location: r.get(2)?,
         published_at: r.get(3)?,
+        state: PublicationState::parse(&r.get::<String>(4)?),
     })
 }
 
@@ -620,7 +654,7 @@ impl Store {
         let (post_id, target) = (post_id.to_owned(), target.to_owned());
         self.call(move |c| {
             c.query_opt(
-                "SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 AND target = ?2",
+                "SELECT post_id, target, location, published_at, state FROM publications WHERE post_id = ?1 AND target = ?2",
                 args![post_id, target],
             )?
             .as_ref()
@@ -630,20 +664,21 @@ impl Store {
         .await
     }
 
-    /// Records that `target` holds the post. Recording twice keeps the first row.
+    /// Records that `target` holds the post as `state`. Recording twice keeps the first row.
     pub async fn record_publication(
         &self,
         post_id: &str,
         target: &str,
         location: &str,
+        state: PublicationState,
     ) -> Result<(), StoreError> {
         let (post_id, target, location) =
             (post_id.to_owned(), target.to_owned(), location.to_owned());
         self.call(move |c| {
             c.execute(
-                "INSERT INTO publications (post_id, target, location, published_at) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO publications (post_id, target, location, published_at, state) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (post_id, target) DO NOTHING",
-                args![post_id, target, location, now_ms()],
+                args![post_id, target, location, now_ms(), state.as_str()],
             )?;
             Ok(())
         })
@@ -655,7 +690,7 @@ impl Store {
         let post_id = post_id.to_owned();
         self.call(move |c| {
             c.query(
-                "SELECT post_id, target, location, published_at FROM publications WHERE post_id = ?1 ORDER BY target",
+                "SELECT post_id, target, location, published_at, state FROM publications WHERE post_id = ?1 ORDER BY target",
                 args![post_id],
             )?
             .iter()

@@ -41,7 +41,8 @@ enum Kind {
 struct State0 {
     posts: Vec<Value>,
     /// (taxonomy, id, name)
-    terms: Vec<(String, u64, String)>,
+    /// (taxonomy, id, name, slug)
+    terms: Vec<(String, u64, String, String)>,
     next_id: u64,
     /// Statuses answered to the next create requests instead of creating.
     fail_creates: VecDeque<u16>,
@@ -66,6 +67,34 @@ struct Inner {
     plain_permalinks: AtomicBool,
 }
 
+/// Marks a request that came in as `/?rest_route=`, which works whatever the permalinks.
+#[derive(Clone, Copy)]
+struct ViaRestRoute;
+
+/// WordPress serves its API under `/?rest_route=/…` whatever the permalinks: the route is
+/// taken from the query, the other parameters stay. Runs before routing.
+async fn rest_route(
+    State(inner): State<Arc<Inner>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if inner.kind == Kind::WordPress && request.uri().path() == "/" {
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let parsed = reqwest::Url::parse(&format!("http://site/?{query}")).unwrap();
+        let (route, rest): (Vec<_>, Vec<_>) =
+            parsed.query_pairs().partition(|(k, _)| k == "rest_route");
+        if let Some((_, route)) = route.first() {
+            let mut target = reqwest::Url::parse(&format!("http://site/wp-json{route}")).unwrap();
+            target.query_pairs_mut().extend_pairs(rest);
+            let uri = format!("{}?{}", target.path(), target.query().unwrap_or_default());
+            *request.uri_mut() = uri.parse().unwrap();
+            request.extensions_mut().insert(ViaRestRoute);
+            return next.run(request).await;
+        }
+    }
+    next.run(request).await
+}
+
 /// Answers every request with the outage status while one is set, in the engine's error shape.
 async fn outage(
     State(inner): State<Arc<Inner>>,
@@ -74,6 +103,7 @@ async fn outage(
 ) -> Response {
     if inner.plain_permalinks.load(Ordering::SeqCst)
         && request.uri().path().starts_with("/wp-json/")
+        && request.extensions().get::<ViaRestRoute>().is_none()
     {
         return (
             [("content-type", "text/html; charset=UTF-8")],
@@ -231,6 +261,19 @@ impl Inner {
 
 // --- WordPress -------------------------------------------------------------------------------
 
+/// The API index, which names the namespaces the site serves.
+async fn wp_index(s: S) -> Response {
+    s.record("GET", "index");
+    Json(json!({
+        "name": "My AI blog",
+        "url": s.root,
+        "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
+        "authentication": {"application-passwords": {"endpoints": {}}},
+        "routes": {},
+    }))
+    .into_response()
+}
+
 async fn wp_me(s: S, h: HeaderMap) -> Response {
     s.record("GET", "users/me");
     if !s.wp_authorised(&h) {
@@ -339,7 +382,7 @@ async fn wp_create_post(s: S, h: HeaderMap, body: Option<Json<Value>>) -> Respon
                 if !state
                     .terms
                     .iter()
-                    .any(|(t, i, _)| t == taxonomy && Some(*i) == id.as_u64())
+                    .any(|(t, i, _, _)| t == taxonomy && Some(*i) == id.as_u64())
                 {
                     return wp_error(
                         400,
@@ -378,17 +421,23 @@ async fn wp_list_terms(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     s.record("GET", &taxonomy);
+    // WordPress searches names and slugs (LIKE), and filters by exact slug.
     let search = q
         .get("search")
         .map(|t| t.to_lowercase())
         .unwrap_or_default();
+    let by_slug = q.get("slug");
     let state = s.state.lock().unwrap();
     let found: Vec<Value> = state
         .terms
         .iter()
-        .filter(|(t, _, name)| *t == taxonomy && name.to_lowercase().contains(&search))
+        .filter(|(t, _, name, slug)| {
+            *t == taxonomy
+                && (name.to_lowercase().contains(&search) || slug.contains(&search))
+                && by_slug.is_none_or(|s| s == slug)
+        })
         // Stored names are HTML-escaped.
-        .map(|(_, id, name)| json!({"id": id, "name": name.replace('&', "&amp;")}))
+        .map(|(_, id, name, slug)| json!({"id": id, "name": name.replace('&', "&amp;"), "slug": slug}))
         .collect();
     Json(Value::Array(found)).into_response()
 }
@@ -415,10 +464,10 @@ async fn wp_create_term(
         );
     };
     let mut state = s.state.lock().unwrap();
-    if let Some((_, id, _)) = state
+    if let Some((_, id, _, _)) = state
         .terms
         .iter()
-        .find(|(t, _, n)| *t == taxonomy && n.eq_ignore_ascii_case(name))
+        .find(|(t, _, n, _)| *t == taxonomy && n.eq_ignore_ascii_case(name))
     {
         let id = *id;
         return (
@@ -429,8 +478,29 @@ async fn wp_create_term(
     }
     state.next_id += 1;
     let id = state.next_id;
-    state.terms.push((taxonomy, id, name.to_owned()));
-    (StatusCode::CREATED, Json(json!({"id": id, "name": name}))).into_response()
+    // A given slug is kept unless taken; otherwise WordPress derives one from the name.
+    let wanted = b["slug"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| name.to_lowercase().replace(' ', "-"));
+    let mut slug = wanted.clone();
+    let mut n = 1;
+    while state
+        .terms
+        .iter()
+        .any(|(t, _, _, s)| *t == taxonomy && *s == slug)
+    {
+        n += 1;
+        slug = format!("{wanted}-{n}");
+    }
+    state
+        .terms
+        .push((taxonomy, id, name.to_owned(), slug.clone()));
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": id, "name": name, "slug": slug})),
+    )
+        .into_response()
 }
 
 // --- Ghost -----------------------------------------------------------------------------------
@@ -462,6 +532,30 @@ async fn ghost_list_posts(
                 .collect(),
             None => return ghost_error(400, "BadRequestError", "Error parsing filter"),
         },
+    };
+    // `fields` narrows the answer. Ghost computes a draft's URL, `/p/<uuid>/`, from the
+    // fields it loaded: without `uuid` among them it answers a bare `/p/`.
+    let posts: Vec<Value> = match q.get("fields") {
+        None => posts,
+        Some(fields) => {
+            let fields: Vec<&str> = fields.split(',').map(str::trim).collect();
+            posts
+                .into_iter()
+                .map(|p| {
+                    let mut out = serde_json::Map::new();
+                    for f in &fields {
+                        out.insert((*f).to_owned(), p[*f].clone());
+                    }
+                    if fields.contains(&"url")
+                        && p["status"] != "published"
+                        && !fields.contains(&"uuid")
+                    {
+                        out.insert("url".into(), json!(format!("{}/p/", s.root)));
+                    }
+                    Value::Object(out)
+                })
+                .collect()
+        }
     };
     Json(json!({"posts": posts, "meta": {"pagination": {"page": 1, "total": posts.len()}}}))
         .into_response()
@@ -566,13 +660,25 @@ async fn ghost_create_post(
             .map(|t| {
                 let name = t["name"].as_str().or(t.as_str()).unwrap_or_default();
                 let internal = name.starts_with('#');
-                json!({"name": name, "slug": slug_of(name), "visibility": if internal { "internal" } else { "public" }})
+                let slug = t["slug"].as_str().map(str::to_owned).unwrap_or_else(|| slug_of(name));
+                json!({"name": name, "slug": slug, "visibility": if internal { "internal" } else { "public" }})
             })
             .collect();
+        let uuid = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            state.next_id, state.next_id
+        );
+        // Readers see published posts at their slug; the rest have a preview URL.
+        let url = if p["status"] == "published" {
+            format!("{}/{slug}/", s.root)
+        } else {
+            format!("{}/p/{uuid}/", s.root)
+        };
         let post = json!({
             "id": id,
+            "uuid": uuid,
             "slug": slug,
-            "url": format!("{}/{slug}/", s.root),
+            "url": url,
             "title": p["title"],
             "html": html,
             "status": p["status"],
@@ -695,6 +801,7 @@ impl FakeCms {
         });
         let app = match kind {
             Kind::WordPress => Router::new()
+                .route("/wp-json/", get(wp_index))
                 .route("/wp-json/wp/v2/users/me", get(wp_me))
                 .route(
                     "/wp-json/wp/v2/posts",
@@ -724,7 +831,18 @@ impl FakeCms {
         }
         .layer(axum::middleware::from_fn_with_state(inner.clone(), outage))
         .with_state(inner.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let app = tower_layer::Layer::layer(
+            &axum::middleware::from_fn_with_state(inner.clone(), rest_route),
+            app,
+        );
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            )
+            .await
+            .unwrap()
+        });
         Self { inner, root }
     }
 
@@ -754,8 +872,19 @@ impl FakeCms {
         state
             .terms
             .iter()
-            .filter(|(t, _, _)| t == taxonomy)
-            .map(|(_, _, n)| n.clone())
+            .filter(|(t, _, _, _)| t == taxonomy)
+            .map(|(_, _, n, _)| n.clone())
+            .collect()
+    }
+
+    /// Terms (`tags`, `categories`) as (name, slug).
+    pub fn term_slugs(&self, taxonomy: &str) -> Vec<(String, String)> {
+        let state = self.inner.state.lock().unwrap();
+        state
+            .terms
+            .iter()
+            .filter(|(t, _, _, _)| t == taxonomy)
+            .map(|(_, _, n, s)| (n.clone(), s.clone()))
             .collect()
     }
 

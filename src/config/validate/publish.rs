@@ -85,7 +85,14 @@ fn site_url(
         None => (file?, setting),
     };
     match reqwest::Url::parse(&url) {
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && allow_http) => {
+        Ok(mut u) if u.scheme() == "https" || (u.scheme() == "http" && allow_http) => {
+            // A WordPress address copied with plain permalinks (`/?rest_route=/wp/v2`) names
+            // its site: the publisher finds the API under either form by itself.
+            if var == "BLOGFLOW_WORDPRESS_URL"
+                && u.query().is_some_and(|q| q.starts_with("rest_route="))
+            {
+                u.set_query(None);
+            }
             if u.query().is_some() || !u.username().is_empty() {
                 c.problems.push(error(
                     name,
@@ -93,14 +100,15 @@ fn site_url(
                 ));
                 return None;
             }
-            Some(url.trim_end_matches('/').to_owned())
+            Some(u.as_str().trim_end_matches('/').to_owned())
         }
         Ok(u) if u.scheme() == "http" => {
             c.problems.push(error(
                 name,
                 format!(
-                    "plain http would send the credentials unencrypted: use https, or set {}.allow_http = true",
-                    setting.rsplit_once('.').map_or(setting, |(head, _)| head)
+                    "plain http would send the credentials unencrypted: use https, or set {}.allow_http = true ({})",
+                    setting.rsplit_once('.').map_or(setting, |(head, _)| head),
+                    var.replace("_URL", "_ALLOW_HTTP=true"),
                 ),
             ));
             None
@@ -131,7 +139,7 @@ fn delay(c: &mut Check, setting: &str, v: Option<u64>) -> Duration {
 }
 
 pub(super) fn wordpress(c: &mut Check, env: &Env, raw: RawWordPress) -> Option<WordPressTarget> {
-    let allow_http = raw.allow_http.unwrap_or(false);
+    let allow_http = c.flag(env, "BLOGFLOW_WORDPRESS_ALLOW_HTTP", raw.allow_http, false);
     let url = site_url(
         c,
         env,
@@ -216,7 +224,7 @@ pub(super) fn wordpress(c: &mut Check, env: &Env, raw: RawWordPress) -> Option<W
 }
 
 pub(super) fn ghost(c: &mut Check, env: &Env, raw: RawGhost) -> Option<GhostTarget> {
-    let allow_http = raw.allow_http.unwrap_or(false);
+    let allow_http = c.flag(env, "BLOGFLOW_GHOST_ALLOW_HTTP", raw.allow_http, false);
     let url = site_url(
         c,
         env,
