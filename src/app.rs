@@ -8,12 +8,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{AppState, router};
 use crate::config::{Config, QueueBackendConfig};
-use crate::content::pipeline::{Generator, NO_PROVIDER};
 use crate::db::Db;
+use crate::generate::{Generator, NO_PROVIDER};
 use crate::jobs::JobRouter;
 use crate::llm::{AnthropicProvider, GeminiProvider, LocalProvider, OpenAiProvider, Provider};
+use crate::monitor::Monitor;
 use crate::ops::Ops;
-use crate::ops::monitor::Monitor;
 use crate::orchestrator::Orchestrator;
 use crate::publish::{MarkdownPublisher, Publisher};
 use crate::queue::{QueueBackend, RedisOptions, RedisQueue, SqliteQueue};
@@ -338,8 +338,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
-/// Seconds between heartbeats; three missed ones make a process `lost` in `/api/workers`.
-pub const HEARTBEAT_SECS: u64 = 5;
+pub use crate::store::HEARTBEAT_SECS;
 
 /// Records this process and its in-flight jobs in the store every [`HEARTBEAT_SECS`], and
 /// removes it on a clean shutdown.

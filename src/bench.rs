@@ -423,7 +423,7 @@ pub async fn sampler(cycles: usize) -> anyhow::Result<()> {
     let parts = crate::app::open(config.clone()).await?;
     let orchestrator =
         crate::orchestrator::Orchestrator::new(parts.router, parts.queue.clone(), config.clone());
-    let mut monitor = crate::ops::monitor::Monitor::new(
+    let mut monitor = crate::monitor::Monitor::new(
         parts.ops,
         orchestrator,
         parts.store.clone(),

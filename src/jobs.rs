@@ -2,7 +2,7 @@
 //!
 //! | job | queue | does |
 //! |---|---|---|
-//! | `content_generation` | `content-generation` | writes `count` posts ([`crate::content::pipeline`]) |
+//! | `content_generation` | `content-generation` | writes `count` posts ([`crate::generate`]) |
 //! | `blog_publish` | `blog-publishing` | publishes one post to every target ([`crate::publish`]) |
 //! | `cleanup` | `system-maintenance` | retention, old runs, database upkeep |
 //! | `health_check` | `system-maintenance` | checks provider and targets, caches the result |
@@ -16,62 +16,13 @@ use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
 use crate::config::Config;
-use crate::content::pipeline::{GenerateRequest, Generator};
+use crate::generate::{GenerateRequest, Generator};
 use crate::publish::{Publisher, publish_post_to};
 use crate::queue::worker::{ActiveJob, JobHandler};
 use crate::queue::{Backoff, JobError, JobOptions, NewJob, Queue, QueueBackend, names};
 use crate::store::Store;
 
-/// The closed set of job types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobType {
-    /// Write posts.
-    ContentGeneration,
-    /// Publish one post.
-    BlogPublish,
-    /// Housekeeping.
-    Cleanup,
-    /// Provider and target checks.
-    HealthCheck,
-    /// Another try at sending alerts to a channel.
-    AlertDelivery,
-}
-
-impl JobType {
-    /// Name stored with the job.
-    pub fn name(self) -> &'static str {
-        match self {
-            JobType::ContentGeneration => "content_generation",
-            JobType::BlogPublish => "blog_publish",
-            JobType::Cleanup => "cleanup",
-            JobType::HealthCheck => "health_check",
-            JobType::AlertDelivery => "alert_delivery",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "content_generation" => JobType::ContentGeneration,
-            "blog_publish" => JobType::BlogPublish,
-            "cleanup" => JobType::Cleanup,
-            "health_check" => JobType::HealthCheck,
-            "alert_delivery" => JobType::AlertDelivery,
-            _ => return None,
-        })
-    }
-
-    /// The queue it runs in.
-    pub fn queue(self) -> &'static str {
-        match self {
-            JobType::ContentGeneration => names::CONTENT_GENERATION,
-            JobType::BlogPublish => names::BLOG_PUBLISHING,
-            JobType::Cleanup | JobType::HealthCheck | JobType::AlertDelivery => {
-                names::SYSTEM_MAINTENANCE
-            }
-        }
-    }
-}
+pub use crate::queue::names::JobType;
 
 /// A `content_generation` job for `request`, with the configured attempts.
 pub fn generation_job(request: &GenerateRequest, attempts: u32) -> NewJob {
@@ -298,7 +249,7 @@ impl JobRouter {
         let mut requeued = 0;
         for job in failed {
             let for_lack = job.last_error.as_deref().is_some_and(|e| {
-                e.contains(crate::content::pipeline::NO_PROVIDER)
+                e.contains(crate::generate::NO_PROVIDER)
                     || e.contains("held back by its circuit breaker")
             });
             if for_lack

@@ -1,26 +1,41 @@
 //! blogflow keeps an AI blog publishing on schedule, unattended.
 //!
 //! # Map
+//! Layers, top to bottom; a module imports only from below it (`tests/architecture.rs`
+//! checks that there is no cycle). `docs/ARCHITECTURE.md` walks a post through them.
 //! ```text
-//!  config ──► app (wires everything, owns the shutdown tree)
-//!              │
-//!   api (axum) ──► orchestrator: workflow state, scheduler ticks ──► queue (enqueue only)
-//!                                                                      │
-//!   queue::worker ──► jobs: content_generation ─► content::pipeline ─► llm ─► store
-//!                          blog_publish ────────► publish (Markdown, ledger in store)
-//!                          cleanup, health_check
+//!  app ─ wires everything per role (run | serve | worker), owns the shutdown tree
+//!   ├─ api (axum): workflow, posts, jobs, topics, operations, /metrics, dashboard
+//!   ├─ monitor: every 15 s sample → thresholds/trends → checks → heal → alerts
+//!   └─ orchestrator: running/paused/stopped, cron ticks, worker pools
+//!        └─ jobs: content_generation ─► generate ─► llm (balancer, breakers, providers)
+//!                 blog_publish ───────► publish (Markdown/MDX, WordPress, Ghost, webhook)
+//!                 cleanup, health_check
+//!  topics (feeds) · ops (decisions, counters) · store (SQLite | PostgreSQL)
+//!  content (prompt, parse, score) · queue (SQLite | Redis) · telemetry
+//!  config (every settings type) · shared (Secret, Language, slugs) · db
 //! ```
-//! - [`db`]: the SQLite file, owned by one thread; migrations per component.
-//! - [`queue`]: durable jobs (trait + embedded SQLite backend + worker runtime).
-//! - [`store`]: topics, posts, publications, runs.
-//! - [`llm`]: provider clients and error classification.
-//! - [`content`]: prompts, parsing of the model's answer, the quality score, the pipeline.
-//! - [`publish`]: publishers and the exactly-once ledger.
-//! - [`jobs`]: job types and their handlers.
-//! - [`orchestrator`]: running/paused/stopped, cron schedules, worker pools.
-//! - [`ops`]: monitoring, self-healing and alerts.
-//! - [`api`]: the HTTP control API.
-//! - [`telemetry`]: logs to console and rotated files.
+//! - [`shared`]: primitives every layer uses; imports nothing of ours.
+//! - [`db`]: the SQLite file, owned by one thread.
+//! - [`config`]: env, `.env` and `blogflow.toml` into one validated [`config::Config`]; owns
+//!   every settings type.
+//! - [`queue`]: durable jobs: the trait, the SQLite and Redis (BullMQ layout) backends, the
+//!   worker runtime with leases.
+//! - [`telemetry`]: logs to the console and rotated files.
+//! - [`llm`]: OpenAI and compatible servers, Anthropic, Gemini and the in-process local model;
+//!   error classes, circuit breakers and the load balancer.
+//! - [`content`]: prompts, parsing of the model's answer, the quality score, the judge and
+//!   near-duplicate primitives.
+//! - [`store`]: topics, posts, the publication ledger, runs, metrics history, workers.
+//! - [`topics`]: RSS/Atom/JSON feeds, the manual queue and keywords.
+//! - [`publish`]: one publisher per target and the exactly-once ledger.
+//! - [`ops`]: counters, thresholds, trends, recovery ladders and alert policy and channels.
+//! - [`generate`]: the pipeline: slots, provider rounds, drafts, budget.
+//! - [`jobs`]: job types, their queues and their handler.
+//! - [`orchestrator`]: workflow state, schedules and worker pools.
+//! - [`monitor`]: the loop that samples, evaluates, heals and alerts.
+//! - [`api`]: the HTTP control API and the dashboard.
+//! - [`app`]: wiring and roles; [`doctor`]: `config check`; [`bench`]: benchmarks.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -30,12 +45,15 @@ pub mod config;
 pub mod content;
 pub mod db;
 pub mod doctor;
+pub mod generate;
 pub mod jobs;
 pub mod llm;
+pub mod monitor;
 pub mod ops;
 pub mod orchestrator;
 pub mod publish;
 pub mod queue;
+pub mod shared;
 pub mod store;
 pub mod telemetry;
 pub mod topics;

@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use blogflow::config::{Config, Env, RawConfig};
-use blogflow::content::pipeline::{GenerateRequest, Generator};
 use blogflow::db::Db;
+use blogflow::generate::{GenerateRequest, Generator};
 use blogflow::jobs::{JobRouter, generation_job};
 use blogflow::publish::{GhostPublisher, MarkdownPublisher, Publisher, WordPressPublisher};
 use blogflow::queue::worker::{ActiveJob, JobHandler};

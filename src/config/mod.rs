@@ -5,23 +5,33 @@
 //! naming the setting by its env var or TOML path, so an operator fixes them in one pass.
 
 mod env;
-mod language;
+mod local;
+mod queue;
 mod raw;
-mod secret;
+mod targets;
+mod topics;
 mod validate;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::shared::{Category, Language, Secret};
 pub use env::Env;
-pub use language::{Category, Language};
+pub use local::{LocalConfig, cache_dir};
+pub use queue::{QueueBackendConfig, QueueConfig, RedisConfig, Retention};
 pub use raw::RawConfig;
-pub use secret::Secret;
+pub use targets::{
+    FIELDS, GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WebhookTarget, WordPressStatus,
+    WordPressTarget, parse_admin_key,
+};
+pub use topics::{FeedConfig, FeedLimits, TopicsConfig};
 pub use validate::default_schedules;
 use validate::error;
-
-use crate::queue::Retention;
+pub use watch::{
+    AlertPolicy, AlertsConfig, ChannelConfig, Damping, MonitorConfig, Threshold, TrendRule,
+};
 
 /// Front-matter dialect of the Markdown publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +223,7 @@ pub struct GenerationConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Slugs {
     /// Romanised or kept Hangul (`generation.slug_policy`).
-    pub policy: crate::content::slug::SlugPolicy,
+    pub policy: crate::shared::slug::SlugPolicy,
     /// Configured categories: display name and slug.
     pub categories: Vec<Category>,
 }
@@ -221,8 +231,8 @@ pub struct Slugs {
 impl Slugs {
     /// A post's slug from the model's slug or, when that has no letters, its title.
     pub fn post(&self, slug: &str, title: &str) -> String {
-        match crate::content::slug::make(slug, self.policy) {
-            s if s.is_empty() => crate::content::slug::make(title, self.policy),
+        match crate::shared::slug::make(slug, self.policy) {
+            s if s.is_empty() => crate::shared::slug::make(title, self.policy),
             s => s,
         }
     }
@@ -233,49 +243,8 @@ impl Slugs {
             .iter()
             .find(|c| c.name == name)
             .map(|c| c.slug.clone())
-            .unwrap_or_else(|| crate::content::slug::make(name, self.policy))
+            .unwrap_or_else(|| crate::shared::slug::make(name, self.policy))
     }
-}
-
-/// Which queue backend runs the jobs.
-#[derive(Debug, Clone)]
-pub enum QueueBackendConfig {
-    /// The embedded SQLite queue (default).
-    Sqlite,
-    /// Redis in BullMQ's layout (`REDIS_URL` or `REDIS_HOST`).
-    Redis(RedisConfig),
-}
-
-/// Where the Redis queue lives.
-#[derive(Debug, Clone)]
-pub struct RedisConfig {
-    /// Full URL; may hold the password, so it is a secret.
-    pub url: Secret,
-    /// Key prefix (BullMQ's `bull` by default).
-    pub prefix: String,
-    /// Refuse to start when `maxmemory-policy` is not `noeviction` (else warn loudly).
-    pub require_noeviction: bool,
-}
-
-/// Queue tuning.
-#[derive(Debug, Clone)]
-pub struct QueueConfig {
-    /// Backend.
-    pub backend: QueueBackendConfig,
-    /// Lease length.
-    pub lease: Duration,
-    /// Stalled-job check interval.
-    pub stalled_interval: Duration,
-    /// Stalls before failing a job.
-    pub max_stalled: u32,
-    /// Idle poll interval.
-    pub poll_interval: Duration,
-    /// Graceful stop deadline.
-    pub shutdown_grace: Duration,
-    /// Retention of completed jobs.
-    pub completed: Retention,
-    /// Retention of failed jobs.
-    pub failed: Retention,
 }
 
 /// Log output.
@@ -366,7 +335,7 @@ pub struct Config {
     /// Gemini, if `GEMINI_API_KEY` is set.
     pub gemini: Option<ApiProviderConfig>,
     /// The local model, if enabled (by default: when no other provider is configured).
-    pub local: Option<crate::llm::local::LocalConfig>,
+    pub local: Option<LocalConfig>,
     /// Generation settings.
     pub generation: GenerationConfig,
     /// Cron schedules.
@@ -374,21 +343,21 @@ pub struct Config {
     /// Queue tuning.
     pub queue: QueueConfig,
     /// Markdown publisher: `None` when disabled.
-    pub markdown: Option<crate::publish::MarkdownTarget>,
+    pub markdown: Option<MarkdownTarget>,
     /// Webhook publisher (`BLOGFLOW_PUBLISH_WEBHOOK_URL`).
-    pub webhook: Option<crate::publish::WebhookTarget>,
+    pub webhook: Option<WebhookTarget>,
     /// WordPress publisher (`[publish.wordpress]`).
-    pub wordpress: Option<crate::publish::WordPressTarget>,
+    pub wordpress: Option<WordPressTarget>,
     /// Ghost publisher (`[publish.ghost]`).
-    pub ghost: Option<crate::publish::GhostTarget>,
+    pub ghost: Option<GhostTarget>,
     /// Log output.
     pub logging: LoggingConfig,
     /// Sampling, thresholds, trends and history.
-    pub monitor: crate::ops::MonitorConfig,
+    pub monitor: MonitorConfig,
     /// Alert channels and policy.
-    pub alerts: crate::ops::AlertsConfig,
+    pub alerts: AlertsConfig,
     /// Feeds and the topic pool.
-    pub topics: crate::topics::TopicsConfig,
+    pub topics: TopicsConfig,
 }
 
 /// How bad a finding is.
@@ -492,12 +461,11 @@ impl Config {
         }
         for c in &self.alerts.channels {
             match c {
-                crate::ops::channels::ChannelConfig::Slack { url, .. }
-                | crate::ops::channels::ChannelConfig::Discord { url, .. } => out.push(url.clone()),
-                crate::ops::channels::ChannelConfig::Telegram { token, .. } => {
-                    out.push(token.clone())
+                ChannelConfig::Slack { url, .. } | ChannelConfig::Discord { url, .. } => {
+                    out.push(url.clone())
                 }
-                crate::ops::channels::ChannelConfig::Webhook { url, secret, .. } => {
+                ChannelConfig::Telegram { token, .. } => out.push(token.clone()),
+                ChannelConfig::Webhook { url, secret, .. } => {
                     out.push(url.clone());
                     out.extend(secret.clone());
                 }
@@ -625,7 +593,7 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         let wp = c.wordpress.as_ref().unwrap();
         assert_eq!(wp.url, "https://blog.example.org", "no trailing slash");
-        assert_eq!(wp.status, crate::publish::WordPressStatus::Future);
+        assert_eq!(wp.status, WordPressStatus::Future);
         assert_eq!(wp.seo.title.as_deref(), Some("_yoast_wpseo_title"));
         assert_eq!(
             wp.seo.keywords.as_deref(),
@@ -685,7 +653,7 @@ mod tests {
         let g = &ko.generation;
         assert_eq!(g.category, "AI 트렌드");
         assert_eq!(g.slugs.category(&g.category), "ai-trends");
-        assert_eq!(g.slugs.policy, crate::content::slug::SlugPolicy::Romanize);
+        assert_eq!(g.slugs.policy, crate::shared::slug::SlugPolicy::Romanize);
         let hangul = |s: &str| s.chars().any(|c| ('가'..='힣').contains(&c));
         assert!(
             g.keywords.len() >= 10 && g.keywords.iter().all(|k| hangul(k)),

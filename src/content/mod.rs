@@ -2,12 +2,13 @@
 //! the pipeline that ties them to a provider and the store.
 
 pub mod judge;
+pub mod minhash;
+pub mod normalize;
 pub mod parse;
-pub mod pipeline;
 pub mod prompt;
 pub mod quality;
 pub mod simple;
-pub mod slug;
+pub use crate::shared::slug;
 
 pub use parse::{GeneratedPost, ParseError, parse_post};
 pub use quality::{QualityReport, score};

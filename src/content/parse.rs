@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::slug::slugify;
+use crate::shared::slug::slugify;
 
 /// A post as the model wrote it, checked for completeness.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -4,8 +4,8 @@
 //! [`super::parse`] checks it. Titles already written on the same keyword are listed so that
 //! the model picks a new angle instead of repeating itself.
 
-use super::slug::SlugPolicy;
 use crate::config::Language;
+use crate::shared::slug::SlugPolicy;
 
 /// System and user message of one generation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,9 @@
 
 use super::GeneratedPost;
 use super::prompt::sanitize;
-use super::slug::slugify;
 use crate::config::Language;
 use crate::llm::ChatRequest;
+use crate::shared::slug::slugify;
 
 fn request(system: &str, user: String, max_tokens: u32) -> ChatRequest {
     ChatRequest {

@@ -15,29 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-/// How urgent. Ordered: `Info < Warning < Critical`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// For the record.
-    Info,
-    /// Needs attention soon.
-    Warning,
-    /// Needs attention now.
-    Critical,
-}
+pub use crate::config::watch::{AlertPolicy, Severity};
 
 impl Severity {
     /// Parses `info`, `warning` or `critical`.
@@ -85,24 +63,6 @@ pub struct Alert {
     pub message: String,
     /// When, ms since epoch.
     pub at: i64,
-}
-
-/// Repeat interval and global limit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AlertPolicy {
-    /// An active alert is re-sent after this long (a reminder), not before.
-    pub repeat_interval: Duration,
-    /// Messages per hour over all keys (critical alerts and resolves pass).
-    pub max_per_hour: u32,
-}
-
-impl Default for AlertPolicy {
-    fn default() -> Self {
-        Self {
-            repeat_interval: Duration::from_secs(4 * 3600),
-            max_per_hour: 30,
-        }
-    }
 }
 
 #[derive(Debug)]

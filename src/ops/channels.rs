@@ -6,51 +6,12 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use super::alert::{Alert, AlertStatus, Severity};
+pub use crate::config::ChannelConfig;
 use crate::config::Secret;
-
-/// Where alerts go. A channel is configured when its secret is set.
-#[derive(Debug, Clone)]
-pub enum ChannelConfig {
-    /// Slack incoming webhook: `POST {"text": …}`.
-    Slack {
-        /// The webhook URL (a credential).
-        url: Secret,
-        /// Least severity sent.
-        min_severity: Severity,
-    },
-    /// Discord webhook: `POST {"content": …}` (at most 2000 characters).
-    Discord {
-        /// The webhook URL (a credential).
-        url: Secret,
-        /// Least severity sent.
-        min_severity: Severity,
-    },
-    /// Telegram bot: `POST {api_base}/bot{token}/sendMessage {"chat_id", "text"}`.
-    Telegram {
-        /// `https://api.telegram.org` unless a proxy or a test server stands in.
-        api_base: String,
-        /// The bot token (a credential).
-        token: Secret,
-        /// Chat, group or channel id.
-        chat_id: String,
-        /// Least severity sent.
-        min_severity: Severity,
-    },
-    /// Any JSON receiver; `X-Blogflow-Signature: sha256=<hex>` over `"{timestamp}.{body}"`.
-    Webhook {
-        /// Receiver URL (may hold a token).
-        url: Secret,
-        /// HMAC key; unsigned without one.
-        secret: Option<Secret>,
-        /// Least severity sent.
-        min_severity: Severity,
-    },
-}
+pub use crate::shared::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
 impl ChannelConfig {
     /// `slack`, `discord`, `telegram` or `webhook`.
@@ -94,27 +55,6 @@ pub enum DeliveryError {
         /// What happened.
         message: String,
     },
-}
-
-/// Header carrying the signature of a generic webhook.
-pub const SIGNATURE_HEADER: &str = "x-blogflow-signature";
-/// Header carrying the Unix time (seconds) that was signed.
-pub const TIMESTAMP_HEADER: &str = "x-blogflow-timestamp";
-
-/// `sha256=<hex>` of HMAC-SHA256(`key`, `"{timestamp}.{body}"`).
-pub fn signature(key: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let mut hex = String::with_capacity(7 + 64);
-    hex.push_str("sha256=");
-    for b in bytes {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
 }
 
 /// The configured channels and one HTTP client for all of them.

@@ -14,12 +14,15 @@
 //! - [`threshold`], [`trend`]: levels with hysteresis; least-squares trends.
 //! - [`heal`]: recovery ladders per check.
 //! - [`alert`]: dedup, repeat interval, grouping, global limit; [`channels`] deliver.
-//! - [`monitor`]: the loop that ties them together and carries out actions.
+//!
+//! These are the decisions, kept free of the components they watch. The loop that ties them
+//! together and carries out actions is [`crate::monitor`], one layer up: it may reach the
+//! orchestrator and the queue, which this module never imports.
 
 pub mod alert;
 pub mod channels;
 pub mod heal;
-pub mod monitor;
+
 pub mod sample;
 pub mod stats;
 pub mod threshold;
@@ -33,58 +36,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use alert::{Alert, AlertPolicy, Alerter, Severity};
-use channels::{ChannelConfig, Channels};
+use alert::{Alert, Alerter, Severity};
+use channels::Channels;
 use heal::{Action, Check};
 use sample::Sample;
 use stats::Stats;
-use threshold::{Damping, Threshold};
-use trend::TrendRule;
 
-/// `[monitoring]`, validated.
-#[derive(Debug, Clone)]
-pub struct MonitorConfig {
-    /// Time between samples and between self-healing checks.
-    pub interval: Duration,
-    /// System memory in use, %.
-    pub memory: Threshold,
-    /// System CPU, %.
-    pub cpu: Threshold,
-    /// API p95 response time, seconds.
-    pub response: Threshold,
-    /// Mean time to write a post, seconds.
-    pub generation: Threshold,
-    /// Failed operations, %.
-    pub error_rate: Threshold,
-    /// Disk in use, %.
-    pub disk: Threshold,
-    /// Confirmation and clearing of levels.
-    pub damping: Damping,
-    /// When a trend is worth a warning.
-    pub trend: TrendRule,
-    /// Window of the trend line.
-    pub trend_window: Duration,
-    /// Window of the error rate.
-    pub error_window: Duration,
-    /// Fewer operations than this in the window give no error rate (one failure of three
-    /// requests is not a 33 % error rate worth waking someone for).
-    pub error_min_operations: u64,
-    /// Full-resolution history kept.
-    pub history_raw: Duration,
-    /// Five-minute history kept.
-    pub history_rollup: Duration,
-}
-
-/// `[alerts]`, validated.
-#[derive(Debug, Clone)]
-pub struct AlertsConfig {
-    /// Name of this instance in messages.
-    pub instance: String,
-    /// Repeat interval and global limit.
-    pub policy: AlertPolicy,
-    /// Configured channels.
-    pub channels: Vec<ChannelConfig>,
-}
+pub use crate::config::{AlertsConfig, MonitorConfig};
 
 /// The health of one component, as the last check saw it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -118,14 +76,21 @@ pub struct Recovery {
 
 const RECOVERIES_KEPT: usize = 50;
 
+/// What the monitor keeps between cycles and the API reads.
 #[derive(Debug)]
-struct State {
-    latest: Option<Sample>,
-    alerter: Alerter,
-    components: BTreeMap<Check, ComponentStatus>,
-    recoveries: VecDeque<Recovery>,
-    actions: BTreeMap<(Check, Action), u64>,
-    deliveries_failed: u64,
+pub(crate) struct State {
+    /// The newest sample.
+    pub(crate) latest: Option<Sample>,
+    /// Active alerts and the group of this cycle.
+    pub(crate) alerter: Alerter,
+    /// Each check's last result.
+    pub(crate) components: BTreeMap<Check, ComponentStatus>,
+    /// The newest recovery actions.
+    pub(crate) recoveries: VecDeque<Recovery>,
+    /// How often each action was taken per check.
+    pub(crate) actions: BTreeMap<(Check, Action), u64>,
+    /// Alert deliveries that failed for good.
+    pub(crate) deliveries_failed: u64,
 }
 
 struct Inner {
@@ -179,7 +144,7 @@ impl Ops {
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().expect("ops state")
     }
 
@@ -255,12 +220,12 @@ impl Ops {
         self.inner.exit.clone()
     }
 
-    fn cycle_completed(&self) {
+    pub(crate) fn cycle_completed(&self) {
         self.inner.cycles.fetch_add(1, Ordering::Relaxed);
         self.inner.cycle_done.notify_waiters();
     }
 
-    fn record_recovery(&self, r: Recovery) {
+    pub(crate) fn record_recovery(&self, r: Recovery) {
         let mut s = self.state();
         *s.actions.entry((r.check, r.action)).or_default() += 1;
         s.recoveries.push_back(r);
@@ -269,7 +234,7 @@ impl Ops {
         }
     }
 
-    fn set_component(&self, check: Check, result: Result<Duration, String>) {
+    pub(crate) fn set_component(&self, check: Check, result: Result<Duration, String>) {
         let now = crate::db::now_ms();
         let mut s = self.state();
         let previous = s.components.get(&check).cloned();
@@ -297,7 +262,7 @@ impl Ops {
         );
     }
 
-    fn delivery_failed(&self) {
+    pub(crate) fn delivery_failed(&self) {
         self.state().deliveries_failed += 1;
     }
 }

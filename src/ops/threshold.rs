@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub use crate::config::{Damping, Threshold};
+
 /// How bad a value is. Ordered: `Ok < Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -16,15 +18,6 @@ pub enum Level {
     Critical,
 }
 
-/// Bounds for a value where higher is worse.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Threshold {
-    /// Warning from here.
-    pub warn: f64,
-    /// Critical from here.
-    pub critical: f64,
-}
-
 impl Threshold {
     /// The level of `v` with both bounds scaled by `scale`.
     fn level(&self, v: f64, scale: f64) -> Level {
@@ -34,27 +27,6 @@ impl Threshold {
             Level::Warning
         } else {
             Level::Ok
-        }
-    }
-}
-
-/// How many samples confirm a change, and how far below a bound a value must fall to clear.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Damping {
-    /// Consecutive samples at a higher level before it is entered.
-    pub raise_after: u32,
-    /// Consecutive samples below the clear bound before a level is left.
-    pub clear_after: u32,
-    /// A level clears below `bound × clear_ratio` (e.g. 0.9: 80 % clears below 72 %).
-    pub clear_ratio: f64,
-}
-
-impl Default for Damping {
-    fn default() -> Self {
-        Self {
-            raise_after: 2,
-            clear_after: 2,
-            clear_ratio: 0.9,
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub use crate::config::TrendRule;
+
 /// A fitted line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fit {
@@ -45,27 +47,6 @@ pub fn fit(points: &[(f64, f64)]) -> Option<Fit> {
         last: my + slope * (last_x - mx),
         r2,
     })
-}
-
-/// When a trend is worth a warning.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrendRule {
-    /// Samples needed before a line means anything.
-    pub min_points: usize,
-    /// The line must explain at least this much of the variation (0–1).
-    pub min_r2: f64,
-    /// Warn when the bound is projected to be crossed within this time.
-    pub horizon: Duration,
-}
-
-impl Default for TrendRule {
-    fn default() -> Self {
-        Self {
-            min_points: 12,
-            min_r2: 0.6,
-            horizon: Duration::from_secs(6 * 3600),
-        }
-    }
 }
 
 /// A projected crossing.

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::content::pipeline::GenerateRequest;
+use crate::generate::GenerateRequest;
 use crate::jobs::{JobRouter, generation_job};
 use crate::queue::worker::{Worker, WorkerOptions, WorkerReport};
 use crate::queue::{Queue, QueueBackend, QueueError, names};

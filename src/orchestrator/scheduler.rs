@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Schedule, ScheduleAction};
-use crate::content::pipeline::GenerateRequest;
+use crate::generate::GenerateRequest;
 use crate::jobs::{JobType, generation_job};
 use crate::queue::{AddOutcome, NewJob, Queue, QueueBackend};
 

@@ -6,8 +6,6 @@
 //! tag, so a retry after a lost answer finds the post instead of creating another. Ghost gives
 //! a taken slug a `-2` suffix by itself.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -15,7 +13,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{Delivered, PublishError, http_client, status_error, transport_error};
-use crate::config::{Secret, Slugs};
+use crate::config::Slugs;
+pub use crate::config::{GhostStatus, GhostTarget, parse_admin_key};
 use crate::store::Post;
 use crate::store::PublicationState;
 
@@ -23,54 +22,6 @@ const TARGET: &str = "ghost";
 const FIX: &str = "publish.ghost (url) and BLOGFLOW_GHOST_ADMIN_KEY";
 /// The Admin API version the requests are written against.
 pub const ACCEPT_VERSION: &str = "v5.0";
-
-/// The status a new post gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GhostStatus {
-    /// Saved as a draft.
-    Draft,
-    /// Live at once.
-    Published,
-    /// Scheduled `future_delay` after the post was written.
-    Scheduled,
-}
-
-/// `[publish.ghost]`, validated.
-#[derive(Debug, Clone)]
-pub struct GhostTarget {
-    /// Site root, without a trailing slash.
-    pub url: String,
-    /// The admin API key, `id:secret` (checked by [`parse_admin_key`] when the config is
-    /// validated).
-    pub admin_key: Secret,
-    /// Status of new posts.
-    pub status: GhostStatus,
-    /// For `scheduled`: how long after it was written a post goes live.
-    pub future_delay: Duration,
-    /// Per-request limit.
-    pub timeout: Duration,
-}
-
-/// Splits an admin API key `id:secret` (secret in hex) into its parts; the error names what is
-/// wrong without repeating the key.
-pub fn parse_admin_key(key: &str) -> Result<(String, Vec<u8>), String> {
-    let (id, secret) = key
-        .trim()
-        .split_once(':')
-        .ok_or("an admin API key is `id:secret`; copy it from Ghost's Integrations page")?;
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err("the key id (before the colon) must be letters and digits".into());
-    }
-    if secret.is_empty() || secret.len() % 2 != 0 {
-        return Err("the key secret (after the colon) must be hex digits".into());
-    }
-    let bytes = (0..secret.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&secret[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| "the key secret (after the colon) must be hex digits".to_owned())?;
-    Ok((id.to_owned(), bytes))
-}
 
 /// An Admin API token: HS256, `kid` = key id, audience `/admin/`, valid five minutes.
 pub fn admin_token(key_id: &str, secret: &[u8], now: i64) -> String {
@@ -196,7 +147,7 @@ impl GhostPublisher {
             c.tags
                 .iter()
                 .filter(|t| !t.eq_ignore_ascii_case(&post.category))
-                .map(|t| json!({ "name": t, "slug": crate::content::slug::make(t, self.slugs.policy) })),
+                .map(|t| json!({ "name": t, "slug": crate::shared::slug::make(t, self.slugs.policy) })),
         );
         tags.push(json!({ "name": marker_tag(&post.id) }));
         let mut p = json!({

@@ -9,56 +9,15 @@
 //! directory; the commit step runs on every attempt, so a crash between writing and committing
 //! is completed by the retry.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::PublishError;
 use crate::config::FrontMatter;
-use crate::content::slug::slugify;
+pub use crate::config::{FIELDS, MarkdownTarget};
+use crate::shared::slug::slugify;
 use crate::store::Post;
-
-/// The front-matter fields, the keys `[publish.markdown.fields]` may rename or drop.
-pub const FIELDS: &[&str] = &[
-    "title",
-    "date",
-    "slug",
-    "description",
-    "draft",
-    "tags",
-    "categories",
-    "summary",
-    "keywords",
-    "seo_title",
-    "lang",
-    "blogflow_id",
-];
-
-/// `[publish.markdown]`, validated.
-#[derive(Debug, Clone)]
-pub struct MarkdownTarget {
-    /// Front-matter dialect.
-    pub dialect: FrontMatter,
-    /// `md` or `mdx`.
-    pub extension: &'static str,
-    /// Renamed (`date → pubDate`) or dropped (`→ ""`) keys.
-    pub fields: BTreeMap<String, String>,
-    /// Commit each file to the enclosing git repository.
-    pub git_commit: bool,
-}
-
-impl MarkdownTarget {
-    /// Plain files in `dialect`.
-    pub fn new(dialect: FrontMatter) -> Self {
-        Self {
-            dialect,
-            extension: "md",
-            fields: BTreeMap::new(),
-            git_commit: false,
-        }
-    }
-}
 
 /// Writes posts as Markdown files.
 #[derive(Debug, Clone)]

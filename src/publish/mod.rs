@@ -89,6 +89,21 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// The publish job of a post: one per post, whatever retries happen upstream.
+pub fn publish_job(post_id: &str) -> crate::queue::NewJob {
+    crate::queue::NewJob::new("blog_publish", serde_json::json!({ "post_id": post_id }))
+        .with_id(format!("publish-{post_id}"))
+        .with_options(crate::queue::JobOptions {
+            attempts: 8,
+            backoff: crate::queue::Backoff::Exponential {
+                base_ms: 5_000,
+                max_ms: 30 * 60_000,
+                jitter: 0.2,
+            },
+            ..crate::queue::JobOptions::default()
+        })
+}
+
 /// How long a post waits for a target that fails its health check before it looks again:
 /// about one health-check interval, so it resumes within one check of the target's recovery.
 pub const TARGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -252,7 +267,7 @@ pub async fn reconcile(store: &Store, queue: &QueueBackend) -> Result<Reconciled
     };
     let mut done = Reconciled::default();
     for id in store.unpublished_post_ids(10_000).await? {
-        let job = crate::content::pipeline::publish_job(&id);
+        let job = publish_job(&id);
         let job_id = job.id.clone().unwrap_or_default();
         if let AddOutcome::Added(_) = queue
             .add(names::BLOG_PUBLISHING, job)

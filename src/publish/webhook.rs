@@ -17,25 +17,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::PublishError;
-use crate::config::Secret;
-use crate::ops::channels::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
+pub use crate::config::WebhookTarget;
+use crate::shared::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use crate::store::Post;
 
 /// Header carrying the post id, for receivers to deduplicate.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-
-/// `[publish.webhook]`, validated.
-#[derive(Debug, Clone)]
-pub struct WebhookTarget {
-    /// Receiver URL (may hold a token).
-    pub url: Secret,
-    /// HMAC key; unsigned without one.
-    pub secret: Option<Secret>,
-    /// Where to ask whether the receiver holds a post: a URL with `{id}` (may hold a token).
-    pub lookup_url: Option<Secret>,
-    /// Per-request limit.
-    pub timeout: Duration,
-}
 
 /// Delivers posts to a webhook.
 #[derive(Debug, Clone)]

@@ -10,70 +10,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::{Delivered, PublishError, http_client, status_error, transport_error};
-use crate::config::{Secret, Slugs};
+use crate::config::Slugs;
+pub use crate::config::{SeoFields, WordPressStatus, WordPressTarget};
 use crate::store::Post;
 use crate::store::PublicationState;
 
 const TARGET: &str = "wordpress";
 const FIX: &str =
     "publish.wordpress (url) and BLOGFLOW_WORDPRESS_USER / BLOGFLOW_WORDPRESS_APP_PASSWORD";
-
-/// The status a new post gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WordPressStatus {
-    /// Saved as a draft for an editor.
-    Draft,
-    /// Live at once.
-    Publish,
-    /// Scheduled `future_delay` after the post was written.
-    Future,
-}
-
-impl WordPressStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            WordPressStatus::Draft => "draft",
-            WordPressStatus::Publish => "publish",
-            WordPressStatus::Future => "future",
-        }
-    }
-}
-
-/// Post meta keys for an SEO plugin (they must be registered with `show_in_rest`; Yoast and
-/// Rank Math presets fill them in).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SeoFields {
-    /// Meta key for the SEO title.
-    pub title: Option<String>,
-    /// Meta key for the meta description.
-    pub description: Option<String>,
-    /// Meta key for the focus keywords (comma-separated).
-    pub keywords: Option<String>,
-}
-
-/// `[publish.wordpress]`, validated.
-#[derive(Debug, Clone)]
-pub struct WordPressTarget {
-    /// Site root, without a trailing slash (`https://blog.example.com`).
-    pub url: String,
-    /// The WordPress user the application password belongs to.
-    pub user: String,
-    /// The application password.
-    pub password: Secret,
-    /// Status of new posts.
-    pub status: WordPressStatus,
-    /// For `future`: how long after it was written a post goes live.
-    pub future_delay: Duration,
-    /// SEO plugin meta keys.
-    pub seo: SeoFields,
-    /// Per-request limit.
-    pub timeout: Duration,
-}
 
 /// Publishes to WordPress.
 #[derive(Debug, Clone)]
@@ -256,7 +204,7 @@ impl WordPressPublisher {
         }
         let slug = match taxonomy {
             "categories" => self.slugs.category(name),
-            _ => crate::content::slug::make(name, self.slugs.policy),
+            _ => crate::shared::slug::make(name, self.slugs.policy),
         };
         let mut existing = None;
         let by_slug = (!slug.is_empty()).then_some(("slug", slug.as_str()));

@@ -15,89 +15,30 @@
 //! down, operations fail with [`QueueError::Backend`] until it is back, and the manager
 //! reconnects by itself (scripts are re-sent after a restart, `EVALSHA` falls back to `EVAL`).
 
+pub use crate::shared::secret::redact_url;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Script, ScriptInvocation};
+use ::redis::Client;
 use rand::RngExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    AddOutcome, Backoff, BatchOutcome, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError,
-    JobState, Lease, NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob,
-    SystemClock, lease_lost, ms, new_token,
+    AddOutcome, BatchOutcome, ClaimedJob, Clock, Counts, FailOutcome, Job, JobError, JobState,
+    Lease, NewJob, Queue, QueueError, QueueEvent, Retention, Retry, StalledJob, SystemClock,
+    lease_lost, ms, new_token,
 };
 
-macro_rules! script {
-    ($name:literal) => {
-        Script::new(concat!(
-            include_str!("redis/prelude.lua"),
-            include_str!("redis/state.lua"),
-            include_str!(concat!("redis/", $name, ".lua"))
-        ))
-    };
-}
+mod conn;
+mod markers;
+mod records;
+mod scripts;
 
-/// The compiled scripts. `Script` remembers its SHA1 and loads itself on `NOSCRIPT`.
-struct Scripts {
-    add: Script,
-    claim: Script,
-    extend: Script,
-    complete: Script,
-    complete_batch: Script,
-    fail: Script,
-    release: Script,
-    recover: Script,
-    get: Script,
-    list: Script,
-    counts: Script,
-    retry: Script,
-    remove: Script,
-    clean: Script,
-    pause: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        Self {
-            add: script!("add"),
-            claim: script!("claim"),
-            extend: script!("extend"),
-            complete: script!("complete"),
-            complete_batch: script!("complete_batch"),
-            fail: script!("fail"),
-            release: script!("release"),
-            recover: script!("recover"),
-            get: script!("get"),
-            list: script!("list"),
-            counts: script!("counts"),
-            retry: script!("retry"),
-            remove: script!("remove"),
-            clean: script!("clean"),
-            pause: script!("pause"),
-        }
-    }
-}
-
-/// The key names of the queue-level structures, in the order every script expects them.
-const KEY_SUFFIXES: [&str; 13] = [
-    "wait",
-    "active",
-    "prioritized",
-    "delayed",
-    "completed",
-    "failed",
-    "stalled",
-    "meta",
-    "events",
-    "marker",
-    "pc",
-    "id",
-    "paused",
-];
+use conn::{Conn, backend};
+use records::{bullmq_opts, job_from_record, max_attempts, validate};
+use scripts::Scripts;
 
 /// Longest job id accepted (ids are part of Redis keys).
 const MAX_ID_LEN: usize = 200;
@@ -122,136 +63,10 @@ impl std::fmt::Debug for RedisOptions {
     }
 }
 
-/// The URL with any password replaced, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// The Redis-backed queue. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisQueue {
     inner: Arc<Inner>,
-}
-
-/// The shared connection. redis-rs's `ConnectionManager` starts a new connection only after an
-/// I/O error; when that attempt fails otherwise (Redis answering `LOADING` while it replays its
-/// AOF after a restart, a connect timeout), it keeps the failed attempt and every later command
-/// fails at once, for good. So each command here has a deadline, and after a failure that is
-/// about the connection rather than the command, the manager is replaced by a new one.
-///
-/// Connecting registers sockets with, and spawns the connection's driver on, the Tokio runtime
-/// of whoever polls first. The lease keeper polls from a thread whose runtime has timers only
-/// (see `queue::worker`), where connecting panics; so every command runs with the runtime that
-/// created the queue entered, and connections always belong to it.
-struct Conn {
-    client: Client,
-    config: ConnectionManagerConfig,
-    current: std::sync::Mutex<ConnectionManager>,
-    runtime: Option<tokio::runtime::Handle>,
-}
-
-/// Polls `inner` with `runtime` entered, so that sockets, timers and tasks it creates belong to
-/// that runtime whichever thread polls.
-struct OnRuntime<'a, F> {
-    runtime: Option<&'a tokio::runtime::Handle>,
-    inner: std::pin::Pin<Box<F>>,
-}
-
-impl<F: std::future::Future> std::future::Future for OnRuntime<'_, F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let _entered = self.runtime.map(tokio::runtime::Handle::enter);
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-/// The longest any one command (connecting included) may take before it counts as failed.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(10);
-
-impl Conn {
-    fn new(client: Client) -> Result<Self, ::redis::RedisError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(8)))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(1));
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        let current = {
-            let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
-            ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?
-        };
-        Ok(Self {
-            client,
-            config,
-            current: std::sync::Mutex::new(current),
-            runtime,
-        })
-    }
-
-    /// Runs `f` on the connection within [`COMMAND_DEADLINE`]; renews the connection after a
-    /// connection-level failure.
-    async fn with<T, F, Fut>(&self, f: F) -> Result<T, QueueError>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: std::future::Future<Output = Result<T, ::redis::RedisError>>,
-    {
-        let conn = self.current.lock().expect("redis connection").clone();
-        let command = OnRuntime {
-            runtime: self.runtime.as_ref(),
-            inner: Box::pin(f(conn)),
-        };
-        match tokio::time::timeout(COMMAND_DEADLINE, command).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                if about_the_connection(&e) {
-                    self.renew();
-                }
-                Err(backend(e))
-            }
-            Err(_) => {
-                self.renew();
-                Err(QueueError::Backend(format!(
-                    "redis: no answer within {} s",
-                    COMMAND_DEADLINE.as_secs()
-                )))
-            }
-        }
-    }
-
-    fn renew(&self) {
-        let _entered = self.runtime.as_ref().map(tokio::runtime::Handle::enter);
-        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
-            Ok(fresh) => *self.current.lock().expect("redis connection") = fresh,
-            Err(e) => tracing::warn!(error = %e, "cannot renew the Redis connection"),
-        }
-    }
-}
-
-/// Failures of the connection (or of a server that cannot serve yet), not of the command.
-fn about_the_connection(e: &::redis::RedisError) -> bool {
-    e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_timeout()
-        || e.is_unrecoverable_error()
-        || matches!(
-            e.kind(),
-            ::redis::ErrorKind::Server(
-                ::redis::ServerErrorKind::BusyLoading
-                    | ::redis::ServerErrorKind::MasterDown
-                    | ::redis::ServerErrorKind::ReadOnly
-            )
-        )
 }
 
 struct Inner {
@@ -282,11 +97,6 @@ impl std::fmt::Debug for RedisQueue {
             .field("prefix", &self.inner.prefix)
             .finish()
     }
-}
-
-fn backend(e: ::redis::RedisError) -> QueueError {
-    // Redis errors name the command and the server's message, never the URL or password.
-    QueueError::Backend(format!("redis: {e}"))
 }
 
 impl RedisQueue {
@@ -404,26 +214,6 @@ impl RedisQueue {
             .collect())
     }
 
-    fn invocation<'a>(&self, script: &'a Script, queue: &str) -> ScriptInvocation<'a> {
-        let mut inv = script.prepare_invoke();
-        for suffix in KEY_SUFFIXES {
-            inv.key(format!("{}:{}:{}", self.inner.prefix, queue, suffix));
-        }
-        inv.arg(format!("{}:{}:", self.inner.prefix, queue))
-            .arg(self.inner.clock.now_ms());
-        inv
-    }
-
-    async fn run<T: ::redis::FromRedisValue>(
-        &self,
-        inv: &ScriptInvocation<'_>,
-    ) -> Result<T, QueueError> {
-        self.inner
-            .conn
-            .with(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await
-    }
-
     fn emit(&self, event: QueueEvent) {
         let _ = self.inner.events.send(event);
     }
@@ -478,184 +268,11 @@ impl RedisQueue {
             })
             .collect()
     }
-
-    /// Starts watching `queue`'s marker, once per queue, so that jobs added by other processes
-    /// wake this process's workers at once rather than at their next poll.
-    fn watch_markers(&self, queue: &str) {
-        let mut listening = self.inner.listening.lock().expect("listener set");
-        if listening.contains(queue) || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        listening.insert(queue.to_owned());
-        tokio::spawn(listen_for_markers(
-            self.inner.client.clone(),
-            format!("{}:{}:marker", self.inner.prefix, queue),
-            self.inner.work.clone(),
-            self.inner.clock.clone(),
-            self.inner.stop.clone(),
-        ));
-    }
-
-    fn signal_work(&self) {
-        self.inner.work.send_modify(|n| *n = n.wrapping_add(1));
-    }
-}
-
-/// Blocks on BullMQ's marker set (`BZPOPMIN`, on a connection of its own so that the blocking
-/// call holds up nothing else) and bumps the work signal for every marker: score 0 means jobs
-/// are ready, a timestamp means a delayed job comes due then. Markers are shared wake-ups, as
-/// in BullMQ: whoever pops one claims, and a claim that leaves jobs behind sets it again.
-async fn listen_for_markers(
-    client: Client,
-    marker: String,
-    work: Arc<watch::Sender<u64>>,
-    clock: Arc<dyn Clock>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let bump = {
-        let work = work.clone();
-        move || work.send_modify(|n| *n = n.wrapping_add(1))
-    };
-    let mut backoff = Duration::from_millis(200);
-    while !stop.is_cancelled() {
-        let config = ::redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(None);
-        let mut conn = tokio::select! {
-            _ = stop.cancelled() => return,
-            c = client.get_multiplexed_async_connection_with_config(&config) => match c {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(error = %e, "marker listener cannot connect; retrying");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            }
-        };
-        backoff = Duration::from_millis(200);
-        // Reconnected after an outage: jobs may be waiting.
-        bump();
-        let mut pop = ::redis::cmd("BZPOPMIN");
-        pop.arg(&marker).arg(2);
-        loop {
-            let popped: Result<Option<(String, String, f64)>, _> = tokio::select! {
-                _ = stop.cancelled() => return,
-                r = pop.query_async(&mut conn) => r,
-            };
-            match popped {
-                Ok(None) => {}
-                Ok(Some((_, _, score))) => {
-                    let due_in = score as i64 - clock.now_ms();
-                    if due_in <= 0 {
-                        bump();
-                    } else {
-                        let (work, stop) = (work.clone(), stop.clone());
-                        let wait =
-                            Duration::from_millis(due_in as u64).min(Duration::from_secs(60));
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                _ = stop.cancelled() => {}
-                                _ = tokio::time::sleep(wait) => work.send_modify(|n| *n = n.wrapping_add(1)),
-                            }
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "marker listener lost its connection");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-fn validate(job: &NewJob) -> Result<(), QueueError> {
-    super::validate_new_job(job)?;
-    if let Some(id) = &job.id
-        && id.len() > MAX_ID_LEN
-    {
-        return Err(QueueError::Invalid(format!(
-            "job id is {} bytes long; at most {MAX_ID_LEN} are allowed",
-            id.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The job's options as BullMQ stores them (`opts` field), plus blogflow's `backoff.maxDelay`.
-fn bullmq_opts(job: &NewJob) -> Value {
-    let backoff = match job.options.backoff {
-        Backoff::Fixed { delay_ms } => json!({ "type": "fixed", "delay": delay_ms }),
-        Backoff::Exponential {
-            base_ms,
-            max_ms,
-            jitter,
-        } => {
-            json!({ "type": "exponential", "delay": base_ms, "jitter": jitter, "maxDelay": max_ms })
-        }
-    };
-    json!({
-        "attempts": job.options.attempts,
-        "backoff": backoff,
-        "delay": ms(job.options.delay),
-        "priority": job.options.priority,
-    })
-}
-
-/// A stored JSON field; BullMQ producers in other languages store what they like, so anything
-/// that is not JSON is kept as a string rather than refused.
-fn json_field(raw: Option<&String>) -> Option<Value> {
-    raw.map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())))
-}
-
-fn num<T: std::str::FromStr>(fields: &HashMap<String, String>, name: &str) -> Option<T> {
-    fields.get(name).and_then(|v| v.parse().ok())
-}
-
-/// `opts.attempts` of a stored job (BullMQ: absent or 0 means one attempt).
-fn max_attempts(opts: &Value) -> u32 {
-    opts.get("attempts")
-        .and_then(Value::as_u64)
-        .map_or(1, |n| n.clamp(1, u64::from(u32::MAX)) as u32)
 }
 
 type Record = (String, String, HashMap<String, String>, i64);
 /// `{id, name, data, opts, attemptsMade, priority}` of a claimed job.
 type ClaimRow = (String, String, String, String, u32, i32);
-
-fn job_from_record(queue: &str, (id, state, fields, run_at): Record) -> Job {
-    let state = JobState::parse(&state).unwrap_or(JobState::Waiting);
-    let opts = json_field(fields.get("opts")).unwrap_or(Value::Null);
-    let created_at: i64 = num(&fields, "timestamp").unwrap_or(0);
-    let atm: u32 = num(&fields, "atm").unwrap_or(0);
-    Job {
-        queue: queue.to_owned(),
-        name: fields.get("name").cloned().unwrap_or_default(),
-        payload: json_field(fields.get("data")).unwrap_or(Value::Null),
-        state,
-        priority: num(&fields, "priority").unwrap_or(0),
-        // BullMQ counts the completing attempt in `atm`; blogflow counts failed ones.
-        attempts_made: if state == JobState::Completed {
-            atm.saturating_sub(1)
-        } else {
-            atm
-        },
-        attempts_started: num(&fields, "ats").unwrap_or(0),
-        max_attempts: max_attempts(&opts),
-        stalled_count: num(&fields, "stc").unwrap_or(0),
-        created_at,
-        run_at: if run_at >= 0 { run_at } else { created_at },
-        started_at: num(&fields, "processedOn"),
-        finished_at: num(&fields, "finishedOn"),
-        last_error: fields.get("failedReason").cloned(),
-        result: json_field(fields.get("returnvalue")),
-        id,
-    }
-}
 
 impl Queue for RedisQueue {
     async fn add(&self, queue: &str, job: NewJob) -> Result<AddOutcome, QueueError> {
@@ -975,6 +592,8 @@ impl Queue for RedisQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Backoff;
+    use serde_json::json;
 
     #[test]
     fn passwords_never_reach_the_display_form() {

@@ -3,7 +3,90 @@
 
 use super::sql::args;
 use super::{Store, StoreError};
-use crate::ops::sample::Sample;
+use serde::{Deserialize, Serialize};
+
+/// What the monitor records each interval. Rates and quantiles cover the interval since the
+/// previous sample; `None` means "nothing to measure" (no request, no post), not zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Sample {
+    /// When, ms since epoch.
+    pub ts: i64,
+    /// This process's CPU, % of one core.
+    pub cpu_process_pct: f64,
+    /// The machine's CPU, % of all cores.
+    pub cpu_system_pct: f64,
+    /// This process's resident memory, MiB.
+    pub memory_process_mib: f64,
+    /// Memory in use on the machine (or in its cgroup, when that is smaller), %.
+    pub memory_system_pct: f64,
+    /// Space used on the data directory's file system, %.
+    pub disk_used_pct: f64,
+    /// API answers in the interval.
+    pub api_requests: u64,
+    /// API p95 latency, seconds.
+    pub api_p95_secs: Option<f64>,
+    /// LLM calls in the interval.
+    pub llm_calls: u64,
+    /// LLM p95 latency, seconds.
+    pub llm_p95_secs: Option<f64>,
+    /// Posts written in the interval.
+    pub posts: u64,
+    /// Mean time to write a post, seconds.
+    pub generation_secs: Option<f64>,
+    /// Job attempts finished per minute.
+    pub jobs_per_min: f64,
+    /// Failed operations (API 5xx, failed job attempts) over the error-rate window, %.
+    pub error_rate_pct: Option<f64>,
+    /// Jobs waiting (all queues); `None` while the queue is unreachable.
+    pub queue_waiting: Option<u64>,
+    /// Jobs running (all queues).
+    pub queue_active: Option<u64>,
+    /// Jobs waiting for a retry or a start time (all queues).
+    pub queue_delayed: Option<u64>,
+    /// Jobs that failed for good (all queues).
+    pub queue_failed: Option<u64>,
+    /// Operations (API answers, job attempts) in the interval.
+    pub operations: u64,
+    /// Of which failed (API 5xx, failed job attempts).
+    pub failed_operations: u64,
+}
+
+impl Sample {
+    /// The five-minute summary of `samples` stamped `ts`: means of levels and latencies, sums
+    /// of counts, the last queue depths.
+    pub fn summarize(ts: i64, samples: &[Sample]) -> Sample {
+        let n = samples.len().max(1) as f64;
+        let mean = |f: fn(&Sample) -> f64| samples.iter().map(f).sum::<f64>() / n;
+        let mean_some = |f: fn(&Sample) -> Option<f64>| {
+            let v: Vec<f64> = samples.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let sum = |f: fn(&Sample) -> u64| samples.iter().map(f).sum::<u64>();
+        let last = |f: fn(&Sample) -> Option<u64>| samples.iter().rev().find_map(f);
+        Sample {
+            ts,
+            cpu_process_pct: mean(|s| s.cpu_process_pct),
+            cpu_system_pct: mean(|s| s.cpu_system_pct),
+            memory_process_mib: mean(|s| s.memory_process_mib),
+            memory_system_pct: mean(|s| s.memory_system_pct),
+            disk_used_pct: mean(|s| s.disk_used_pct),
+            api_requests: sum(|s| s.api_requests),
+            api_p95_secs: mean_some(|s| s.api_p95_secs),
+            llm_calls: sum(|s| s.llm_calls),
+            llm_p95_secs: mean_some(|s| s.llm_p95_secs),
+            posts: sum(|s| s.posts),
+            generation_secs: mean_some(|s| s.generation_secs),
+            jobs_per_min: mean(|s| s.jobs_per_min),
+            error_rate_pct: mean_some(|s| s.error_rate_pct),
+            queue_waiting: last(|s| s.queue_waiting),
+            queue_active: last(|s| s.queue_active),
+            queue_delayed: last(|s| s.queue_delayed),
+            queue_failed: last(|s| s.queue_failed),
+            operations: sum(|s| s.operations),
+            failed_operations: sum(|s| s.failed_operations),
+        }
+    }
+}
 
 /// Resolution of the raw samples (stored with the key 0).
 const RAW: i64 = 0;

@@ -17,9 +17,12 @@ use serde::Serialize;
 use sql::{Backend, Lite, Sql, Value, args};
 
 pub use metrics::ROLLUP_MS;
+pub use metrics::Sample;
 pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication, PublicationState};
-pub use topics::{FeedOutcome, FeedState, PoolTopic};
-pub use workers::{InFlight, LOST_AFTER_BEATS, WorkerInfo, host_name, process_identity};
+pub use topics::{FeedItem, FeedOutcome, FeedState, PoolTopic};
+pub use workers::{
+    HEARTBEAT_SECS, InFlight, LOST_AFTER_BEATS, WorkerInfo, host_name, process_identity,
+};
 
 use crate::db::{Db, DbError, now_ms};
 
@@ -326,7 +329,7 @@ impl Store {
             keyword.map(str::to_owned),
             post_id.to_owned(),
         );
-        let normalized = crate::content::slug::slugify(&title);
+        let normalized = crate::shared::slug::slugify(&title);
         self.call(move |c| {
             c.execute(
                 "INSERT INTO topics (title, normalized, source, keyword, post_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -4,9 +4,9 @@ use serde::Serialize;
 
 use super::sql::{Row, Sql, Value, args, placeholders};
 use super::{PostTotals, Store, StoreError};
+use crate::content::minhash::Signature;
 use crate::content::{GeneratedPost, QualityReport};
 use crate::db::{DbError, now_ms};
-use crate::topics::minhash::Signature;
 
 /// Where a post is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -4,9 +4,23 @@ use serde::Serialize;
 
 use super::sql::{Row, Sql, Value, args, placeholders};
 use super::{Store, StoreError};
+use crate::content::minhash::Signature;
 use crate::db::{DbError, now_ms};
-use crate::topics::feed::FeedItem;
-use crate::topics::minhash::Signature;
+
+/// An item worth considering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedItem {
+    /// The feed's id for it.
+    pub guid: Option<String>,
+    /// Its link, normalized.
+    pub url: Option<String>,
+    /// Headline.
+    pub title: String,
+    /// First words of its summary, plain text.
+    pub summary: String,
+    /// Publication (or update) time, ms since epoch; fetch time when the feed has none.
+    pub published_at: i64,
+}
 
 /// Titles at least this similar (estimated Jaccard of 3-character shingles) are one story.
 const SAME_STORY: f64 = 0.5;
@@ -188,7 +202,10 @@ impl Store {
         category: &str,
     ) -> Result<Option<i64>, StoreError> {
         let item = FeedItem {
-            guid: Some(format!("manual:{}", crate::topics::normalize::title(title))),
+            guid: Some(format!(
+                "manual:{}",
+                crate::content::normalize::title(title)
+            )),
             url: None,
             title: title.trim().to_owned(),
             summary: String::new(),

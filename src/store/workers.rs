@@ -52,6 +52,8 @@ pub fn host_name() -> String {
     sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into())
 }
 
+/// Seconds between heartbeats; three missed ones make a process `lost` in `/api/workers`.
+pub const HEARTBEAT_SECS: u64 = 5;
 /// Processes missing this many heartbeats are `lost`.
 pub const LOST_AFTER_BEATS: i64 = 3;
 /// Rows of processes silent for this long are removed.

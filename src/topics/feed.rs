@@ -1,41 +1,8 @@
 //! One RSS, Atom or JSON feed: conditional GET (ETag, Last-Modified), bounded size and item
 //! count, include/exclude keywords. Every problem is an error for that feed only.
 
-use std::time::Duration;
-
-/// A feed as configured (`[[topics.feeds]]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedConfig {
-    /// Unique name: the topic's source.
-    pub name: String,
-    /// Feed URL.
-    pub url: String,
-    /// Category of posts about its items.
-    pub category: String,
-    /// Time between fetches.
-    pub interval: Duration,
-    /// An item must mention one of these (title or summary), if any are given.
-    pub include: Vec<String>,
-    /// An item mentioning one of these is skipped.
-    pub exclude: Vec<String>,
-    /// Rank multiplier for its items.
-    pub weight: f64,
-}
-
-/// An item worth considering.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedItem {
-    /// The feed's id for it.
-    pub guid: Option<String>,
-    /// Its link, normalized.
-    pub url: Option<String>,
-    /// Headline.
-    pub title: String,
-    /// First words of its summary, plain text.
-    pub summary: String,
-    /// Publication (or update) time, ms since epoch; fetch time when the feed has none.
-    pub published_at: i64,
-}
+pub use crate::config::{FeedConfig, FeedLimits};
+pub use crate::store::FeedItem;
 
 /// What a fetch brought.
 #[derive(Debug)]
@@ -53,17 +20,6 @@ pub enum Fetched {
         /// `Last-Modified` to send next time.
         last_modified: Option<String>,
     },
-}
-
-/// Limits that keep a broken or hostile feed from costing memory or time.
-#[derive(Debug, Clone, Copy)]
-pub struct FeedLimits {
-    /// Largest document read, bytes; a larger one is refused.
-    pub max_bytes: usize,
-    /// Items kept per fetch (the newest).
-    pub max_items: usize,
-    /// Items older than this are ignored.
-    pub max_age: Duration,
 }
 
 /// Fetches and parses `feed`, sending the validators of the previous fetch.
@@ -149,7 +105,10 @@ pub async fn fetch(
                 .published
                 .or(e.updated)
                 .map_or(now, |t| t.timestamp_millis().min(now));
-            let url = e.links.first().and_then(|l| super::normalize::url(&l.href));
+            let url = e
+                .links
+                .first()
+                .and_then(|l| crate::content::normalize::url(&l.href));
             let guid = (!e.id.trim().is_empty()).then(|| e.id.trim().to_owned());
             Some(FeedItem {
                 guid,
@@ -219,6 +178,7 @@ fn clean(html: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn markup_is_stripped_and_keywords_filter() {

@@ -2,15 +2,14 @@
 //! configured keywords, deduplicated against everything already seen.
 //!
 //! - [`feed`]: fetch one feed (conditional GET, bounded, filtered).
-//! - [`normalize`]: canonical URLs and titles.
+//! - [`normalize`]: canonical URLs and titles (in `content`, shared with the pipeline).
 //! - [`minhash`]: character-shingle MinHash + LSH bands (same story across sources, any
 //!   language).
 //! - The pool itself lives in the store (`store::topics`): every item ever seen, so none is
 //!   picked twice; same-story clusters; ranking by recency, story size and source weight.
 
 pub mod feed;
-pub mod minhash;
-pub mod normalize;
+pub use crate::content::{minhash, normalize};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,32 +17,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::store::{FeedOutcome, PoolTopic, Store, StoreError};
-use feed::{FeedConfig, FeedLimits, Fetched};
+use feed::{FeedConfig, Fetched};
 
-/// `[topics]`, validated.
-#[derive(Debug, Clone)]
-pub struct TopicsConfig {
-    /// The feeds.
-    pub feeds: Vec<FeedConfig>,
-    /// Size, item and age bounds per fetch.
-    pub limits: FeedLimits,
-    /// A source is not picked again within this time (spreads posts over sources).
-    pub source_cooldown: Duration,
-}
-
-impl Default for TopicsConfig {
-    fn default() -> Self {
-        Self {
-            feeds: Vec::new(),
-            limits: FeedLimits {
-                max_bytes: 2 * 1024 * 1024,
-                max_items: 50,
-                max_age: Duration::from_secs(14 * 86_400),
-            },
-            source_cooldown: Duration::ZERO,
-        }
-    }
-}
+pub use crate::config::TopicsConfig;
 
 /// One feed's result in a refresh.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -5,11 +5,10 @@ use std::time::Duration;
 use super::{Check, error, secs, warning};
 use crate::config::Env;
 use crate::config::raw::{RawAlerts, RawChannel, RawMonitoring};
-use crate::ops::alert::{AlertPolicy, Severity};
-use crate::ops::channels::ChannelConfig;
-use crate::ops::threshold::{Damping, Threshold};
-use crate::ops::trend::TrendRule;
-use crate::ops::{AlertsConfig, MonitorConfig};
+use crate::config::watch::Severity;
+use crate::config::{
+    AlertPolicy, AlertsConfig, ChannelConfig, Damping, MonitorConfig, Threshold, TrendRule,
+};
 
 /// Percent bounds may go up to this: a bound above 100 is never reached, which turns that
 /// alert off.
@@ -295,8 +294,8 @@ pub(super) fn topics_config(
     c: &mut Check,
     raw: crate::config::raw::RawTopics,
     default_category: &str,
-) -> crate::topics::TopicsConfig {
-    use crate::topics::feed::{FeedConfig, FeedLimits};
+) -> crate::config::TopicsConfig {
+    use crate::config::{FeedConfig, FeedLimits};
     let mut feeds: Vec<FeedConfig> = Vec::new();
     for (i, f) in raw.feeds.into_iter().enumerate() {
         let at = format!("topics.feeds[{i}]");
@@ -341,7 +340,7 @@ pub(super) fn topics_config(
             weight,
         });
     }
-    crate::topics::TopicsConfig {
+    crate::config::TopicsConfig {
         feeds,
         limits: FeedLimits {
             max_bytes: 1024

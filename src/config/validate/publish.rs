@@ -6,10 +6,9 @@ use super::{Check, error, secs, warning};
 use crate::config::Env;
 use crate::config::FrontMatter;
 use crate::config::raw::{RawGhost, RawMarkdown, RawWordPress};
-use crate::publish::markdown::FIELDS;
-use crate::publish::{
-    GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WordPressStatus, WordPressTarget,
-    ghost::parse_admin_key,
+use crate::config::{
+    FIELDS, GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WordPressStatus, WordPressTarget,
+    parse_admin_key,
 };
 
 pub(super) fn markdown(c: &mut Check, raw: RawMarkdown) -> Option<MarkdownTarget> {

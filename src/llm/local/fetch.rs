@@ -4,6 +4,8 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+pub use crate::config::cache_dir;
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
@@ -89,21 +91,6 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
         what,
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// The model cache: `BLOGFLOW_MODEL_DIR`, else `$XDG_CACHE_HOME/blogflow/models`, else
-/// `$HOME/.cache/blogflow/models`, else `./data/models`.
-pub fn cache_dir(env: &crate::config::Env) -> PathBuf {
-    if let Some(dir) = env.get("BLOGFLOW_MODEL_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(xdg) = env.get("XDG_CACHE_HOME") {
-        return Path::new(xdg).join("blogflow/models");
-    }
-    match env.get("HOME") {
-        Some(home) => Path::new(home).join(".cache/blogflow/models"),
-        None => PathBuf::from("./data/models"),
     }
 }
 

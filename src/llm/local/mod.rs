@@ -4,7 +4,7 @@
 //! model file is fetched once into the model cache ([`fetch`]), loaded lazily on first use and
 //! shared by all workers ([`engine`]). Small models rarely produce a valid JSON post, so the
 //! pipeline asks them for a body and a title in separate plain-text steps
-//! ([`crate::content::pipeline`]).
+//! ([`crate::generate`]).
 
 pub mod engine;
 pub mod fetch;
@@ -18,37 +18,13 @@ use std::time::Instant;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::LocalConfig;
 pub use engine::{Engine, EngineConfig, EngineError, Sampling};
 
 use super::{ChatRequest, ChatResponse, ErrorClass, LlmError, Usage};
 
 /// How long a failed model fetch or load is answered from memory before it is tried again.
 const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Settings of the local provider (validated config).
-#[derive(Debug, Clone)]
-pub struct LocalConfig {
-    /// An explicit model file; `None` means the default model in the cache.
-    pub model_path: Option<PathBuf>,
-    /// Where the default model is cached.
-    pub cache_dir: PathBuf,
-    /// CPU threads per generation.
-    pub threads: i32,
-    /// Context size in tokens.
-    pub context_tokens: u32,
-    /// Generations at once.
-    pub concurrency: usize,
-    /// Default answer budget.
-    pub max_tokens: u32,
-    /// Sampling temperature.
-    pub temperature: f32,
-    /// Nucleus sampling mass.
-    pub top_p: f32,
-    /// Repetition penalty.
-    pub repeat_penalty: f32,
-    /// Fixed seed; `None` draws one per request.
-    pub seed: Option<u32>,
-}
 
 /// The local provider. Cheap to clone; clones share the loaded model.
 #[derive(Clone)]

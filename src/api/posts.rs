@@ -1,0 +1,144 @@
+//! `/api/posts`: posts, their publications, and review (approve, reject).
+
+use super::*;
+use crate::queue::Queue;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// Posts without their bodies, newest first.
+#[utoipa::path(get, path = "/api/posts", tag = "posts", params(LimitQuery),
+    responses(
+        (status = 200, description = "The posts", body = PostList),
+        (status = 400, description = "A bad limit", body = ErrorBody),
+    ))]
+pub(super) async fn list_posts(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> Result<Json<PostList>, ApiError> {
+    Ok(Json(PostList {
+        posts: s.store.list_posts(q.limit.unwrap_or(50).min(500)).await?,
+    }))
+}
+
+/// A post with its body, quality report and publications.
+#[utoipa::path(get, path = "/api/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "Post id")),
+    responses(
+        (status = 200, description = "The post", body = PostDetail),
+        (status = 404, description = "No such post", body = ErrorBody),
+    ))]
+pub(super) async fn get_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PostDetail>, ApiError> {
+    let post = s
+        .store
+        .get_post(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
+    let publications = s.store.publications(&id).await?;
+    let publishing = s
+        .queue
+        .get(
+            crate::queue::names::BLOG_PUBLISHING,
+            &format!("publish-{id}"),
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|j| PublishingView {
+            state: j.state,
+            run_at: matches!(
+                j.state,
+                crate::queue::JobState::Waiting | crate::queue::JobState::Delayed
+            )
+            .then_some(j.run_at),
+            last_error: j.last_error,
+            attempts_made: j.attempts_made,
+        });
+    Ok(Json(PostDetail {
+        post,
+        publications,
+        publishing,
+    }))
+}
+
+/// The optional `{"note": "..."}` of a review decision.
+pub(super) fn review_note(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not JSON ({e}); send {{\"note\": \"...\"}} or nothing"
+        ))
+    })?;
+    match v.get("note") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) if n.chars().count() <= 500 => Ok(Some(n.trim().to_owned())),
+        Some(_) => Err(ApiError::bad_request(
+            "\"note\" must be a string of at most 500 characters",
+        )),
+    }
+}
+
+/// Approves a held post: it is published.
+#[utoipa::path(post, path = "/api/posts/{id}/approve", tag = "posts",
+    params(("id" = String, Path, description = "Post id")),
+    request_body(content = Option<ReviewNote>, description = "An optional note"),
+    responses(
+        (status = 200, description = "Approved; publishing is queued", body = Decision),
+        (status = 400, description = "Not a valid note", body = ErrorBody),
+        (status = 404, description = "No such post", body = ErrorBody),
+        (status = 409, description = "The post is not held", body = ErrorBody),
+    ))]
+pub(super) async fn approve_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = async {
+        let note = review_note(&body)?;
+        match s.orchestrator.router().generator.approve(&id, note).await {
+            Ok(post) => Ok(Json(Decision {
+                post_id: post.id,
+                status: post.status,
+                publishing: Some("queued".into()),
+                hold_reason: None,
+            })),
+            Err(crate::generate::ApproveError::Store(e)) => Err(ApiError::from(e)),
+            Err(crate::generate::ApproveError::Queue(e)) => Err(ApiError::from(e)),
+        }
+    };
+    result.await.into_response()
+}
+
+/// Rejects a held post: it is never published.
+#[utoipa::path(post, path = "/api/posts/{id}/reject", tag = "posts",
+    params(("id" = String, Path, description = "Post id")),
+    request_body(content = Option<ReviewNote>, description = "An optional note"),
+    responses(
+        (status = 200, description = "Rejected", body = Decision),
+        (status = 400, description = "Not a valid note", body = ErrorBody),
+        (status = 404, description = "No such post", body = ErrorBody),
+        (status = 409, description = "The post is not held", body = ErrorBody),
+    ))]
+pub(super) async fn reject_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = async {
+        let note = review_note(&body)?;
+        let post = s.store.reject_post(&id, note).await?;
+        Ok::<_, ApiError>(Json(Decision {
+            post_id: post.id,
+            status: post.status,
+            publishing: None,
+            hold_reason: post.hold_reason,
+        }))
+    };
+    result.await.into_response()
+}
