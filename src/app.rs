@@ -57,6 +57,8 @@ pub struct Parts {
     pub router: JobRouter,
     /// Monitoring, self-healing and alert state.
     pub ops: Ops,
+    /// Resident memory after each phase of opening them.
+    pub footprint: crate::telemetry::Footprint,
 }
 
 /// Builds the providers from the configuration, in fallback order: Claude, OpenAI (or a
@@ -121,6 +123,8 @@ pub fn publishers(config: &Config) -> Vec<Publisher> {
 
 /// Opens the database, store and queue, and builds the job router.
 pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
+    let mut footprint = crate::telemetry::Footprint::default();
+    footprint.mark("runtime, config and logging");
     let db = Db::open(&config.database_path())?;
     let store = match &config.database_url {
         Some(url) => {
@@ -130,6 +134,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         }
         None => Store::open(db.clone()).await?,
     };
+    footprint.mark("database and store");
     let queue = match &config.queue.backend {
         QueueBackendConfig::Sqlite => QueueBackend::Sqlite(SqliteQueue::open(db).await?),
         QueueBackendConfig::Redis(r) => QueueBackend::Redis(RedisQueue::new(&RedisOptions {
@@ -137,6 +142,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
             prefix: r.prefix.clone(),
         })?),
     };
+    footprint.mark("queue");
     let providers = providers(&config)?;
     for p in &providers {
         tracing::info!(
@@ -151,6 +157,7 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     if providers.is_empty() {
         tracing::warn!("{NO_PROVIDER}; the service runs, generation jobs fail until one is set");
     }
+    footprint.mark("providers");
     let publishers = publishers(&config);
     let mut targets = Vec::new();
     for p in &publishers {
@@ -160,17 +167,21 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         }
         targets.push((p.target().to_owned(), result));
     }
+    footprint.mark("publishers and their checks");
     let generator = Generator::new(
         store.clone(),
         queue.clone(),
         providers,
         config.generation.clone(),
-    )
-    .with_topics(crate::topics::Topics::new(
+    );
+    footprint.mark("pipeline");
+    let generator = generator.with_topics(crate::topics::Topics::new(
         store.clone(),
         config.topics.clone(),
     ));
+    footprint.mark("topics");
     let ops = Ops::new(&config, generator.stats().clone());
+    footprint.mark("ops (stats, alert channels)");
     let router = JobRouter {
         generator,
         publishers: Arc::new(publishers),
@@ -192,11 +203,13 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     // What should exist and does not (a post without a live publish job, a generation job
     // that failed for lack of a provider) is put back before the workers start.
     router.reconcile().await;
+    footprint.mark("reconcile");
     Ok(Parts {
         store,
         queue,
         router,
         ops,
+        footprint,
     })
 }
 
@@ -223,7 +236,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         );
     }
     let parts = open(config.clone()).await?;
+    let mut footprint = parts.footprint;
     let orchestrator = Orchestrator::new(parts.router, parts.queue.clone(), config.clone());
+    footprint.mark("orchestrator");
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -251,6 +266,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         parts.queue.clone(),
         config.clone(),
     );
+    footprint.mark("monitor");
     tasks.spawn(monitor.run(shutdown.child_token()));
     tasks.spawn(heartbeat(
         parts.store.clone(),
@@ -268,6 +284,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     });
     tracing::info!(%addr, "API listening");
+    footprint.mark("API listening, heartbeat");
     // Fetch and load the local model now rather than on the first post, so the operator sees
     // it happen (and any problem) at start.
     if let Some(Provider::Local(local)) = orchestrator
@@ -328,6 +345,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
     }
+    footprint.mark("workflow");
+    tracing::info!(memory = %footprint, "resident memory at start-up");
     Ok(Running {
         addr,
         orchestrator,

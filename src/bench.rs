@@ -170,7 +170,7 @@ pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
         .stderr
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-    let addr = crate::bench::wait_for_address(stderr).await?;
+    let (addr, phases) = start_up(stderr).await?;
     reqwest::get(format!("http://{addr}/healthz"))
         .await?
         .error_for_status()?;
@@ -183,6 +183,20 @@ pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
     println!(
         "idle `blogflow run` (no provider, local model off, embedded SQLite, {settle_secs} s settled)"
     );
+    println!("{:<40} {:>8} {:>8}", "phase", "RSS MiB", "growth");
+    let mut previous = None;
+    for (phase, at) in &phases {
+        match previous {
+            None => println!("{phase:<40} {at:>8.1}"),
+            Some(p) => println!("{phase:<40} {at:>8.1} {:>+8.1}", at - p),
+        }
+        previous = Some(*at);
+    }
+    let settled = format!("settled ({settle_secs} s, monitor cycles)");
+    match previous {
+        Some(p) => println!("{settled:<40} {:>8.1} {:>+8.1}", mib(rss), mib(rss) - p),
+        None => println!("{settled:<40} {:>8.1}", mib(rss)),
+    }
     println!(
         "RSS now   {:>7.1} MiB   ratio to the 30 MiB target {:.2}",
         mib(rss),
@@ -194,6 +208,33 @@ pub async fn idle_rss(settle_secs: u64) -> anyhow::Result<()> {
         mib(own)
     );
     Ok(())
+}
+
+/// Reads the child's stderr until it prints its address; on the way, the resident memory
+/// per start-up phase that it logs.
+async fn start_up(
+    stderr: tokio::process::ChildStderr,
+) -> anyhow::Result<(String, Vec<(String, f64)>)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut phases = Vec::new();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.split("memory=").nth(1) {
+                phases = crate::telemetry::Footprint::parse(rest.trim_matches('"'));
+            }
+            if let Some(rest) = line.split("running at http://").nth(1) {
+                return Ok::<_, std::io::Error>(Some(
+                    rest.split_whitespace().next().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+        Ok(None)
+    })
+    .await??
+    .ok_or_else(|| anyhow::anyhow!("blogflow exited before listening"))?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((addr, phases))
 }
 
 /// Reads the child's stderr until it prints its address ("running at http://ADDR").

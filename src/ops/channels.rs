@@ -60,7 +60,8 @@ pub enum DeliveryError {
 /// The configured channels and one HTTP client for all of them.
 #[derive(Debug, Clone)]
 pub struct Channels {
-    http: reqwest::Client,
+    /// Built when the first message goes out: a service without channels never needs it.
+    http: crate::shared::http::LazyClient,
     channels: Vec<ChannelConfig>,
     instance: String,
     /// Values that must never leave in a message (every configured secret).
@@ -71,11 +72,8 @@ impl Channels {
     /// Channels for `instance` (the host name shown in messages). `scrub` lists secrets to
     /// blank out of any text that reaches a message.
     pub fn new(channels: Vec<ChannelConfig>, instance: String, scrub: Vec<Secret>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+        let http =
+            crate::shared::http::LazyClient::new(Duration::from_secs(10), Duration::from_secs(5));
         Self {
             http,
             channels,
@@ -163,10 +161,12 @@ impl Channels {
         let name = c.name();
         let text = self.text(alerts);
         let request = match c {
-            ChannelConfig::Slack { url, .. } => {
-                self.http.post(url.expose()).json(&json!({ "text": text }))
-            }
-            ChannelConfig::Discord { url, .. } => self.http.post(url.expose()).json(&json!({
+            ChannelConfig::Slack { url, .. } => self
+                .http
+                .get()
+                .post(url.expose())
+                .json(&json!({ "text": text })),
+            ChannelConfig::Discord { url, .. } => self.http.get().post(url.expose()).json(&json!({
                 "content": truncate(&text, 2000),
                 "allowed_mentions": { "parse": [] },
             })),
@@ -177,6 +177,7 @@ impl Channels {
                 ..
             } => self
                 .http
+                .get()
                 .post(format!(
                     "{}/bot{}/sendMessage",
                     api_base.trim_end_matches('/'),
@@ -199,6 +200,7 @@ impl Channels {
                 let ts = chrono::Utc::now().timestamp();
                 let mut r = self
                     .http
+                    .get()
                     .post(url.expose())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header(TIMESTAMP_HEADER, ts.to_string());

@@ -1,6 +1,7 @@
 //! Primitives every layer shares: secrets that never print, the languages posts are written
-//! in, and slugs. A leaf: it imports nothing of this crate, so anything may import it.
+//! in, slugs and HTTP clients built on first use. A leaf: it imports nothing of this crate, so anything may import it.
 
+pub mod http;
 pub mod language;
 pub mod secret;
 pub mod signing;

@@ -36,7 +36,7 @@ pub struct FeedReport {
 #[derive(Debug, Clone)]
 pub struct Topics {
     store: Store,
-    http: reqwest::Client,
+    http: crate::shared::http::LazyClient,
     config: Arc<TopicsConfig>,
     /// One refresh at a time (parallel generation jobs would fetch every feed twice).
     refreshing: Arc<tokio::sync::Mutex<()>>,
@@ -45,12 +45,10 @@ pub struct Topics {
 impl Topics {
     /// Sources over `store`.
     pub fn new(store: Store, config: TopicsConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("blogflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        // Built at the first refresh that has a feed to fetch.
+        let http =
+            crate::shared::http::LazyClient::new(Duration::from_secs(20), Duration::from_secs(10))
+                .with_user_agent();
         Self {
             store,
             http,
@@ -71,7 +69,11 @@ impl Topics {
         let now = crate::db::now_ms();
         let mut tasks = tokio::task::JoinSet::new();
         for feed in self.config.feeds.iter().cloned() {
-            let (store, http, limits) = (self.store.clone(), self.http.clone(), self.config.limits);
+            let (store, http, limits) = (
+                self.store.clone(),
+                self.http.get().clone(),
+                self.config.limits,
+            );
             tasks.spawn(async move {
                 let state = store.feed_state(&feed.url).await.ok().flatten();
                 if !force
