@@ -529,3 +529,55 @@ pub async fn sampler(cycles: usize) -> anyhow::Result<()> {
     println!("peak RSS {:.1} MiB", peak_rss_mib());
     Ok(())
 }
+
+/// `blogflow bench extract`: the source reader's work per page, on the news pages of the
+/// test fixtures (English; Korean in UTF-8 and in EUC-KR), against parsing the same HTML alone
+/// in the same process.
+pub fn extract(reps: usize) -> anyhow::Result<()> {
+    const EN: &str = include_str!("../tests/fixtures/sources/news-en.html");
+    const KO: &str = include_str!("../tests/fixtures/sources/news-ko.html");
+    let euc_kr = encoding_rs::EUC_KR.encode(KO).0.into_owned();
+    let reps = reps.max(1);
+    let per = |f: &mut dyn FnMut()| {
+        f(); // warm-up
+        let started = std::time::Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        started.elapsed() / reps as u32
+    };
+    println!("source reader, per page ({reps} repetitions; baseline: parsing the HTML alone)");
+    println!(
+        "{:<24} {:>12} {:>15} {:>8}",
+        "page", "parse only", "decode+extract", "ratio"
+    );
+    let pages: [(&str, &[u8], &str); 3] = [
+        ("English, UTF-8", EN.as_bytes(), "news.example.com"),
+        ("Korean, UTF-8", KO.as_bytes(), "news.example.kr"),
+        ("Korean, EUC-KR", &euc_kr, "news.example.kr"),
+    ];
+    for (name, bytes, host) in pages {
+        let url = format!("https://{host}/article");
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let parse = per(&mut || {
+            std::hint::black_box(dom_query::Document::from(text.as_str()));
+        });
+        let mut failed = None;
+        let full = per(&mut || {
+            let (html, _) = crate::sources::charset::decode(bytes, Some("text/html"), host);
+            if let Err(e) = crate::sources::extract(&html, &url) {
+                failed = Some(e);
+            }
+        });
+        if let Some(e) = failed {
+            anyhow::bail!("{name}: {e}");
+        }
+        println!(
+            "{name:<24} {:>9.0} µs {:>12.0} µs {:>7.2}x",
+            parse.as_secs_f64() * 1e6,
+            full.as_secs_f64() * 1e6,
+            full.as_secs_f64() / parse.as_secs_f64()
+        );
+    }
+    Ok(())
+}

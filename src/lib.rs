@@ -12,7 +12,7 @@
 //!                 blog_publish ───────► publish (Markdown/MDX, WordPress, Ghost, webhook)
 //!                 cleanup, health_check
 //!  topics (feeds) · ops (decisions, counters) · store (SQLite | PostgreSQL)
-//!  content (prompt, parse, score) · queue (SQLite | Redis) · telemetry
+//!  content (prompt, parse, score) · queue (SQLite | Redis) · telemetry · sources
 //!  config (every settings type) · shared (Secret, Language, slugs) · db
 //! ```
 //! - [`shared`]: primitives every layer uses; imports nothing of ours.
@@ -22,6 +22,7 @@
 //! - [`queue`]: durable jobs: the trait, the SQLite and Redis (BullMQ layout) backends, the
 //!   worker runtime with leases.
 //! - [`telemetry`]: logs to the console and rotated files.
+//! - [`sources`]: other sites' articles, fetched safely and politely, their text extracted.
 //! - [`llm`]: OpenAI and compatible servers, Anthropic, Gemini and the in-process local model;
 //!   error classes, circuit breakers and the load balancer.
 //! - [`content`]: prompts, parsing of the model's answer, the quality score, the judge and
@@ -54,6 +55,7 @@ pub mod orchestrator;
 pub mod publish;
 pub mod queue;
 pub mod shared;
+pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod topics;

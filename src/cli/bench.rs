@@ -96,6 +96,13 @@ pub enum BenchCommand {
     },
     /// Print the local-model benchmark's prompt (for the llama.cpp side of bench/local_model.sh).
     PrintLocalPrompt,
+    /// The source reader per page: charset decoding and article extraction, against parsing
+    /// the HTML alone.
+    Extract {
+        /// Repetitions per page.
+        #[arg(long, default_value_t = 200)]
+        reps: usize,
+    },
     /// Resident memory of an idle `blogflow run`.
     IdleRss {
         /// Seconds to let it settle.
@@ -150,6 +157,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         } => {
             blogflow::bench::local_model(model, tokens, threads, runs, json).await?;
         }
+        BenchCommand::Extract { reps } => blogflow::bench::extract(reps)?,
         BenchCommand::IdleRss { settle } => {
             blogflow::bench::idle_rss(settle).await?;
         }

@@ -8,6 +8,7 @@ mod env;
 mod local;
 mod queue;
 mod raw;
+mod sources;
 mod targets;
 mod topics;
 mod validate;
@@ -22,6 +23,7 @@ pub use env::Env;
 pub use local::{LocalConfig, cache_dir};
 pub use queue::{QueueBackendConfig, QueueConfig, RedisConfig, Retention};
 pub use raw::RawConfig;
+pub use sources::SourcesConfig;
 pub use targets::{
     FIELDS, GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WebhookTarget, WordPressStatus,
     WordPressTarget, parse_admin_key,
@@ -358,6 +360,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Feeds and the topic pool.
     pub topics: TopicsConfig,
+    /// How the articles behind topics are fetched.
+    pub sources: SourcesConfig,
 }
 
 /// How bad a finding is.
@@ -747,6 +751,33 @@ mod tests {
                 .contains("BLOGFLOW_GHOST_ALLOW_HTTP=true"),
             "{}",
             problems[0]
+        );
+    }
+
+    #[test]
+    fn the_source_reader_is_safe_by_default_and_its_limits_are_checked() {
+        let (c, _) = from(&[], "").unwrap();
+        assert_eq!(c.sources, SourcesConfig::default());
+        assert!(!c.sources.allow_private);
+        let (c, _) = from(
+            &[("BLOGFLOW_SOURCES_ALLOW_PRIVATE", "true")],
+            "[sources]\nmax_page_kib = 512\ntimeout_secs = 5\nhost_interval_ms = 0\n",
+        )
+        .unwrap();
+        assert!(c.sources.allow_private);
+        assert_eq!(c.sources.max_bytes, 512 * 1024);
+        assert_eq!(c.sources.timeout, Duration::from_secs(5));
+        assert!(c.sources.host_interval.is_zero());
+        let problems = from(
+            &[("BLOGFLOW_SOURCES_ALLOW_PRIVATE", "maybe")],
+            "[sources]\ntimeout_secs = 0\n",
+        )
+        .unwrap_err();
+        let named: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            named,
+            ["BLOGFLOW_SOURCES_ALLOW_PRIVATE", "sources.timeout_secs"],
+            "{problems:?}"
         );
     }
 

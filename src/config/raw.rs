@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub alerts: RawAlerts,
     /// `[topics]` and `[[topics.feeds]]`
     pub topics: RawTopics,
+    /// `[sources]`
+    pub sources: RawSources,
 }
 
 /// `[server]`
@@ -486,6 +488,23 @@ pub struct RawTopics {
     pub max_items_per_feed: Option<usize>,
     /// Items older than this many days are ignored (14).
     pub max_age_days: Option<u64>,
+}
+
+/// `[sources]`: how the articles behind topics are fetched.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSources {
+    /// Fetch loopback, private and link-local addresses too (`BLOGFLOW_SOURCES_ALLOW_PRIVATE`;
+    /// false).
+    pub allow_private: Option<bool>,
+    /// Largest page read, KiB (2048).
+    pub max_page_kib: Option<usize>,
+    /// Longest time for one page, seconds (15).
+    pub timeout_secs: Option<u64>,
+    /// Least time between two requests to one host, milliseconds (1000).
+    pub host_interval_ms: Option<u64>,
+    /// Redirects followed at most (5).
+    pub max_redirects: Option<usize>,
 }
 
 /// One RSS, Atom or JSON feed.

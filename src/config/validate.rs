@@ -12,6 +12,7 @@ use super::{Config, Env, OpenAiConfig, Problem, Secret, Severity};
 mod generation;
 mod providers;
 mod queue;
+mod sources;
 
 pub use generation::default_schedules;
 use generation::{generation_config, schedules};
@@ -291,6 +292,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let monitor = ops::monitor_config(&mut c, raw.monitoring);
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
     let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
+    let sources = sources::sources_config(&mut c, env, raw.sources);
     let database_url = database_url(&mut c, env);
 
     let config = Config {
@@ -322,6 +324,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         monitor,
         alerts,
         topics,
+        sources,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)

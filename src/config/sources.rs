@@ -1,0 +1,32 @@
+//! Settings of the source reader, validated (`[sources]`, `BLOGFLOW_SOURCES_*`). Fetching lives
+//! in [`crate::sources`].
+
+use std::time::Duration;
+
+/// `[sources]`, validated: how articles behind topics are fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourcesConfig {
+    /// Fetch loopback, private and link-local addresses too (tests, intranets). Off: a feed
+    /// cannot make blogflow reach into the network it runs in.
+    pub allow_private: bool,
+    /// Largest page read, bytes; a larger one is refused.
+    pub max_bytes: usize,
+    /// Longest time for one page, from connecting to the last byte.
+    pub timeout: Duration,
+    /// Least time between two requests to the same host.
+    pub host_interval: Duration,
+    /// Redirects followed at most.
+    pub max_redirects: usize,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            max_bytes: 2 * 1024 * 1024,
+            timeout: Duration::from_secs(15),
+            host_interval: Duration::from_secs(1),
+            max_redirects: 5,
+        }
+    }
+}
