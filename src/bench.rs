@@ -532,7 +532,7 @@ pub async fn sampler(cycles: usize) -> anyhow::Result<()> {
 
 /// `blogflow bench extract`: the source reader's work per page, on the news pages of the
 /// test fixtures (English; Korean in UTF-8 and in EUC-KR), against parsing the same HTML alone
-/// in the same process.
+/// in the same process; then the grounding check of a long post against those articles.
 pub fn extract(reps: usize) -> anyhow::Result<()> {
     const EN: &str = include_str!("../tests/fixtures/sources/news-en.html");
     const KO: &str = include_str!("../tests/fixtures/sources/news-ko.html");
@@ -579,5 +579,31 @@ pub fn extract(reps: usize) -> anyhow::Result<()> {
             full.as_secs_f64() / parse.as_secs_f64()
         );
     }
+    // The grounding check of a post of about 1,500 words against the three articles.
+    let sources: Vec<String> = [
+        (EN, "https://news.example.com/a"),
+        (KO, "https://news.example.kr/a"),
+    ]
+    .iter()
+    .map(|(html, url)| crate::sources::extract(html, url).map(|a| a.text))
+    .collect::<Result<_, _>>()?;
+    let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let paragraph = "The open model scored 87.5% on GPQA [1], and its makers say curation beat scale. \
+        정부는 5년간 1조 원을 투자해 국산화율을 2030년까지 50%로 높인다 [2]. \
+        Analysts said \"Deployment is a different test\" [1], and adoption reached 73 % [2].";
+    let post = format!("## Background\n\n{}", [paragraph; 30].join("\n\n"));
+    let words = post.split_whitespace().count();
+    let parse = per(&mut || {
+        std::hint::black_box(dom_query::Document::from(EN));
+    });
+    let check = per(&mut || {
+        std::hint::black_box(crate::content::grounding::check(&post, &refs));
+    });
+    println!(
+        "grounding check, {words}-word post, {} sources: {:.0} µs ({:.2}x parsing the English page)",
+        refs.len(),
+        check.as_secs_f64() * 1e6,
+        check.as_secs_f64() / parse.as_secs_f64()
+    );
     Ok(())
 }

@@ -96,8 +96,8 @@ pub enum BenchCommand {
     },
     /// Print the local-model benchmark's prompt (for the llama.cpp side of bench/local_model.sh).
     PrintLocalPrompt,
-    /// The source reader per page: charset decoding and article extraction, against parsing
-    /// the HTML alone.
+    /// The source reader per page (charset decoding and article extraction) and the grounding
+    /// check per post, against parsing the HTML alone.
     Extract {
         /// Repetitions per page.
         #[arg(long, default_value_t = 200)]

@@ -1,6 +1,7 @@
 //! From a topic to a scored post: prompts, parsing the model's answer, the quality score and
 //! the pipeline that ties them to a provider and the store.
 
+pub mod grounding;
 pub mod judge;
 pub mod minhash;
 pub mod normalize;
