@@ -446,6 +446,44 @@ async fn feed_state_is_remembered(store: Store) {
     assert_eq!(state.items_added, 3);
 }
 
+/// Fetched articles are cached by URL, Korean text intact, and a newer fetch replaces them.
+async fn sources_are_cached_by_url(store: Store) {
+    use blogflow::store::SourceRecord;
+    let url = "https://news.example.kr/article/1";
+    assert!(store.source(url).await.unwrap().is_none());
+    let first = SourceRecord::new(
+        url,
+        url,
+        "정부, AI 반도체에 1조 원",
+        "정부가 1조 원을 투자한다.",
+    );
+    store.save_source(first.clone()).await.unwrap();
+    assert_eq!(store.source(url).await.unwrap(), Some(first.clone()));
+    let moved = "https://news.example.kr/a/1?amp=0";
+    let second = SourceRecord::new(
+        url,
+        moved,
+        "정부, AI 반도체에 1조 원",
+        "정부가 1조 원을 투자한다.\n\n추가 문단.",
+    );
+    store.save_source(second.clone()).await.unwrap();
+    let got = store.source(url).await.unwrap().unwrap();
+    assert_eq!(got, second);
+    assert_ne!(got.content_hash, first.content_hash);
+    assert_eq!(got.content_hash.len(), 64);
+    // The same text has the same hash, whatever its URL.
+    assert_eq!(
+        SourceRecord::new(
+            "https://b.example/x",
+            "https://b.example/x",
+            "t",
+            &first.text
+        )
+        .content_hash,
+        first.content_hash
+    );
+}
+
 /// Runs are recorded, listed newest first, and old finished ones cleaned up.
 async fn runs_are_recorded_and_cleaned(store: Store) {
     let a = store
@@ -587,6 +625,7 @@ backends!(
     keywords_rotate,
     the_topic_pool_dedupes_clusters_and_picks_once,
     feed_state_is_remembered,
+    sources_are_cached_by_url,
     runs_are_recorded_and_cleaned,
     a_lease_has_one_holder_until_it_expires,
     processes_and_health_are_shared,

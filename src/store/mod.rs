@@ -8,6 +8,7 @@
 mod metrics;
 mod pg;
 mod posts;
+mod sources;
 pub mod sql;
 mod topics;
 mod workers;
@@ -19,6 +20,7 @@ use sql::{Backend, Lite, Sql, Value, args};
 pub use metrics::ROLLUP_MS;
 pub use metrics::Sample;
 pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication, PublicationState};
+pub use sources::SourceRecord;
 pub use topics::{FeedItem, FeedOutcome, FeedState, PoolTopic};
 pub use workers::{
     HEARTBEAT_SECS, InFlight, LOST_AFTER_BEATS, WorkerInfo, host_name, process_identity,
@@ -36,12 +38,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_leases.sql"),
     include_str!("migrations/0008_health.sql"),
     include_str!("migrations/0009_publication_state.sql"),
+    include_str!("migrations/0010_sources.sql"),
 ];
 
 /// PostgreSQL starts at the schema SQLite reached in its eight steps.
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/0001_init.sql"),
     include_str!("pg_migrations/0002_publication_state.sql"),
+    include_str!("pg_migrations/0003_sources.sql"),
 ];
 
 /// Errors of the store.
