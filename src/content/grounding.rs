@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 
 /// What kind of claim was not supported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimKind {
     /// A figure found in no cited source.
@@ -22,7 +24,7 @@ pub enum ClaimKind {
 }
 
 /// One finding of the check.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     /// What kind.
     pub kind: ClaimKind,
@@ -57,6 +59,8 @@ const WINDOW: usize = 40;
 
 /// Checks `body` (Markdown) against `sources` (their extracted texts; `[1]` is the first).
 pub fn check(body: &str, sources: &[&str]) -> Grounding {
+    let body = &without_link_targets(body);
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let source_figures: Vec<Vec<Figure>> = sources.iter().map(|s| figures(s)).collect();
     let source_text: Vec<String> = sources.iter().map(|s| normalise(s)).collect();
     let mut claims = Vec::new();
@@ -79,6 +83,13 @@ pub fn check(body: &str, sources: &[&str]) -> Grounding {
             valid
         };
         for figure in figures(&strip_citations(sentence)) {
+            // The years around now frame any news post ("in 2026"); they are not claims.
+            let year = !figure.percent
+                && figure.written.len() == 4
+                && (this_year - 1..=this_year + 1).contains(&(figure.value as i32));
+            if year {
+                continue;
+            }
             let found = candidates
                 .iter()
                 .any(|&i| source_figures[i].iter().any(|f| f.matches(&figure)));
@@ -108,6 +119,32 @@ pub fn check(body: &str, sources: &[&str]) -> Grounding {
         score: 100u32.saturating_sub(penalty),
         claims,
     }
+}
+
+/// `body` without link destinations and bare URLs: a figure in an address is no claim.
+fn without_link_targets(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("](") {
+        // "[2]()" is still read as a link, not a citation.
+        out.push_str(&rest[..=i]);
+        out.push_str("()");
+        let after = &rest[i + 2..];
+        match after.find(')') {
+            Some(close) => rest = &after[close + 1..],
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_inclusive(char::is_whitespace)
+        .filter(|w| {
+            let w = w.trim_start_matches(['(', '<', '"']);
+            !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
+        })
+        .collect()
 }
 
 fn push(claims: &mut Vec<Claim>, kind: ClaimKind, text: String) {
@@ -491,5 +528,18 @@ mod tests {
             let _ = check(body, &[EN]);
         }
         assert_eq!(check("", &[]).score, 100);
+    }
+
+    #[test]
+    fn this_years_date_and_figures_in_addresses_are_no_claims() {
+        let year = chrono::Datelike::year(&chrono::Utc::now());
+        let body = format!(
+            "In {year} the field moved [1]. See [the report](https://x.example/2019/77/a) \
+             or https://x.example/555/b for more."
+        );
+        let g = check(&body, &[EN]);
+        assert!(g.claims.is_empty(), "{g:?}");
+        let g = check("By 2061 it will be everywhere.", &[EN]);
+        assert_eq!(g.claims.len(), 1, "a far year is a claim: {g:?}");
     }
 }

@@ -3,13 +3,16 @@
 
 pub mod grounding;
 pub mod judge;
+pub mod links;
 pub mod minhash;
 pub mod normalize;
 pub mod parse;
 pub mod prompt;
 pub mod quality;
 pub mod simple;
+pub mod sources;
 pub use crate::shared::slug;
 
 pub use parse::{GeneratedPost, ParseError, parse_post};
 pub use quality::{QualityReport, score};
+pub use sources::{Provenance, Source, SourceRef, UnreadSource};
