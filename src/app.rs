@@ -175,11 +175,13 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
         config.generation.clone(),
     );
     footprint.mark("pipeline");
-    let generator = generator.with_topics(crate::topics::Topics::new(
-        store.clone(),
-        config.topics.clone(),
-    ));
-    footprint.mark("topics");
+    let generator = generator
+        .with_topics(crate::topics::Topics::new(
+            store.clone(),
+            config.topics.clone(),
+        ))
+        .with_sources(config.sources.clone());
+    footprint.mark("topics and sources");
     let ops = Ops::new(&config, generator.stats().clone());
     footprint.mark("ops (stats, alert channels)");
     let router = JobRouter {

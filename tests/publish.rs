@@ -81,6 +81,9 @@ async fn the_webhook_gets_each_post_once_signed_even_when_its_first_answer_is_an
         assert_eq!(r.body["id"], id.as_str());
         assert!(r.body["body_html"].as_str().unwrap().contains("<h2>"));
         assert!(r.body["body_markdown"].as_str().unwrap().contains("## "));
+        // A keyword post: no sources, and the receiver is told.
+        assert_eq!(r.body["grounded"], false);
+        assert_eq!(r.body["sources"], serde_json::json!([]));
     }
     // More time and another health tick change nothing: one delivery recorded.
     let again = svc.get(&format!("/api/posts/{id}")).await;
@@ -285,6 +288,7 @@ fn sample_post(n: usize, slug: &str) -> Post {
         created_at: chrono::Utc::now().timestamp_millis(),
         published_at: None,
         hold_reason: None,
+        provenance: Default::default(),
     }
 }
 

@@ -234,6 +234,7 @@ fn post(n: usize, language: &str, slug: &str, body: String) -> Post {
         created_at: chrono::Utc::now().timestamp_millis(),
         published_at: None,
         hold_reason: None,
+        provenance: Default::default(),
     }
 }
 

@@ -74,6 +74,7 @@ fn new_post(job: &str, slot: u32, slug: &str, seed: u32) -> NewPost {
         generation_ms: 1234,
         attempts: 1,
         hold_reason: None,
+        provenance: Default::default(),
         daily_cap: None,
     }
 }
@@ -90,6 +91,7 @@ fn item(url: &str, title: &str, published_at: i64) -> FeedItem {
     FeedItem {
         guid: None,
         url: Some(url.into()),
+        link: Some(format!("https://{url}")),
         title: title.into(),
         summary: String::new(),
         published_at,

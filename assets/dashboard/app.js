@@ -195,10 +195,37 @@ async function showPost(id) {
     el("p", { class: "muted" }, `${d.post.provider} · ${d.post.model} · ${d.post.generation_ms} ms · score ${d.post.quality?.score}`,
       d.post.hold_reason ? ` · held: ${d.post.hold_reason}` : ""),
     el("div", { class: "bars" }, parts.flat()),
+    ...provenance(d.post),
     el("h3", {}, "Published to"),
     el("ul", { class: "list" }, (d.publications || []).map((p) => el("li", {}, `${p.target}: ${p.location}`))),
   );
   box.hidden = false;
+}
+
+// What a post rests on: its sources (links open the page read), the claims they do not
+// support, links removed from its body and pages that could not be read.
+function provenance(post) {
+  const out = [el("h3", {}, "Sources")];
+  if (post.grounded) {
+    out.push(el("ol", { class: "list", id: "post-sources" }, (post.sources || []).map((s) =>
+      el("li", {}, el("a", { href: s.url, target: "_blank", rel: "noopener noreferrer" }, s.title || s.url)))));
+  } else {
+    out.push(el("p", { class: "muted" }, "not grounded: written from the model's knowledge, no source read"));
+  }
+  const claims = post.unsupported_claims || [];
+  if (claims.length) {
+    out.push(el("h3", {}, "Unsupported claims"),
+      el("ul", { class: "list warn", id: "post-claims" }, claims.map((c) => el("li", {}, `${c.kind}: ${c.text}`))));
+  }
+  const removed = post.removed_links || [];
+  if (removed.length) {
+    out.push(el("h3", {}, "Links removed"), el("ul", { class: "list muted" }, removed.map((l) => el("li", {}, l))));
+  }
+  const unread = post.unread_sources || [];
+  if (unread.length) {
+    out.push(el("h3", {}, "Pages not used"), el("ul", { class: "list muted" }, unread.map((u) => el("li", {}, `${u.url}: ${u.reason}`))));
+  }
+  return out;
 }
 
 function renderAlerts(health) {

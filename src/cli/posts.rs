@@ -1,4 +1,4 @@
-//! `blogflow posts list|approve|reject`.
+//! `blogflow posts list|show|approve|reject`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +14,12 @@ pub enum PostsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 30)]
         limit: usize,
+    },
+    /// Show one post: status, score, hold reason, sources, unsupported claims, removed links
+    /// and where it was published.
+    Show {
+        /// Post id.
+        id: String,
     },
     /// Approve a held post and queue its publication.
     Approve {
@@ -64,6 +70,14 @@ pub async fn run(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Resul
                 );
             }
         }
+        PostsCommand::Show { id } => {
+            let Some(post) = parts.store.get_post(&id).await? else {
+                eprintln!("no post {id}: `blogflow posts list` shows the ids");
+                return Ok(ExitCode::FAILURE);
+            };
+            let publications = parts.store.publications(&id).await?;
+            print!("{}", show(&post, &publications));
+        }
         PostsCommand::Approve { id, note } => {
             let post = parts.router.generator.approve(&id, note).await?;
             println!(
@@ -80,4 +94,74 @@ pub async fn run(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The text `posts show` prints.
+fn show(post: &blogflow::store::Post, publications: &[blogflow::store::Publication]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let p = &post.provenance;
+    let _ = writeln!(out, "{}  {}", post.id, post.content.title);
+    let _ = writeln!(
+        out,
+        "status:   {}",
+        format!("{:?}", post.status).to_lowercase()
+    );
+    let _ = writeln!(out, "score:    {}", post.quality.score);
+    let _ = writeln!(out, "topic:    {}", post.topic);
+    let _ = writeln!(
+        out,
+        "language: {}  category: {}",
+        post.language, post.category
+    );
+    if let Some(reason) = &post.hold_reason {
+        let _ = writeln!(out, "held:     {reason}");
+    }
+    if p.grounded {
+        let _ = writeln!(out, "sources:");
+        for (i, s) in p.sources.iter().enumerate() {
+            let _ = writeln!(out, "  [{}] {}  {}", i + 1, s.title, s.url);
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "sources:  none (not grounded: written from the model's knowledge)"
+        );
+    }
+    if !p.unsupported_claims.is_empty() {
+        let _ = writeln!(out, "unsupported claims:");
+        for c in &p.unsupported_claims {
+            let _ = writeln!(out, "  - {c}");
+        }
+    }
+    if !p.unread_sources.is_empty() {
+        let _ = writeln!(out, "pages not used:");
+        for u in &p.unread_sources {
+            let _ = writeln!(out, "  - {}: {}", u.url, u.reason);
+        }
+    }
+    if !p.removed_links.is_empty() {
+        let _ = writeln!(out, "links removed:");
+        for l in &p.removed_links {
+            let _ = writeln!(out, "  - {l}");
+        }
+    }
+    for part in post
+        .quality
+        .parts
+        .iter()
+        .filter(|part| !part.note.is_empty())
+    {
+        let _ = writeln!(out, "note:     {}: {}", part.name, part.note);
+    }
+    for r in publications {
+        let _ = writeln!(
+            out,
+            "published: {} {} ({})",
+            r.target,
+            r.location,
+            r.state.as_str()
+        );
+    }
+    out
 }

@@ -204,6 +204,10 @@ pub struct GenerationConfig {
     pub daily_budget_usd: Option<f64>,
     /// Posts per UTC day after which generation stops until midnight.
     pub daily_post_cap: Option<u32>,
+    /// Only posts grounded in sources read are written; topics without one are skipped.
+    pub require_sources: bool,
+    /// The blog's addresses (Markdown `site_url`, WordPress, Ghost): links there stay in posts.
+    pub own_sites: Vec<String>,
     /// Every post waits for approval (`publish.mode = review`).
     pub review: bool,
     /// In review mode: approve by itself after this long when the score is at least
@@ -777,6 +781,46 @@ mod tests {
         assert_eq!(
             named,
             ["BLOGFLOW_SOURCES_ALLOW_PRIVATE", "sources.timeout_secs"],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn grounding_settings_and_the_blogs_own_sites() {
+        let (c, _) = from(&[], "").unwrap();
+        assert_eq!(
+            (c.sources.max_per_post, c.sources.prompt_chars),
+            (3, 12_000)
+        );
+        assert!(!c.generation.require_sources && c.generation.own_sites.is_empty());
+        let (c, _) = from(
+            &[
+                ("BLOGFLOW_SITE_URL", "https://blog.example.com/"),
+                ("BLOGFLOW_GHOST_URL", "https://ghost.example.com"),
+                ("BLOGFLOW_GHOST_ADMIN_KEY", "6489e5b6a2a8b4a1c6f0d1e2:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+            ],
+            "[generation]\nrequire_sources = true\n[sources]\nmax_per_post = 0\nprompt_chars = 4000\n",
+        )
+        .unwrap();
+        assert!(c.generation.require_sources);
+        assert_eq!((c.sources.max_per_post, c.sources.prompt_chars), (0, 4_000));
+        assert_eq!(
+            c.generation.own_sites,
+            ["https://blog.example.com", "https://ghost.example.com"]
+        );
+        let problems = from(
+            &[("BLOGFLOW_SITE_URL", "blog.example.com")],
+            "[sources]\nmax_per_post = 11\nprompt_chars = 10\n",
+        )
+        .unwrap_err();
+        let named: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "BLOGFLOW_SITE_URL",
+                "sources.max_per_post",
+                "sources.prompt_chars"
+            ],
             "{problems:?}"
         );
     }

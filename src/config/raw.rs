@@ -110,6 +110,8 @@ pub struct RawGeneration {
     pub daily_budget_usd: Option<f64>,
     /// Stop generating for the rest of the UTC day after this many posts.
     pub daily_post_cap: Option<u32>,
+    /// Write only posts grounded in sources read (false): keyword topics are skipped.
+    pub require_sources: Option<bool>,
 }
 
 /// `[providers]`
@@ -382,6 +384,9 @@ pub struct RawMarkdown {
     pub fields: std::collections::BTreeMap<String, String>,
     /// Commit each new file to the git repository that holds the content directory.
     pub git_commit: Option<bool>,
+    /// The site's address (`https://blog.example.com`, `BLOGFLOW_SITE_URL`): links to it in
+    /// posts are the blog's own.
+    pub site_url: Option<String>,
 }
 
 /// `[logging]`
@@ -505,6 +510,11 @@ pub struct RawSources {
     pub host_interval_ms: Option<u64>,
     /// Redirects followed at most (5).
     pub max_redirects: Option<usize>,
+    /// Articles read for one post: the topic's own and others on the same story (3; 0 turns
+    /// reading off).
+    pub max_per_post: Option<usize>,
+    /// Characters of source text in one prompt, all sources together (12000).
+    pub prompt_chars: Option<usize>,
 }
 
 /// One RSS, Atom or JSON feed.

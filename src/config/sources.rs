@@ -17,6 +17,10 @@ pub struct SourcesConfig {
     pub host_interval: Duration,
     /// Redirects followed at most.
     pub max_redirects: usize,
+    /// Articles read for one post (0: none).
+    pub max_per_post: usize,
+    /// Characters of source text in one prompt, all sources together.
+    pub prompt_chars: usize,
 }
 
 impl Default for SourcesConfig {
@@ -27,6 +31,8 @@ impl Default for SourcesConfig {
             timeout: Duration::from_secs(15),
             host_interval: Duration::from_secs(1),
             max_redirects: 5,
+            max_per_post: 3,
+            prompt_chars: 12_000,
         }
     }
 }

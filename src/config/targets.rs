@@ -21,6 +21,8 @@ pub const FIELDS: &[&str] = &[
     "seo_title",
     "lang",
     "blogflow_id",
+    "grounded",
+    "sources",
 ];
 
 /// `[publish.markdown]`, validated.
@@ -34,6 +36,8 @@ pub struct MarkdownTarget {
     pub fields: BTreeMap<String, String>,
     /// Commit each file to the enclosing git repository.
     pub git_commit: bool,
+    /// The site's address, without the trailing slash.
+    pub site_url: Option<String>,
 }
 
 impl MarkdownTarget {
@@ -44,6 +48,7 @@ impl MarkdownTarget {
             extension: "md",
             fields: BTreeMap::new(),
             git_commit: false,
+            site_url: None,
         }
     }
 }

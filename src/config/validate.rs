@@ -261,7 +261,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     );
     let schedules = schedules(&mut c, raw.schedules, generation.max_posts_per_request);
     let queue = queue_config(&mut c, env, raw.queue);
-    let markdown = publish::markdown(&mut c, raw.publish.markdown);
+    let markdown = publish::markdown(&mut c, env, raw.publish.markdown);
     let webhook = ops::webhook_url(&mut c, env, "BLOGFLOW_PUBLISH_WEBHOOK_URL").map(|url| {
         let secret = c.secret(env, "BLOGFLOW_PUBLISH_WEBHOOK_SECRET");
         if secret.is_none() {
@@ -288,6 +288,13 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     });
     let wordpress = publish::wordpress(&mut c, env, raw.publish.wordpress);
     let ghost = publish::ghost(&mut c, env, raw.publish.ghost);
+    // Where the blog lives: links there are its own posts.
+    generation.own_sites = markdown
+        .iter()
+        .filter_map(|m| m.site_url.clone())
+        .chain(wordpress.iter().map(|w| w.url.clone()))
+        .chain(ghost.iter().map(|g| g.url.clone()))
+        .collect();
     let logging = logging_config(&mut c, env, raw.logging);
     let monitor = ops::monitor_config(&mut c, raw.monitoring);
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);

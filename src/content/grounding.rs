@@ -266,6 +266,16 @@ const MAGNITUDES: &[(&str, f64)] = &[
     ("천", 1e3),
 ];
 
+/// Magnitudes written right after the number, as in headlines ("70B parameters").
+const SHORT_MAGNITUDES: &[(&str, f64)] = &[
+    ("bn", 1e9),
+    ("mn", 1e6),
+    ("K", 1e3),
+    ("M", 1e6),
+    ("B", 1e9),
+    ("T", 1e12),
+];
+
 const PERCENT: &[&str] = &["%", "％", "퍼센트", "percent", "per cent", "프로"];
 
 /// The figures of a text: numbers of two or more digits, or any number with a unit,
@@ -321,6 +331,13 @@ fn figures(text: &str) -> Vec<Figure> {
             value *= factor;
             unit = true;
             consumed = end_number + (rest.len() - rest_trim.len()) + word.len();
+        } else if let Some((suffix, factor)) = SHORT_MAGNITUDES.iter().find(|(w, _)| {
+            // Attached and alone: "70B", "$12M", "1.5T tokens", "3bn"; not "5Mbps" or "3Bs".
+            rest.starts_with(w) && !rest[w.len()..].starts_with(|c: char| c.is_alphanumeric())
+        }) {
+            value *= factor;
+            unit = true;
+            consumed = end_number + suffix.len();
         }
         let significant = unit || digits.replace('.', "").len() >= 2;
         if significant {
@@ -541,5 +558,16 @@ mod tests {
         assert!(g.claims.is_empty(), "{g:?}");
         let g = check("By 2061 it will be everywhere.", &[EN]);
         assert_eq!(g.claims.len(), 1, "a far year is a claim: {g:?}");
+    }
+
+    #[test]
+    fn headline_magnitudes_equal_their_words() {
+        let g = check(
+            "A 70B model [1], trained on 15T tokens for $12M [1].",
+            &[EN],
+        );
+        assert!(g.claims.is_empty(), "{g:?}");
+        let g = check("It needs 70GB and a 5Mbps link.", &[EN]);
+        assert_eq!(g.claims.len(), 1, "70 is no 70 billion: {g:?}");
     }
 }

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use super::GeneratedPost;
+use super::sources::Source;
 use crate::config::Language;
 use crate::llm::ChatRequest;
 
@@ -16,13 +17,37 @@ quotes or products); useful to practitioners; coherent structure; written entire
 language; free of filler, repetition and leftover instructions. 7 or more means publish as is. \
 Answer with only a JSON object: {\"score\": <1-10>, \"reason\": \"<one sentence>\"}.";
 
-/// The request for `post`, bounded so that a long post does not blow the judge's budget.
-pub fn request(post: &GeneratedPost, language: Language) -> ChatRequest {
+/// What the judge adds to the rubric for a post written from sources.
+const FAITHFUL: &str = " The post was written from the numbered sources given before it: grade \
+faithfulness first. A figure, quote or claim that its cited source does not support, or a \
+citation [n] pointing to the wrong source, caps the grade at 4.";
+
+/// Characters of source text the judge reads, all sources together.
+const JUDGE_SOURCE_CHARS: usize = 8_000;
+
+/// The request for `post` written from `sources` (none for an ungrounded post), bounded so
+/// that a long post does not blow the judge's budget.
+pub fn request(post: &GeneratedPost, language: Language, sources: &[Source]) -> ChatRequest {
     let body: String = post.body.chars().take(12_000).collect();
+    let mut system = RUBRIC.to_owned();
+    let mut material = String::new();
+    if !sources.is_empty() {
+        system.push_str(FAITHFUL);
+        let lengths: Vec<usize> = sources.iter().map(|s| s.text.chars().count()).collect();
+        let shares = super::prompt::shares(&lengths, JUDGE_SOURCE_CHARS);
+        for (i, (s, share)) in sources.iter().zip(shares).enumerate() {
+            material.push_str(&format!(
+                "<source n=\"{}\">\n{}\n</source>\n",
+                i + 1,
+                super::prompt::source_text(&s.text, share)
+            ));
+        }
+        material.push('\n');
+    }
     ChatRequest {
-        system: RUBRIC.to_owned(),
+        system,
         user: format!(
-            "Language: {}\nTitle: {}\n\n{body}",
+            "{material}Language: {}\nTitle: {}\n\n{body}",
             match language {
                 Language::En => "English",
                 Language::Ko => "Korean",

@@ -27,6 +27,20 @@ fn writer(language: Language) -> &'static str {
     }
 }
 
+/// `request` with `facts` from the news in front (unchanged without facts): a small model
+/// reports what it is given instead of inventing figures.
+pub fn with_facts(mut request: ChatRequest, facts: &str, language: Language) -> ChatRequest {
+    if facts.is_empty() {
+        return request;
+    }
+    let lead = match language {
+        Language::En => "Facts from the news (use only these figures and names):",
+        Language::Ko => "뉴스에서 나온 사실 (수치와 이름은 여기 있는 것만 쓰세요):",
+    };
+    request.user = format!("{lead}\n{facts}\n\n{}", request.user);
+    request
+}
+
 /// The request for three section headings, one per line.
 pub fn outline_request(topic: &str, language: Language) -> ChatRequest {
     let topic = sanitize(topic);

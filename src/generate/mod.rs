@@ -24,6 +24,7 @@ use budget::BudgetSlot;
 mod ask;
 mod rounds;
 mod slot;
+mod sources;
 
 /// The message of every generation while no provider is configured.
 pub const NO_PROVIDER: &str = "no LLM provider is configured: the local model is off (BLOGFLOW_LOCAL_MODEL=off) and \
@@ -69,6 +70,8 @@ pub struct Generator {
     stats: Arc<crate::ops::stats::Stats>,
     /// Feeds and the manual queue; keywords only when absent or empty.
     topics: Option<crate::topics::Topics>,
+    /// Reads the articles behind topics; posts are written without sources when absent.
+    reader: Option<sources::Reader>,
     /// Slots admitted under the daily budget and post cap and not stored yet.
     in_flight: Arc<std::sync::Mutex<u32>>,
     /// Held by an admission and by the storing of an admitted post, so that an admission sees
@@ -111,6 +114,8 @@ struct Draft {
     attempts: u32,
     /// When the slot must be done (`generation.post_deadline`).
     deadline: Option<tokio::time::Instant>,
+    /// What the grounding check found unsupported in `post`.
+    claims: Vec<crate::content::grounding::Claim>,
 }
 
 impl Draft {
@@ -175,6 +180,8 @@ struct SlotContext<'a> {
     category: &'a str,
     /// Recent titles the post must not repeat.
     avoid: &'a [String],
+    /// The articles it is written from (`[1]` is the first); empty when ungrounded.
+    sources: &'a [crate::content::Source],
     cancel: &'a CancellationToken,
     /// When the slot must be done (`generation.post_deadline_secs`).
     deadline: tokio::time::Instant,
@@ -246,6 +253,7 @@ impl Generator {
             config: Arc::new(config),
             stats: Arc::default(),
             topics: None,
+            reader: None,
             in_flight: Arc::default(),
             admission: Arc::default(),
         }
@@ -335,7 +343,7 @@ impl Generator {
         }
         if failures.is_empty() {
             if let Some(reason) = skipped.first() {
-                tracing::info!(job_id, skipped = skipped.len(), %reason, "posts skipped by a daily limit");
+                tracing::info!(job_id, skipped = skipped.len(), %reason, "posts skipped (a daily limit, or no readable source while generation.require_sources is on)");
             }
             return Ok(json!({
                 "generated": ready,
@@ -468,15 +476,9 @@ impl Generator {
             Ok(Err(reason)) => return SlotOutcome::Skipped(reason),
             Err(e) => return SlotOutcome::Failed(e),
         };
-        let pooled = match (&request.topic, &self.topics) {
-            (None, Some(topics)) => match topics.pick(request.category.clone()).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(job_id, slot, error = %e, "could not pick from the topic pool; using a keyword");
-                    None
-                }
-            },
-            _ => None,
+        let (pooled, reading) = match self.pick_topic(job_id, slot, request).await {
+            Ok(picked) => picked,
+            Err(reason) => return SlotOutcome::Skipped(reason),
         };
         let (topic, keyword, source) = match (&request.topic, &pooled) {
             (Some(t), _) => (t.clone(), None, "manual"),
@@ -505,7 +507,13 @@ impl Generator {
             .unwrap_or_else(|| self.config.category.clone());
         let outcome = self
             .write_slot(
-                job_id, slot, &topic, keyword, source, category, budget, cancel,
+                job_id,
+                slot,
+                (&topic, keyword, source),
+                category,
+                &reading,
+                budget,
+                cancel,
             )
             .await;
         if let (SlotOutcome::Failed(_), Some(p)) = (&outcome, &pooled) {
@@ -515,6 +523,57 @@ impl Generator {
             }
         }
         outcome
+    }
+
+    /// The topic of a slot from the pool (none for a manual request or when the pool is
+    /// empty: a keyword then) and the sources read for it. With `generation.require_sources`,
+    /// a topic none of whose sources can be read is passed over (it stays picked: reading it
+    /// again would fail again), and `Err` says why no post is written when no topic is left.
+    async fn pick_topic(
+        &self,
+        job_id: &str,
+        slot: u32,
+        request: &GenerateRequest,
+    ) -> Result<(Option<crate::store::PoolTopic>, sources::Reading), String> {
+        let require = self.config.require_sources;
+        let (None, Some(topics)) = (&request.topic, &self.topics) else {
+            return if require {
+                Err(format!(
+                    "generation.require_sources is on and {} has no source to read",
+                    if request.topic.is_some() {
+                        "a manual topic"
+                    } else {
+                        "a keyword topic"
+                    }
+                ))
+            } else {
+                Ok((None, sources::Reading::default()))
+            };
+        };
+        // A few tries: each one costs only the pages of a topic.
+        for _ in 0..5 {
+            let pooled = match topics.pick(request.category.clone()).await {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(job_id, slot, error = %e, "could not pick from the topic pool; using a keyword");
+                    break;
+                }
+            };
+            let reading = self.read_sources(&pooled, job_id).await;
+            if reading.sources.is_empty() && require {
+                tracing::warn!(job_id, slot, topic = %pooled.title, "topic passed over: none of its sources could be read (generation.require_sources)");
+                continue;
+            }
+            return Ok((Some(pooled), reading));
+        }
+        if require {
+            return Err(
+                "generation.require_sources is on and no topic with a readable source is waiting"
+                    .to_owned(),
+            );
+        }
+        Ok((None, sources::Reading::default()))
     }
 
     /// Approves a held post and queues its publication.

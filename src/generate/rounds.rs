@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Language;
+use crate::content::grounding::Claim;
 use crate::content::{GeneratedPost, QualityReport, score};
 use crate::llm::breaker::Guarded;
 use crate::llm::{ErrorClass, Provider};
@@ -181,11 +182,10 @@ impl Generator {
         let SlotContext {
             job_id,
             slot,
-            topic,
-            category,
-            avoid,
+            sources,
             cancel,
             deadline,
+            ..
         } = *context;
         // A model that cannot write the configured language writes English (app::open logs
         // that once at start).
@@ -202,15 +202,19 @@ impl Generator {
             deadline: Some(deadline),
             ..Draft::default()
         };
-        let mut best: Option<(GeneratedPost, QualityReport)> = None;
+        let mut best: Option<(GeneratedPost, QualityReport, Vec<Claim>)> = None;
         let mut last_problem = String::new();
+        let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+        // Unsupported claims of the last draft: the next is asked to fix them, once.
+        let mut findings: Vec<Claim> = Vec::new();
+        let mut sent_back = false;
         for attempt in 1..=self.config.attempts_per_post {
             if cancel.is_cancelled() {
                 return Err(NoDraft::cancelled());
             }
             draft.attempts = attempt;
             let answer = tokio::select! {
-                a = self.ask(provider, topic, category, language, avoid, &mut draft) => a,
+                a = self.ask(provider, context, language, &findings, &mut draft) => a,
                 _ = cancel.cancelled() => return Err(NoDraft::cancelled()),
             };
             let post = match answer {
@@ -234,32 +238,43 @@ impl Generator {
                 }
             };
             let mut report = score(&post, language);
+            let claims = if texts.is_empty() {
+                Vec::new()
+            } else {
+                self.ground(&post, &texts, &mut report)
+            };
             if self.config.judge && report.score >= self.config.quality_threshold {
-                self.judge(
-                    provider,
-                    &post,
-                    language,
-                    &mut report,
-                    &mut draft,
-                    job_id,
-                    slot,
-                )
-                .await;
+                self.judge(provider, &post, context, language, &mut report, &mut draft)
+                    .await;
             }
             let passed = report.score >= self.config.quality_threshold;
             tracing::info!(job_id, slot, attempt, score = report.score, passed, notes = %report.summary(), "post scored");
-            if best.as_ref().is_none_or(|(_, b)| report.score > b.score) {
-                best = Some((post, report));
+            let ungrounded = !claims.is_empty();
+            // On a tie the later draft wins: it was written with the earlier one's findings.
+            if best
+                .as_ref()
+                .is_none_or(|(_, b, _)| report.score >= b.score)
+            {
+                best = Some((post, report, claims.clone()));
             }
             if passed {
                 break;
+            }
+            if ungrounded {
+                if sent_back {
+                    break; // sent back once with the list already: held with it
+                }
+                tracing::info!(job_id, slot, attempt, claims = %claims.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), "unsupported claims: the post is written again with the list");
+                sent_back = true;
+                findings = claims;
             }
             last_problem = format!("quality score below {}", self.config.quality_threshold);
         }
         draft.elapsed_ms = started.elapsed().as_millis() as u64;
         match best {
-            Some((post, quality)) => {
+            Some((post, quality, claims)) => {
                 draft.post = Some((post, quality));
+                draft.claims = claims;
                 Ok(draft)
             }
             None => Err(NoDraft {
@@ -270,21 +285,55 @@ impl Generator {
         }
     }
 
+    /// The grounding check of `post` against its sources' `texts`: a `grounding` sub-score
+    /// in `report`, and the score pulled under the threshold while a claim is unsupported
+    /// (such a post is sent back, then held, never published as it is).
+    pub(super) fn ground(
+        &self,
+        post: &GeneratedPost,
+        texts: &[&str],
+        report: &mut QualityReport,
+    ) -> Vec<Claim> {
+        let grounding = crate::content::grounding::check(&post.body, texts);
+        let note = grounding
+            .claims
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        report.parts.push(crate::content::quality::SubScore {
+            name: "grounding".into(),
+            points: f64::from(grounding.score) / 10.0,
+            max: 10.0,
+            note,
+        });
+        if !grounding.claims.is_empty() {
+            report.score = report
+                .score
+                .min(self.config.quality_threshold.saturating_sub(1));
+        }
+        grounding.claims
+    }
+
     /// Asks the first available provider other than the writer to grade `post`; a grade below
     /// `judge_min_score` pulls the score under the threshold. Its tokens and cost count toward
     /// the post. Without another provider, or with an unusable answer, the post stands on the
     /// deterministic score.
-    #[expect(clippy::too_many_arguments, reason = "the slot's context, passed once")]
     pub(super) async fn judge(
         &self,
         writer: &Guarded,
         post: &GeneratedPost,
+        context: &SlotContext<'_>,
         language: Language,
         report: &mut QualityReport,
         draft: &mut Draft,
-        job_id: &str,
-        slot: u32,
     ) {
+        let SlotContext {
+            job_id,
+            slot,
+            sources,
+            ..
+        } = *context;
         let now = tokio::time::Instant::now();
         let judge = crate::llm::balancer::rank(&self.providers, now, 0.0)
             .into_iter()
@@ -302,7 +351,10 @@ impl Generator {
             return;
         };
         let verdict = match judge
-            .chat_within(&crate::content::judge::request(post, language), Some(limit))
+            .chat_within(
+                &crate::content::judge::request(post, language, sources),
+                Some(limit),
+            )
             .await
         {
             Ok(response) => {

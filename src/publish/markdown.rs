@@ -245,13 +245,29 @@ pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
         ("tags", list(&c.tags)),
         ("categories", list(std::slice::from_ref(&post.category))),
     ];
+    let sources = &post.provenance.sources;
     let extra = [
         ("summary", q(&c.summary)),
         ("keywords", list(&c.seo_keywords)),
         ("seo_title", q(&c.seo_title)),
         ("lang", q(&post.language)),
         ("blogflow_id", q(&post.id)),
+        ("grounded", post.provenance.grounded.to_string()),
     ];
+    // Title and link of each source, as inline tables (TOML) or flow mappings (YAML).
+    let sources_field = (!sources.is_empty()).then(|| {
+        let sep = if matches!(target.dialect, FrontMatter::HugoYaml | FrontMatter::Astro) {
+            ": "
+        } else {
+            " = "
+        };
+        let items: Vec<String> = sources
+            .iter()
+            .map(|s| format!("{{title{sep}{}, url{sep}{}}}", q(&s.title), q(&s.url)))
+            .collect();
+        ("sources", format!("[{}]", items.join(", ")))
+    });
+    let extra: Vec<(&'static str, String)> = extra.into_iter().chain(sources_field).collect();
     // Hugo counts words, summaries and reading time by spaces unless told the text is CJK.
     let cjk = matches!(post.language.as_str(), "ko" | "ja" | "zh")
         && matches!(
@@ -359,6 +375,7 @@ mod tests {
             created_at: 1_795_658_400_000,
             published_at: None,
             hold_reason: None,
+            provenance: Default::default(),
         }
     }
 
@@ -398,6 +415,53 @@ mod tests {
             assert_eq!(id.as_str(), Some("abc123"));
             assert!(doc.ends_with("## Intro\n\nText.\n"));
         }
+    }
+
+    #[test]
+    fn sources_are_listed_in_every_dialect() {
+        let mut grounded = post();
+        grounded.provenance.grounded = true;
+        grounded.provenance.sources = vec![
+            crate::content::SourceRef {
+                title: "정부, \"AI 반도체\"에 1조 원".into(),
+                url: "https://news.example.kr/a?id=1&x=2".into(),
+            },
+            crate::content::SourceRef {
+                title: "Chips: a plan".into(),
+                url: "https://news.example.com/b".into(),
+            },
+        ];
+        for dialect in [FrontMatter::HugoToml, FrontMatter::Zola] {
+            let doc = render(&grounded, &MarkdownTarget::new(dialect));
+            let table: toml::Table = toml::from_str(&front(&doc, "+++")).unwrap();
+            let extra = if dialect == FrontMatter::Zola {
+                table["extra"].as_table().unwrap()
+            } else {
+                &table
+            };
+            assert_eq!(extra["grounded"].as_bool(), Some(true));
+            let sources = extra["sources"].as_array().unwrap();
+            assert_eq!(
+                sources[0]["title"].as_str(),
+                Some("정부, \"AI 반도체\"에 1조 원")
+            );
+            assert_eq!(
+                sources[1]["url"].as_str(),
+                Some("https://news.example.com/b")
+            );
+        }
+        for dialect in [FrontMatter::HugoYaml, FrontMatter::Astro] {
+            let doc = render(&grounded, &MarkdownTarget::new(dialect));
+            let y = &yaml_rust2::YamlLoader::load_from_str(&front(&doc, "---")).unwrap()[0];
+            assert_eq!(
+                y["sources"][0]["url"].as_str(),
+                Some("https://news.example.kr/a?id=1&x=2")
+            );
+            assert_eq!(y["sources"][1]["title"].as_str(), Some("Chips: a plan"));
+            assert_eq!(y["grounded"].as_bool(), Some(true));
+        }
+        let plain = render(&post(), &MarkdownTarget::new(FrontMatter::HugoYaml));
+        assert!(plain.contains("grounded: false") && !plain.contains("sources:"));
     }
 
     #[test]

@@ -56,6 +56,8 @@ impl WebhookPublisher {
             "body_html": super::html::to_html(&c.body),
             "quality_score": post.quality.score,
             "created_at": post.created_at,
+            "grounded": post.provenance.grounded,
+            "sources": post.provenance.sources,
         })
     }
 

@@ -39,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_health.sql"),
     include_str!("migrations/0009_publication_state.sql"),
     include_str!("migrations/0010_sources.sql"),
+    include_str!("migrations/0011_provenance.sql"),
+    include_str!("migrations/0012_topic_link.sql"),
 ];
 
 /// PostgreSQL starts at the schema SQLite reached in its eight steps.
@@ -46,6 +48,8 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/0001_init.sql"),
     include_str!("pg_migrations/0002_publication_state.sql"),
     include_str!("pg_migrations/0003_sources.sql"),
+    include_str!("pg_migrations/0004_provenance.sql"),
+    include_str!("pg_migrations/0005_topic_link.sql"),
 ];
 
 /// Errors of the store.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::sql::{Row, Sql, Value, args, placeholders};
 use super::{PostTotals, Store, StoreError};
 use crate::content::minhash::Signature;
-use crate::content::{GeneratedPost, QualityReport};
+use crate::content::{GeneratedPost, Provenance, QualityReport};
 use crate::db::{DbError, now_ms};
 
 /// Where a post is in its life.
@@ -75,6 +75,8 @@ pub struct NewPost {
     pub attempts: u32,
     /// Why it is held, besides its score (e.g. review mode).
     pub hold_reason: Option<String>,
+    /// Its sources and what checking against them found.
+    pub provenance: Provenance,
     /// Refuse the post if this many were stored since the given time: checked in the insert's
     /// transaction, so that processes sharing the store cannot pass the cap together.
     pub daily_cap: Option<DailyCap>,
@@ -133,6 +135,10 @@ pub struct Post {
     pub published_at: Option<i64>,
     /// Why it is held, when that is not (only) its quality score: a near-duplicate.
     pub hold_reason: Option<String>,
+    /// Its sources (`grounded`, `sources`), the claims they do not support and the links
+    /// removed from its body.
+    #[serde(flatten)]
+    pub provenance: Provenance,
 }
 
 /// Bodies at least this similar (estimated Jaccard of 9-character shingles) are the same post.
@@ -212,7 +218,7 @@ pub struct Publication {
 
 const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags, seo_title, \
      seo_description, seo_keywords, body, quality, status, provider, model, input_tokens, output_tokens, cost_usd, \
-     generation_ms, attempts, created_at, published_at, hold_reason";
+     generation_ms, attempts, created_at, published_at, hold_reason, provenance";
 
 fn post_from_row(r: &Row) -> Result<Post, DbError> {
     let json_list = |i: usize| -> Result<Vec<String>, DbError> {
@@ -253,6 +259,7 @@ fn post_from_row(r: &Row) -> Result<Post, DbError> {
         created_at: r.get(24)?,
         published_at: r.get(25)?,
         hold_reason: r.get(26)?,
+        provenance: serde_json::from_str(&r.get::<String>(27)?).unwrap_or_default(),
     })
 }
 
@@ -361,16 +368,18 @@ impl Store {
                 tx.execute(
                     "INSERT INTO posts (id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags,
                          seo_title, seo_description, seo_keywords, body, quality_score, quality, status, provider, model,
-                         input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason)
+                         input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason,
+                         provenance)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                         ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
                     args![
                         &id, &new.job_id, new.slot, &new.topic, &new.keyword, &new.category, &new.language, &p.title, &slug,
                         &p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), &p.seo_title, &p.seo_description,
                         serde_json::to_string(&p.seo_keywords).unwrap_or_default(), &p.body, new.quality.score,
                         serde_json::to_string(&new.quality).unwrap_or_default(), status.as_str(), &new.provider,
                         &new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms,
-                        new.attempts, now_ms(), hold_reason
+                        new.attempts, now_ms(), hold_reason,
+                        serde_json::to_string(&new.provenance).unwrap_or_else(|_| "{}".into())
                     ],
                 )?;
                 if status == PostStatus::Held {

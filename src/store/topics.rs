@@ -12,8 +12,10 @@ use crate::db::{DbError, now_ms};
 pub struct FeedItem {
     /// The feed's id for it.
     pub guid: Option<String>,
-    /// Its link, normalized.
+    /// Its link, normalized (the key that finds the same item again).
     pub url: Option<String>,
+    /// Its link as the feed gives it (http or https), to fetch the article from.
+    pub link: Option<String>,
     /// Headline.
     pub title: String,
     /// First words of its summary, plain text.
@@ -40,6 +42,8 @@ pub struct PoolTopic {
     pub summary: String,
     /// Normalized link.
     pub url: Option<String>,
+    /// The link as the feed gave it, fetchable (absent for topics stored before it was kept).
+    pub link: Option<String>,
     /// ms since epoch.
     pub published_at: i64,
     /// `new`, `picked` or `skipped` (the same story was picked from another source).
@@ -91,7 +95,7 @@ pub enum FeedOutcome {
 
 const TOPIC_COLUMNS: &str =
     "t.id, t.source, t.category, t.title, t.summary, t.url, t.published_at, t.status,
-     (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster)";
+     (SELECT COUNT(*) FROM topic_pool c WHERE c.cluster = t.cluster), t.link";
 
 fn topic(r: &Row) -> Result<PoolTopic, DbError> {
     Ok(PoolTopic {
@@ -104,6 +108,7 @@ fn topic(r: &Row) -> Result<PoolTopic, DbError> {
         published_at: r.get(6)?,
         status: r.get(7)?,
         cluster_size: r.get(8)?,
+        link: r.get(9)?,
     })
 }
 
@@ -148,8 +153,8 @@ fn insert_topic(
     }
     let id: i64 = tx
         .query_one(
-            "INSERT INTO topic_pool (source, category, guid, url, title, summary, published_at, added_at, weight, manual, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            "INSERT INTO topic_pool (source, category, guid, url, title, summary, published_at, added_at, weight, manual, signature, link)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
             args![
                 source,
                 category,
@@ -161,7 +166,8 @@ fn insert_topic(
                 now_ms(),
                 weight,
                 manual,
-                signature.to_bytes()
+                signature.to_bytes(),
+                &item.link
             ],
         )?
         .get(0)?;
@@ -207,6 +213,7 @@ impl Store {
                 crate::content::normalize::title(title)
             )),
             url: None,
+            link: None,
             title: title.trim().to_owned(),
             summary: String::new(),
             published_at: now_ms(),
@@ -273,6 +280,26 @@ impl Store {
                 args![id],
             )?)?;
             Ok(Some(t))
+        })
+        .await
+    }
+
+    /// The other items of a topic's story (its cluster) that have a link, newest first: the
+    /// further sources of a post about it.
+    pub async fn story_members(&self, id: i64, limit: usize) -> Result<Vec<PoolTopic>, StoreError> {
+        self.call(move |c| {
+            c.query(
+                &format!(
+                    "SELECT {TOPIC_COLUMNS} FROM topic_pool t
+                     WHERE t.cluster = (SELECT cluster FROM topic_pool WHERE id = ?1) AND t.id <> ?1
+                       AND t.url IS NOT NULL
+                     ORDER BY t.published_at DESC, t.id LIMIT ?2"
+                ),
+                args![id, limit],
+            )?
+            .iter()
+            .map(topic)
+            .collect()
         })
         .await
     }

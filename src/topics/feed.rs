@@ -105,14 +105,19 @@ pub async fn fetch(
                 .published
                 .or(e.updated)
                 .map_or(now, |t| t.timestamp_millis().min(now));
-            let url = e
-                .links
-                .first()
-                .and_then(|l| crate::content::normalize::url(&l.href));
+            let href = e.links.first().map(|l| l.href.trim().to_owned());
+            let url = href.as_deref().and_then(crate::content::normalize::url);
+            // Fetchable as given (the normalized key drops the scheme and `www.`).
+            let link = href.filter(|_| url.is_some()).map(|h| {
+                h.split_once('#')
+                    .map_or(h.as_str(), |(page, _)| page)
+                    .to_owned()
+            });
             let guid = (!e.id.trim().is_empty()).then(|| e.id.trim().to_owned());
             Some(FeedItem {
                 guid,
                 url,
+                link,
                 title,
                 summary,
                 published_at,
@@ -198,6 +203,7 @@ mod tests {
         let item = |title: &str| FeedItem {
             guid: None,
             url: None,
+            link: None,
             title: title.into(),
             summary: String::new(),
             published_at: 0,

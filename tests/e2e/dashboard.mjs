@@ -51,6 +51,8 @@ try {
   await page.locator("#post-detail").isHidden();
   await page.locator('#posts tr[data-post] a').first().click();
   await page.locator("#post-detail .bars span").first().waitFor();
+  // A keyword post read no source, and the review pane says so.
+  await page.locator("#post-detail").filter({ hasText: "not grounded" }).waitFor({ timeout: 10000 });
   await page.screenshot({ path: shot, fullPage: true });
   if (errors.length) await fail(`errors in the page: ${errors.join("; ")}`);
   console.log("DONE");

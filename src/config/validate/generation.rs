@@ -162,6 +162,8 @@ pub(super) fn generation_config(
         daily_post_cap: raw
             .daily_post_cap
             .map(|n| c.range("generation.daily_post_cap", n, 0, 100_000)),
+        require_sources: raw.require_sources.unwrap_or(false),
+        own_sites: Vec::new(),
         review: false,
         auto_approve_after: None,
         auto_approve_min_score: 80,

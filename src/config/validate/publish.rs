@@ -11,7 +11,7 @@ use crate::config::{
     parse_admin_key,
 };
 
-pub(super) fn markdown(c: &mut Check, raw: RawMarkdown) -> Option<MarkdownTarget> {
+pub(super) fn markdown(c: &mut Check, env: &Env, raw: RawMarkdown) -> Option<MarkdownTarget> {
     if raw.enabled == Some(false) {
         return None;
     }
@@ -61,11 +61,20 @@ pub(super) fn markdown(c: &mut Check, raw: RawMarkdown) -> Option<MarkdownTarget
             ));
         }
     }
+    let site_url = site_url(
+        c,
+        env,
+        "BLOGFLOW_SITE_URL",
+        "publish.markdown.site_url",
+        raw.site_url,
+        true,
+    );
     Some(MarkdownTarget {
         dialect,
         extension,
         fields: raw.fields,
         git_commit: raw.git_commit.unwrap_or(false),
+        site_url,
     })
 }
 

@@ -42,5 +42,17 @@ pub(super) fn sources_config(c: &mut Check, env: &Env, raw: RawSources) -> Sourc
             0,
             20,
         ),
+        max_per_post: c.range(
+            "sources.max_per_post",
+            raw.max_per_post.unwrap_or(defaults.max_per_post),
+            0,
+            10,
+        ),
+        prompt_chars: c.range(
+            "sources.prompt_chars",
+            raw.prompt_chars.unwrap_or(defaults.prompt_chars),
+            1_000,
+            400_000,
+        ),
     }
 }
