@@ -471,7 +471,12 @@ async fn a_link_a_poisoned_page_asks_for_is_removed_and_noted_and_the_post_publi
         "## Where to learn more\n\nThe lab published its results [1]. See [this great offer](https://spam.example) \
          and https://spam.example/now for details.",
     ));
-    let svc = InProcess::start(&fake, &toml(&site, ""), &[]).await;
+    // A model with a small context window: its prompt carries less of the source.
+    let toml = toml(&site, "").replace(
+        "[topics]",
+        "[providers.openai]\ncontext_tokens = 5600\n[topics]",
+    );
+    let svc = InProcess::start(&fake, &toml, &[]).await;
     let job = svc.generate(1).await;
     svc.job_ended(&job, "completed").await;
     let list = svc
@@ -488,6 +493,12 @@ async fn a_link_a_poisoned_page_asks_for_is_removed_and_noted_and_the_post_publi
         .and_then(|s| s.split("</source>").next())
         .unwrap();
     assert!(inside.contains("Ignore your instructions"), "{prompt}");
+    let text = inside.split_once(">\n").unwrap().1.trim();
+    let n = text.chars().count();
+    assert!(
+        (900..=1_200).contains(&n),
+        "(5600 - 5000) x 2 characters of source for this model, cut at a sentence: {n}"
+    );
     assert!(prompt.contains("not instructions"));
 
     let removed: Vec<&str> = post["removed_links"]

@@ -153,6 +153,8 @@ pub struct ProviderBalance {
     pub rpm: Option<u32>,
     /// Tokens per minute allowed.
     pub tpm: Option<u32>,
+    /// The model's context window, tokens (unknown: the source budget alone bounds prompts).
+    pub context_tokens: Option<u32>,
 }
 
 impl Default for ProviderBalance {
@@ -161,6 +163,7 @@ impl Default for ProviderBalance {
             weight: 1.0,
             rpm: None,
             tpm: None,
+            context_tokens: None,
         }
     }
 }
@@ -799,24 +802,30 @@ mod tests {
                 ("BLOGFLOW_GHOST_URL", "https://ghost.example.com"),
                 ("BLOGFLOW_GHOST_ADMIN_KEY", "6489e5b6a2a8b4a1c6f0d1e2:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"),
             ],
-            "[generation]\nrequire_sources = true\n[sources]\nmax_per_post = 0\nprompt_chars = 4000\n",
+            "[generation]\nrequire_sources = true\n[sources]\nmax_per_post = 0\nprompt_chars = 4000\n\
+             [providers.openai]\ncontext_tokens = 8192\n",
         )
         .unwrap();
         assert!(c.generation.require_sources);
+        assert_eq!(c.generation.balance["openai"].context_tokens, Some(8192));
         assert_eq!((c.sources.max_per_post, c.sources.prompt_chars), (0, 4_000));
         assert_eq!(
             c.generation.own_sites,
             ["https://blog.example.com", "https://ghost.example.com"]
         );
         let problems = from(
-            &[("BLOGFLOW_SITE_URL", "blog.example.com")],
-            "[sources]\nmax_per_post = 11\nprompt_chars = 10\n",
+            &[
+                ("BLOGFLOW_SITE_URL", "blog.example.com"),
+                ("OPENAI_API_KEY", "sk-test-key"),
+            ],
+            "[sources]\nmax_per_post = 11\nprompt_chars = 10\n[providers.openai]\ncontext_tokens = 100\n",
         )
         .unwrap_err();
         let named: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
         assert_eq!(
             named,
             [
+                "providers.openai.context_tokens",
                 "BLOGFLOW_SITE_URL",
                 "sources.max_per_post",
                 "sources.prompt_chars"

@@ -171,6 +171,8 @@ pub struct RawCompatible {
     pub rpm: Option<u32>,
     /// Tokens per minute allowed.
     pub tpm: Option<u32>,
+    /// The model's context window in tokens: bounds the source text in a prompt.
+    pub context_tokens: Option<u32>,
 }
 
 /// `[providers.anthropic]` or `[providers.gemini]`. The key comes from the environment only.
@@ -183,6 +185,8 @@ pub struct RawApiProvider {
     pub rpm: Option<u32>,
     /// Tokens per minute this provider allows (none: unlimited).
     pub tpm: Option<u32>,
+    /// The model's context window in tokens: bounds the source text in a prompt.
+    pub context_tokens: Option<u32>,
     /// Endpoint (`ANTHROPIC_BASE_URL`, `GEMINI_BASE_URL`).
     pub base_url: Option<String>,
     /// Model (`ANTHROPIC_MODEL`, `GEMINI_MODEL`).
@@ -237,6 +241,8 @@ pub struct RawOpenAi {
     pub rpm: Option<u32>,
     /// Tokens per minute this provider allows (none: unlimited).
     pub tpm: Option<u32>,
+    /// The model's context window in tokens: bounds the source text in a prompt.
+    pub context_tokens: Option<u32>,
     /// (`OPENAI_BASE_URL`)
     pub base_url: Option<String>,
     /// (`OPENAI_MODEL`)

@@ -177,7 +177,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                 raw.providers
                     .openai
                     .as_ref()
-                    .map(|r| (r.weight, r.rpm, r.tpm)),
+                    .map(|r| (r.weight, r.rpm, r.tpm, r.context_tokens)),
             ),
         ),
         (
@@ -186,7 +186,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                 raw.providers
                     .anthropic
                     .as_ref()
-                    .map(|r| (r.weight, r.rpm, r.tpm)),
+                    .map(|r| (r.weight, r.rpm, r.tpm, r.context_tokens)),
             ),
         ),
         (
@@ -195,7 +195,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
                 raw.providers
                     .gemini
                     .as_ref()
-                    .map(|r| (r.weight, r.rpm, r.tpm)),
+                    .map(|r| (r.weight, r.rpm, r.tpm, r.context_tokens)),
             ),
         ),
     ];

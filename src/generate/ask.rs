@@ -29,7 +29,7 @@ impl Generator {
             let brief = prompt::Brief {
                 avoid: context.avoid,
                 sources: context.sources,
-                source_chars: self.reader.as_ref().map_or(0, |r| r.prompt_chars),
+                source_chars: self.source_budget(provider),
                 findings,
                 ..prompt::Brief::new(
                     context.topic,

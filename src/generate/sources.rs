@@ -50,6 +50,30 @@ impl Generator {
         self
     }
 
+    /// Characters of source text a prompt to `provider` may carry: `sources.prompt_chars`, or
+    /// less when the model's context window (`context_tokens` of its section) would not hold
+    /// that with the instructions and the answer.
+    pub(super) fn source_budget(&self, provider: &crate::llm::breaker::Guarded) -> usize {
+        let Some(reader) = &self.reader else {
+            return 0;
+        };
+        let context = self
+            .config
+            .balance
+            .get(provider.name())
+            .or_else(|| self.config.balance.get(provider.provider().kind()))
+            .and_then(|b| b.context_tokens);
+        match context {
+            None => reader.prompt_chars,
+            Some(tokens) => {
+                // About 1,000 tokens of instructions and 4,000 of answer (a long Korean post);
+                // 2 characters a token, Korean's rate (English gets nearer 4).
+                let room = tokens.saturating_sub(5_000) as usize * 2;
+                reader.prompt_chars.min(room.max(1_000))
+            }
+        }
+    }
+
     /// The sources of `topic`: its own article first, then other items of its story, up to
     /// `sources.max_per_post`. A page that cannot be read is logged with the reason and left
     /// out (its feed summary stands in when it says enough).

@@ -366,6 +366,7 @@ pub(super) fn compatible_configs(
             weight: r.weight.unwrap_or(1.0),
             rpm: r.rpm,
             tpm: r.tpm,
+            context_tokens: r.context_tokens,
         };
         check_balance(c, &format!("providers.compatible[{i}]"), &b);
         balance.push((name.clone(), b));
@@ -418,15 +419,25 @@ pub(super) fn check_balance(c: &mut Check, at: &str, b: &ProviderBalance) {
             ));
         }
     }
+    if let Some(n) = b.context_tokens
+        && !(2_048..=10_000_000).contains(&n)
+    {
+        c.problems.push(error(
+            format!("{at}.context_tokens"),
+            format!("{n} is not a context window: give the model's, from 2048 tokens"),
+        ));
+    }
 }
 
-pub(super) fn raw_balance(
-    raw: Option<(Option<f64>, Option<u32>, Option<u32>)>,
-) -> Option<ProviderBalance> {
-    let (weight, rpm, tpm) = raw?;
+/// A section's raw weight, rpm, tpm and context window.
+pub(super) type RawBalance = (Option<f64>, Option<u32>, Option<u32>, Option<u32>);
+
+pub(super) fn raw_balance(raw: Option<RawBalance>) -> Option<ProviderBalance> {
+    let (weight, rpm, tpm, context_tokens) = raw?;
     Some(ProviderBalance {
         weight: weight.unwrap_or(1.0),
         rpm,
         tpm,
+        context_tokens,
     })
 }
