@@ -277,14 +277,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown.child_token(),
     ));
     let stop = shutdown.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "API server failed");
-        }
-    });
+    let limits = config.limits;
+    tasks.spawn(crate::api::serve::serve(
+        listener,
+        router(state),
+        limits,
+        stop,
+    ));
     tracing::info!(%addr, "API listening");
     footprint.mark("API listening, heartbeat");
     // Fetch and load the local model now rather than on the first post, so the operator sees

@@ -116,9 +116,17 @@ impl Db {
     /// Opens (creating if needed) the SQLite file at `path` in WAL mode and starts its thread.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Open {
+            crate::shared::private::create_dir(dir).map_err(|e| DbError::Open {
                 path: path.to_path_buf(),
                 reason: format!("cannot create folder {}: {e}", dir.display()),
+            })?;
+        }
+        // The file first, 0600: SQLite would create it world-readable (0644 under the usual
+        // umask), and gives its WAL and shared-memory files the database's mode.
+        if path != Path::new(":memory:") {
+            crate::shared::private::create_file(path).map_err(|e| DbError::Open {
+                path: path.to_path_buf(),
+                reason: format!("cannot create the database file: {e}"),
             })?;
         }
         let conn = Connection::open(path).map_err(|e| DbError::Open {

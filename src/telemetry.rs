@@ -3,7 +3,7 @@
 //! folder. Files rotate by size (`workflow.log` → `workflow.log.1` …), so the disk use of a
 //! service left alone for months is bounded by `max_file_mb × (keep_files + 1)` per log.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -99,7 +99,7 @@ struct Rotating {
 impl RotatingFile {
     /// Opens (appending) `path`.
     pub fn open(path: PathBuf, max_bytes: u64, keep: usize) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = crate::shared::private::open_append(&path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             inner: Arc::new(Mutex::new(Rotating {
@@ -121,10 +121,7 @@ impl Rotating {
             let _ = std::fs::rename(name(i), name(i + 1));
         }
         std::fs::rename(&self.path, name(1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = crate::shared::private::open_append(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -168,7 +165,7 @@ pub fn init(config: &LoggingConfig, dir: Option<&Path>) -> io::Result<LogGuards>
     let mut guards = Vec::new();
     let mut files: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)?;
+        crate::shared::private::create_dir(dir)?;
         let mut open = |name: &str| -> io::Result<tracing_appender::non_blocking::NonBlocking> {
             let file =
                 RotatingFile::open(dir.join(name), config.max_file_bytes, config.keep_files)?;

@@ -215,6 +215,7 @@ async fn generate_content_publishes_three_markdown_posts() {
     let metrics = svc
         .http
         .get(format!("{}/metrics", svc.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();

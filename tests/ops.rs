@@ -203,7 +203,10 @@ async fn metrics_parse_as_prometheus_text_and_hold_every_documented_family() {
         .send()
         .await
         .unwrap();
-    let text = reqwest::get(format!("{}/metrics", svc.base))
+    let text = support::http()
+        .get(format!("{}/metrics", svc.base))
+        .bearer_auth(support::TOKEN)
+        .send()
         .await
         .unwrap()
         .text()

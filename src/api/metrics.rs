@@ -384,8 +384,12 @@ fn ops_metrics(out: &mut String, s: &AppState) {
 
 /// Prometheus text exposition of every metric family (see `docs/metrics.md`).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format 0.0.4", body = String,
-        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "A token is configured and server.metrics_public is off: send it as a bearer token",
+            body = super::openapi::ErrorBody),
+    ))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(

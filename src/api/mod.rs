@@ -28,6 +28,7 @@ mod dashboard;
 mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod serve;
 mod session;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,8 +95,35 @@ pub fn router(state: AppState) -> Router {
         session::guard,
     ))
     .layer(axum::middleware::from_fn(dashboard::etag))
+    .layer(axum::middleware::from_fn(error::json_errors))
     .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), in_time))
     .with_state(state)
+}
+
+/// Reading the body and answering within `server.request_timeout_secs`; a slow client gets
+/// `408` and its connection back to the pool.
+async fn in_time(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = s.config.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = ApiError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "request_timeout",
+                message: format!(
+                    "the request was not read and answered within {} s (server.request_timeout_secs)",
+                    limit.as_secs()
+                ),
+            }
+            .into_response();
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
 }
 
 fn documented() -> OpenApiRouter<AppState> {

@@ -96,8 +96,11 @@ pub(super) fn finish(doc: &mut Document) {
             )
         };
         for (path, item) in doc.paths.paths.iter_mut() {
-            let public =
-                !path.starts_with("/api/") || path == "/api/session" || path == "/api/openapi.json";
+            let metrics = path == "/metrics";
+            let public = !metrics
+                && (!path.starts_with("/api/")
+                    || path == "/api/session"
+                    || path == "/api/openapi.json");
             for (read, op) in [
                 (true, item.get.as_mut()),
                 (false, item.post.as_mut()),
@@ -105,6 +108,11 @@ pub(super) fn finish(doc: &mut Document) {
             ] {
                 let Some(op) = op else { continue };
                 let responses = &mut op.responses.responses;
+                if !public || path == "/api/session" {
+                    responses.entry("429".into()).or_insert_with(|| {
+                        error("Too many wrong tokens from this address: wait for Retry-After")
+                    });
+                }
                 if !public {
                     responses
                         .entry("401".into())
@@ -115,7 +123,7 @@ pub(super) fn finish(doc: &mut Document) {
                         });
                     }
                 }
-                if !public {
+                if !public && !metrics {
                     responses
                         .entry("503".into())
                         .or_insert_with(|| error("The store or the queue is unavailable"));

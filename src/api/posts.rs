@@ -75,6 +75,7 @@ pub(super) fn review_note(body: &[u8]) -> Result<Option<String>, ApiError> {
             "the body is not JSON ({e}); send {{\"note\": \"...\"}} or nothing"
         ))
     })?;
+    super::error::known_fields(&v, &["note"])?;
     match v.get("note") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(n)) if n.chars().count() <= 500 => Ok(Some(n.trim().to_owned())),

@@ -9,6 +9,7 @@
 //! local install).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,9 +37,106 @@ struct Session {
 }
 
 /// Live dashboard sessions, in memory: a restart logs everyone out, which is the safe default.
+/// Also the failed attempts per client address.
 #[derive(Clone, Default)]
 pub struct Sessions {
     inner: Arc<Mutex<HashMap<String, Session>>>,
+    throttle: Throttle,
+}
+
+/// Wrong tokens per client address: after [`FREE_ATTEMPTS`] in a row, each further attempt
+/// waits twice as long as the one before (1 s, 2 s, 4 s … at most [`MAX_LOCKOUT`]), whether
+/// it is a login or a bearer token. A right token clears the count; so does
+/// [`FORGET_AFTER`] without a failure.
+#[derive(Clone, Default)]
+struct Throttle {
+    failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
+}
+
+const FREE_ATTEMPTS: u32 = 5;
+const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Addresses remembered at most (the oldest failure is forgotten first).
+const MAX_TRACKED: usize = 10_000;
+
+impl Throttle {
+    /// How long `client` must still wait before it may try a token.
+    fn wait(&self, client: IpAddr) -> Option<Duration> {
+        let map = self.failures.lock().expect("throttle");
+        let &(count, last) = map.get(&client)?;
+        if count < FREE_ATTEMPTS {
+            return None;
+        }
+        let lockout = Duration::from_secs(1u64 << (count - FREE_ATTEMPTS).min(10)).min(MAX_LOCKOUT);
+        let until = last + lockout;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
+    fn failed(&self, client: IpAddr) {
+        let mut map = self.failures.lock().expect("throttle");
+        let now = Instant::now();
+        if map.len() >= MAX_TRACKED && !map.contains_key(&client) {
+            map.retain(|_, (_, last)| now.duration_since(*last) < FORGET_AFTER);
+            if map.len() >= MAX_TRACKED
+                && let Some(oldest) = map.iter().min_by_key(|(_, (_, l))| *l).map(|(k, _)| *k)
+            {
+                map.remove(&oldest);
+            }
+        }
+        let entry = map.entry(client).or_insert((0, now));
+        if now.duration_since(entry.1) >= FORGET_AFTER {
+            entry.0 = 0;
+        }
+        entry.0 += 1;
+        entry.1 = now;
+        if entry.0 == FREE_ATTEMPTS {
+            tracing::warn!(%client, "{FREE_ATTEMPTS} wrong API tokens in a row from one address: further attempts are slowed down");
+        }
+    }
+
+    fn succeeded(&self, client: IpAddr) {
+        self.failures.lock().expect("throttle").remove(&client);
+    }
+}
+
+/// Who sent a request, as far as the server can tell (set by [`guard`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Client {
+    /// The peer, or with `server.trust_proxy` the address the proxy reports.
+    pub addr: Option<IpAddr>,
+    /// It came over HTTPS (with `server.trust_proxy`, as the proxy reports).
+    pub https: bool,
+}
+
+impl Client {
+    fn of(config: &Config, request: &Request) -> Self {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if !config.trust_proxy {
+            return Self {
+                addr: peer,
+                https: false,
+            };
+        }
+        let headers = request.headers();
+        // The proxy appends the address it saw: the last entry is the one it vouches for.
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        let https = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        Self {
+            addr: forwarded.or(peer),
+            https,
+        }
+    }
 }
 
 fn random_hex() -> String {
@@ -97,6 +195,8 @@ pub(super) enum Denied {
     Invalid,
     /// A session without the CSRF header.
     Csrf,
+    /// Too many wrong tokens from this address: wait this long.
+    Throttled(Duration),
 }
 
 impl IntoResponse for Denied {
@@ -118,6 +218,17 @@ impl IntoResponse for Denied {
                 "csrf",
                 "a session request that changes something needs the X-CSRF-Token header from GET /api/session",
             ),
+            Denied::Throttled(wait) => {
+                let secs = wait.as_secs().max(1);
+                let error = ApiError {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    code: "throttled",
+                    message: format!(
+                        "too many wrong tokens from this address: try again in {secs} s"
+                    ),
+                };
+                return ([(header::RETRY_AFTER, secs.to_string())], error).into_response();
+            }
         };
         let error = ApiError {
             status,
@@ -174,21 +285,53 @@ fn credential(
         .map(|csrf| Credential::Session { csrf }))
 }
 
-/// Checks every `/api` request (but the session routes and the OpenAPI document): reads need a
-/// credential when a token is set and reads are not public; anything else needs the bearer
-/// token, or a session plus its CSRF header.
-pub(super) async fn guard(State(s): State<AppState>, request: Request, next: Next) -> Response {
+/// The one rule for every route. With a token configured: `/healthz`, `/readyz`, the dashboard's
+/// page and assets, `/api/session` and `/api/openapi.json` are open; `/metrics` needs a
+/// credential unless `server.metrics_public`; other reads need one unless `server.public_read`;
+/// anything else needs the bearer token, or a session plus its CSRF header. Without a token
+/// everything may be read and nothing changed. Wrong tokens are throttled per address.
+pub(super) async fn guard(State(s): State<AppState>, mut request: Request, next: Next) -> Response {
+    let client = Client::of(&s.config, &request);
+    request.extensions_mut().insert(client);
     let path = request.uri().path();
-    if !path.starts_with("/api/") || path == "/api/session" || path == "/api/openapi.json" {
+    let metrics = path == "/metrics";
+    let login = path == "/api/session" && request.method() == Method::POST;
+    let open = !metrics
+        && (!path.starts_with("/api/") || path == "/api/session" || path == "/api/openapi.json");
+    if open && !login {
+        return next.run(request).await;
+    }
+    let presents_token = login || request.headers().contains_key(header::AUTHORIZATION);
+    if presents_token && let Some(wait) = client.addr.and_then(|a| s.sessions.throttle.wait(a)) {
+        return Denied::Throttled(wait).into_response();
+    }
+    if login {
         return next.run(request).await;
     }
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
     let credential = match credential(&s.config, &s.sessions, request.headers()) {
-        Ok(c) => c,
-        Err(denied) => return denied.into_response(),
+        Ok(c) => {
+            if matches!(c, Some(Credential::Bearer))
+                && let Some(addr) = client.addr
+            {
+                s.sessions.throttle.succeeded(addr);
+            }
+            c
+        }
+        Err(denied) => {
+            if let Some(addr) = client.addr {
+                s.sessions.throttle.failed(addr);
+            }
+            return denied.into_response();
+        }
     };
     if read {
-        if credential.is_none() && s.config.api_token.is_some() && !s.config.public_read {
+        let public = if metrics {
+            s.config.metrics_public
+        } else {
+            s.config.public_read
+        };
+        if credential.is_none() && s.config.api_token.is_some() && !public {
             return Denied::Missing.into_response();
         }
         return next.run(request).await;
@@ -215,13 +358,17 @@ pub(super) async fn guard(State(s): State<AppState>, request: Request, next: Nex
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Login {
     token: String,
 }
 
-fn set_cookie(value: &str, max_age: u64) -> HeaderValue {
+/// The session cookie; `Secure` when the request came over HTTPS, so that the browser never
+/// sends it in the clear afterwards.
+fn set_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+        "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
     ))
     .expect("a valid cookie")
 }
@@ -233,23 +380,48 @@ fn set_cookie(value: &str, max_age: u64) -> HeaderValue {
         (status = 400, description = "No token in the body", body = ErrorBody),
         (status = 401, description = "A wrong token", body = ErrorBody),
         (status = 403, description = "No token is configured", body = ErrorBody),
+        (status = 429, description = "Too many wrong tokens from this address: see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn login(
     State(s): State<AppState>,
+    client: Option<axum::Extension<Client>>,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    let client = client.map_or(
+        Client {
+            addr: None,
+            https: false,
+        },
+        |c| c.0,
+    );
     let Some(token) = s.config.api_token.as_ref() else {
         return Denied::Disabled.into_response();
     };
-    let Ok(Json(login)) = body else {
-        return ApiError::bad_request("send {\"token\": \"<BLOGFLOW_API_TOKEN>\"}").into_response();
+    let login = match body {
+        Ok(Json(login)) => login,
+        Err(e) => {
+            return ApiError::bad_request(format!(
+                "{}: send {{\"token\": \"<BLOGFLOW_API_TOKEN>\"}}",
+                e.body_text()
+            ))
+            .into_response();
+        }
     };
     if !token.matches(login.token.trim()) {
+        if let Some(addr) = client.addr {
+            s.sessions.throttle.failed(addr);
+        }
         return Denied::Invalid.into_response();
+    }
+    if let Some(addr) = client.addr {
+        s.sessions.throttle.succeeded(addr);
     }
     let (id, csrf) = s.sessions.create();
     (
-        [(header::SET_COOKIE, set_cookie(&id, TTL.as_secs()))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(&id, TTL.as_secs(), client.https),
+        )],
         Json(SessionView {
             authenticated: true,
             csrf: Some(csrf),
@@ -282,7 +454,12 @@ pub(super) async fn status(State(s): State<AppState>, headers: HeaderMap) -> Jso
         (status = 200, description = "Logged out: the cookie is cleared", body = SessionView),
         (status = 403, description = "The CSRF header is missing or wrong", body = ErrorBody),
     ))]
-pub(super) async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn logout(
+    State(s): State<AppState>,
+    client: Option<axum::Extension<Client>>,
+    headers: HeaderMap,
+) -> Response {
+    let https = client.is_some_and(|c| c.0.https);
     if let Some(id) = cookie(&headers)
         && let Some(csrf) = s.sessions.csrf(&id)
     {
@@ -296,7 +473,7 @@ pub(super) async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Res
         s.sessions.remove(&id);
     }
     (
-        [(header::SET_COOKIE, set_cookie("", 0))],
+        [(header::SET_COOKIE, set_cookie("", 0, https))],
         Json(SessionView {
             authenticated: false,
             csrf: None,

@@ -55,6 +55,7 @@ pub(super) async fn add_topic(State(s): State<AppState>, body: axum::body::Bytes
                 "the body is not JSON ({e}); send {{\"title\": \"...\", \"category\": \"...\"}}"
             ))
         })?;
+        super::error::known_fields(&body, &["title", "category"])?;
         let title = body
             .get("title")
             .and_then(Value::as_str)

@@ -47,6 +47,12 @@ pub(super) async fn run_action(
     let action = body.get("action").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request(format!("missing \"action\": use one of {ACTIONS}"))
     })?;
+    let fields: &[&str] = if action == "generate_content" {
+        &["action", "count", "topic", "category"]
+    } else {
+        &["action"]
+    };
+    super::error::known_fields(&body, fields)?;
     let o = &s.orchestrator;
     Ok(match action {
         "start" => o.start().await?,

@@ -305,6 +305,28 @@ impl Role {
     }
 }
 
+/// What the HTTP server allows one connection (`[server]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Headers of a request must arrive within this time (from the connection's start or the
+    /// previous response): the header-read and the keep-alive idle timeout.
+    pub header_timeout: Duration,
+    /// Reading a request's body and answering it.
+    pub request_timeout: Duration,
+    /// Connections served at once; more get only the probes.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -320,6 +342,12 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// With a token set, reads are open to anyone (otherwise they need the token or a session).
     pub public_read: bool,
+    /// With a token set, `/metrics` is open to anyone.
+    pub metrics_public: bool,
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` come from a trusted proxy.
+    pub trust_proxy: bool,
+    /// The HTTP server's limits.
+    pub limits: ServerLimits,
     /// What this process runs (set by the command: `run`, `serve` or `worker`).
     pub role: Role,
     /// `DATABASE_URL`: the store in PostgreSQL (shared by the hosts of a deployment) instead of

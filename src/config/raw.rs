@@ -45,6 +45,20 @@ pub struct RawServer {
     /// With an API token set, let anyone read the API and the dashboard (`BLOGFLOW_PUBLIC_READ`);
     /// otherwise reads need the token too.
     pub public_read: Option<bool>,
+    /// With an API token set, let anyone read `/metrics` (`BLOGFLOW_METRICS_PUBLIC`); otherwise
+    /// Prometheus sends the token (`authorization: {credentials: …}`).
+    pub metrics_public: Option<bool>,
+    /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` from a reverse proxy in front
+    /// (`BLOGFLOW_TRUST_PROXY`): client addresses for login throttling, HTTPS for `Secure`
+    /// cookies. Only behind a proxy that sets them: otherwise clients could.
+    pub trust_proxy: Option<bool>,
+    /// A request's headers must arrive within this many seconds of the connection's start or
+    /// the previous response (so also the keep-alive idle time) (10).
+    pub header_timeout_secs: Option<u64>,
+    /// Longest time to read a request's body and answer it, seconds (60).
+    pub request_timeout_secs: Option<u64>,
+    /// Connections served at once; more get only `/healthz` and `/readyz` (1024).
+    pub max_connections: Option<usize>,
 }
 
 /// `[paths]`

@@ -155,6 +155,44 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let log_dir = dir("BLOGFLOW_LOG_DIR", raw.paths.log_dir, "./logs");
     let api_token = c.secret(env, "BLOGFLOW_API_TOKEN");
     let public_read = c.flag(env, "BLOGFLOW_PUBLIC_READ", raw.server.public_read, false);
+    let metrics_public = c.flag(
+        env,
+        "BLOGFLOW_METRICS_PUBLIC",
+        raw.server.metrics_public,
+        false,
+    );
+    let trust_proxy = c.flag(env, "BLOGFLOW_TRUST_PROXY", raw.server.trust_proxy, false);
+    let defaults = super::ServerLimits::default();
+    let limits = super::ServerLimits {
+        header_timeout: secs(
+            c.range(
+                "server.header_timeout_secs",
+                raw.server
+                    .header_timeout_secs
+                    .unwrap_or(defaults.header_timeout.as_secs()),
+                1,
+                3_600,
+            ),
+        ),
+        request_timeout: secs(
+            c.range(
+                "server.request_timeout_secs",
+                raw.server
+                    .request_timeout_secs
+                    .unwrap_or(defaults.request_timeout.as_secs()),
+                1,
+                86_400,
+            ),
+        ),
+        max_connections: c.range(
+            "server.max_connections",
+            raw.server
+                .max_connections
+                .unwrap_or(defaults.max_connections),
+            1,
+            1_000_000,
+        ),
+    };
     if api_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
         c.problems.push(error(
             "BLOGFLOW_API_TOKEN",
@@ -309,6 +347,9 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         log_dir,
         api_token,
         public_read,
+        metrics_public,
+        trust_proxy,
+        limits,
         role: super::Role::All,
         database_url,
         generation_concurrency: None,

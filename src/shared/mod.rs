@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod language;
+pub mod private;
 pub mod secret;
 pub mod signing;
 pub mod slug;
