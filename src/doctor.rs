@@ -63,7 +63,7 @@ pub fn components(config: &Config) -> Vec<Component> {
     out
 }
 
-fn provider(name: &str, model: &str, base_url: &str) -> Component {
+fn provider(name: &str, model: &str, base_url: &crate::config::EndpointUrl) -> Component {
     Component {
         kind: "provider",
         name: name.to_owned(),

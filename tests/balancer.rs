@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 fn member(fake: &FakeOpenAi, timeout: Duration, breaker: BreakerConfig) -> Guarded {
     let provider = OpenAiProvider::new(OpenAiConfig {
-        base_url: fake.base_url.clone(),
+        base_url: blogflow::config::EndpointUrl::new(fake.base_url.clone()),
         api_key: Some(Secret::new("sk-balancer-test-key")),
         model: "fake-model".into(),
         timeout,

@@ -54,6 +54,43 @@ async fn config_check_lists_every_problem_with_its_setting() {
 }
 
 #[tokio::test]
+async fn credentials_in_endpoint_urls_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .env("OPENAI_BASE_URL", "http://bob:hunter2secret@127.0.0.1:9/v1")
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("http://***@127.0.0.1:9/v1"), "{text}");
+    assert!(
+        !text.contains("hunter2secret") && !text.contains("bob:"),
+        "{text}"
+    );
+    // Nor in the error about a URL that does not parse.
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .env("OPENAI_BASE_URL", "http://bob:hunter2secret@bad host/v1")
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error: OPENAI_BASE_URL:"), "{text}");
+    assert!(!text.contains("hunter2secret"), "{text}");
+}
+
+#[tokio::test]
 async fn config_check_accepts_the_shipped_examples() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -29,7 +29,7 @@ fn provider(kind: Kind, fake: &FakeOpenAi) -> Provider {
 /// A client of `kind` for an OpenAI base URL or a server root (Anthropic, Gemini).
 fn provider_at(kind: Kind, openai_base: &str, root: &str) -> Provider {
     let api = |base: &str| ApiProviderConfig {
-        base_url: base.to_owned(),
+        base_url: blogflow::config::EndpointUrl::new(base),
         api_key: Secret::new(KEY),
         model: "test-model".into(),
         timeout: Duration::from_secs(5),
@@ -41,7 +41,7 @@ fn provider_at(kind: Kind, openai_base: &str, root: &str) -> Provider {
     match kind {
         Kind::OpenAi => Provider::OpenAi(
             OpenAiProvider::new(OpenAiConfig {
-                base_url: openai_base.to_owned(),
+                base_url: blogflow::config::EndpointUrl::new(openai_base),
                 api_key: Some(Secret::new(KEY)),
                 model: "test-model".into(),
                 timeout: Duration::from_secs(5),

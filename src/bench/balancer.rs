@@ -85,7 +85,7 @@ pub async fn run(upstream: &str, n: usize, c: usize) -> anyhow::Result<()> {
         (1..=3)
             .map(|d| {
                 let p = OpenAiProvider::new(OpenAiConfig {
-                    base_url: format!("{upstream}/tag-d{d}/v1"),
+                    base_url: crate::config::EndpointUrl::new(format!("{upstream}/tag-d{d}/v1")),
                     api_key: Some(Secret::new("dummy")),
                     model: "gpt-4o-mini".into(),
                     timeout: Duration::from_secs(30),

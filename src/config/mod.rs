@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use crate::shared::{Category, Language, Secret};
+pub use crate::shared::{Category, EndpointUrl, Language, Secret};
 pub use env::Env;
 pub use local::{LocalConfig, cache_dir};
 pub use queue::{QueueBackendConfig, QueueConfig, RedisConfig, Retention};
@@ -78,8 +78,8 @@ pub struct Schedule {
 /// The OpenAI-compatible provider.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
-    /// Base URL up to and including `/v1`.
-    pub base_url: String,
+    /// Base URL up to and including `/v1` (prints without its userinfo).
+    pub base_url: EndpointUrl,
     /// Bearer key; local servers need none.
     pub api_key: Option<Secret>,
     /// Model name.
@@ -126,8 +126,8 @@ impl PostFormat {
 /// An API provider with a key (Anthropic, Gemini).
 #[derive(Debug, Clone)]
 pub struct ApiProviderConfig {
-    /// Endpoint without a trailing slash.
-    pub base_url: String,
+    /// Endpoint without a trailing slash (prints without its userinfo).
+    pub base_url: EndpointUrl,
     /// The key.
     pub api_key: Secret,
     /// Model name.
@@ -873,7 +873,7 @@ mod tests {
         assert_eq!(c.generation.language, Language::Ko);
         let o = c.openai.unwrap();
         assert_eq!(
-            (o.base_url.as_str(), o.model.as_str(), o.timeout),
+            (o.base_url.expose(), o.model.as_str(), o.timeout),
             ("http://127.0.0.1:8000/v1", "qwen", Duration::from_secs(7))
         );
         assert!(o.api_key.is_none());
@@ -949,12 +949,12 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         let a = c.anthropic.unwrap();
         assert_eq!(
-            (a.base_url.as_str(), a.model.as_str()),
+            (a.base_url.expose(), a.model.as_str()),
             ("http://127.0.0.1:8080", "claude-sonnet-4-5")
         );
         let g = c.gemini.unwrap();
         assert_eq!(
-            (g.base_url.as_str(), g.model.as_str()),
+            (g.base_url.expose(), g.model.as_str()),
             ("https://generativelanguage.googleapis.com", "gemini-pro")
         );
         assert!(c.local.is_none() && c.openai.is_none());
@@ -1064,7 +1064,10 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         let names: Vec<&str> = c.compatible.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["vllm-a", "ollama"]);
-        assert_eq!(c.compatible[0].1.base_url, "http://10.0.0.1:8000/v1");
+        assert_eq!(
+            c.compatible[0].1.base_url.expose(),
+            "http://10.0.0.1:8000/v1"
+        );
         assert_eq!(
             c.compatible[1].1.api_key.as_ref().unwrap().expose(),
             "k-123456"

@@ -80,7 +80,7 @@ impl AnthropicProvider {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.endpoint
             .http
-            .request(method, format!("{}{path}", self.endpoint.base_url))
+            .request(method, format!("{}{path}", self.endpoint.base_url.expose()))
             .header("x-api-key", self.config.api_key.expose())
             .header("anthropic-version", VERSION)
     }

@@ -214,7 +214,7 @@ mod tests {
 
     fn member(weight: f64) -> Guarded {
         let p = OpenAiProvider::new(OpenAiConfig {
-            base_url: "http://127.0.0.1:9/v1".into(),
+            base_url: crate::config::EndpointUrl::new("http://127.0.0.1:9/v1"),
             api_key: Some(Secret::new("sk-unit")),
             model: "m".into(),
             timeout: Duration::from_secs(1),

@@ -93,7 +93,7 @@ impl GeminiProvider {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.endpoint
             .http
-            .request(method, format!("{}{path}", self.endpoint.base_url))
+            .request(method, format!("{}{path}", self.endpoint.base_url.expose()))
             .header("x-goog-api-key", self.config.api_key.expose())
     }
 

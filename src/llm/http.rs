@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 
 use super::{ErrorClass, LlmError, Usage, retry_after};
-use crate::config::Secret;
+use crate::config::{EndpointUrl, Secret};
 
 /// An HTTP answer, read whole: status, headers, body and the body as JSON when it is JSON.
 #[derive(Debug)]
@@ -40,8 +40,8 @@ pub struct Endpoint {
     pub http: reqwest::Client,
     /// Provider name for logs and errors, e.g. `anthropic` or `openai-compatible@host`.
     pub name: String,
-    /// Base URL without a trailing slash.
-    pub base_url: String,
+    /// Base URL without a trailing slash (prints without its userinfo).
+    pub base_url: EndpointUrl,
     /// The key, used for the auth header and redacted from every message.
     pub key: Option<Secret>,
     /// Per-request timeout.
@@ -59,7 +59,7 @@ impl Endpoint {
     pub fn new(
         kind: &str,
         default_host: &str,
-        base_url: &str,
+        base_url: &EndpointUrl,
         key: Option<Secret>,
         timeout: Duration,
         prices: (f64, f64),
@@ -70,10 +70,7 @@ impl Endpoint {
             .user_agent(concat!("blogflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let host = reqwest::Url::parse(base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
+        let host = base_url.host().unwrap_or_default();
         let name = if host == default_host {
             kind.to_owned()
         } else {
@@ -82,7 +79,7 @@ impl Endpoint {
         Ok(Self {
             http,
             name,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url: base_url.clone(),
             key,
             timeout,
             first_token_timeout: timeout,

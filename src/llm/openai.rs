@@ -92,7 +92,7 @@ impl OpenAiProvider {
         let req = self
             .endpoint
             .http
-            .request(method, format!("{}{path}", self.endpoint.base_url));
+            .request(method, format!("{}{path}", self.endpoint.base_url.expose()));
         match &self.config.api_key {
             Some(key) => req.bearer_auth(key.expose()),
             None => req,

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::config::raw::{self};
-use crate::config::{Env, OpenAiConfig, PostFormat, ProviderBalance};
+use crate::config::{EndpointUrl, Env, OpenAiConfig, PostFormat, ProviderBalance};
+use crate::shared::secret::redact_url;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub(super) fn openai_config(
         )),
         Err(e) => c.problems.push(error(
             "OPENAI_BASE_URL",
-            format!("{base_url:?} is not a URL: {e}"),
+            format!("{:?} is not a URL: {e}", redact_url(&base_url)),
         )),
     }
     if api_key.is_none() && base_url.contains("api.openai.com") {
@@ -60,7 +61,7 @@ pub(super) fn openai_config(
         [raw.input_price_per_mtok, raw.output_price_per_mtok],
     );
     Some(OpenAiConfig {
-        base_url,
+        base_url: EndpointUrl::new(base_url),
         api_key,
         model,
         timeout: t.timeout,
@@ -133,12 +134,12 @@ pub(super) fn api_provider(
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => c.problems.push(error(
             kind.url_var,
-            format!("{base_url:?} is not an http(s) URL"),
+            format!("{:?} is not an http(s) URL", redact_url(&base_url)),
         )),
     }
     let at = |field: &str| format!("{}.{field}", kind.section);
     Some(crate::config::ApiProviderConfig {
-        base_url,
+        base_url: EndpointUrl::new(base_url),
         api_key,
         model: env
             .get(kind.model_var)
@@ -331,7 +332,10 @@ pub(super) fn compatible_configs(
             _ => {
                 c.problems.push(error(
                     at("base_url"),
-                    format!("{base_url:?} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1"),
+                    format!(
+                        "{:?} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1",
+                        redact_url(&base_url)
+                    ),
                 ));
                 continue;
             }
@@ -373,7 +377,7 @@ pub(super) fn compatible_configs(
         out.push((
             name,
             OpenAiConfig {
-                base_url,
+                base_url: EndpointUrl::new(base_url),
                 api_key,
                 model: r.model.trim().to_owned(),
                 timeout: t.timeout,
