@@ -90,6 +90,127 @@ async fn credentials_in_endpoint_urls_are_never_printed() {
     assert!(!text.contains("hunter2secret"), "{text}");
 }
 
+/// Twenty mistakes in one file, a type error and an unknown key among them, and two in the
+/// environment: every one is listed under the name the operator wrote.
+#[tokio::test]
+async fn config_check_lists_twenty_planted_errors_under_their_own_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = r#"
+[server]
+listen = "nowhere"
+header_timeout_secs = 0
+[paths]
+content_dir = ""
+[generation]
+language = "fr"
+slug_policy = "shout"
+parallelism = "four"
+quality_threshold = 101
+cuont = 5
+[publish]
+mode = "sometimes"
+[logging]
+level = "loud"
+format = "xml"
+[queue]
+lease_secs = 0
+[sources]
+max_per_post = 99
+timeout_secs = 0
+[providers.local]
+mode = "maybe"
+[topics]
+max_age_days = 0
+[[topics.feeds]]
+name = "a"
+url = "ftp://feeds.example/a"
+[[schedules]]
+name = "x"
+cron = "soon"
+action = "generate"
+[[schedules]]
+name = "y"
+cron = "0 * * * *"
+action = "dance"
+"#;
+    std::fs::write(dir.path().join("blogflow.toml"), file).unwrap();
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .env_remove("BLOGFLOW_CONTENT_DIR")
+        .env_remove("BLOGFLOW_LOCAL_MODEL")
+        .env("BLOGFLOW_REDIS_PREFIX", "")
+        .env("REDIS_URL", "redis://127.0.0.1:6379")
+        .env("BLOGFLOW_API_TOKEN", "short")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let expected = [
+        "server.listen",
+        "server.header_timeout_secs",
+        "paths.content_dir",
+        "generation.language",
+        "generation.slug_policy",
+        "generation.parallelism",
+        "generation.quality_threshold",
+        "generation.cuont",
+        "publish.mode",
+        "logging.level",
+        "logging.format",
+        "queue.lease_secs",
+        "sources.max_per_post",
+        "sources.timeout_secs",
+        "providers.local.mode",
+        "topics.max_age_days",
+        "topics.feeds[0].url",
+        "schedules[0].cron",
+        "schedules[1].action",
+        "BLOGFLOW_REDIS_PREFIX",
+        "BLOGFLOW_API_TOKEN",
+    ];
+    let listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("error: "))
+        .filter_map(|l| l.split_once(": ").map(|(name, _)| name))
+        .collect();
+    for name in expected {
+        assert_eq!(
+            listed.iter().filter(|l| **l == name).count(),
+            1,
+            "{name} not listed once in:\n{text}"
+        );
+    }
+    assert_eq!(listed.len(), expected.len(), "{text}");
+    // TOML keys are not reported under environment names.
+    for env_name in [
+        "BLOGFLOW_LANGUAGE",
+        "BLOGFLOW_PUBLISH_MODE",
+        "RUST_LOG",
+        "BLOGFLOW_LOCAL_MODEL",
+    ] {
+        assert!(!text.contains(env_name), "{env_name} in:\n{text}");
+    }
+    // A syntax error does not hide the environment's problems.
+    std::fs::write(
+        dir.path().join("blogflow.toml"),
+        "[generation\nlanguage = \"ko\"\n",
+    )
+    .unwrap();
+    let out = blogflow(dir.path())
+        .args(["config", "check"])
+        .env("BLOGFLOW_API_TOKEN", "short")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not valid TOML") && text.contains("line 1"),
+        "{text}"
+    );
+    assert!(text.contains("error: BLOGFLOW_API_TOKEN:"), "{text}");
+}
+
 #[tokio::test]
 async fn config_check_accepts_the_shipped_examples() {
     let dir = tempfile::tempdir().unwrap();
@@ -278,6 +399,23 @@ async fn a_postgres_store_is_used_when_reachable_and_refused_clearly_when_not() 
         "{text}"
     );
     assert!(!text.contains("pg-pass-5150"), "{text}");
+
+    // A server that answers but has no such database says so.
+    let out = blogflow(dir.path())
+        .args(["posts", "list"])
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/blogflow_no_such_database",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("database \"blogflow_no_such_database\" does not exist"),
+        "{text}"
+    );
 
     let database = support::postgres::Database::fresh();
     let out = blogflow(dir.path())

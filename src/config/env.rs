@@ -52,6 +52,12 @@ impl Env {
             .filter(|s| !s.is_empty())
     }
 
+    /// Whether `name` is set to nothing (or only spaces): treated as unset by [`Env::get`],
+    /// which is wrong where an empty value is a mistake worth saying.
+    pub fn is_blank(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|s| s.trim().is_empty())
+    }
+
     /// A secret from `name`, or from the file named by `name_FILE` (trailing newline removed).
     pub fn secret(&self, name: &str) -> Result<Option<String>, String> {
         if let Some(v) = self.get(name) {

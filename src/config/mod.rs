@@ -5,6 +5,7 @@
 //! naming the setting by its env var or TOML path, so an operator fixes them in one pass.
 
 mod env;
+mod lenient;
 mod local;
 mod queue;
 mod raw;
@@ -516,16 +517,23 @@ impl Config {
     /// Validates `sources` into a config. `Ok` carries warnings; `Err` carries every problem
     /// (errors and warnings).
     pub fn from_sources(sources: &Sources) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
-        let raw = match &sources.file {
-            None => RawConfig::default(),
-            Some((path, text)) => toml::from_str::<RawConfig>(text).map_err(|e| {
-                vec![error(
-                    path.display().to_string(),
-                    e.to_string().trim().replace('\n', " "),
-                )]
-            })?,
+        // A setting the file cannot give is reported and left at its default, so that the
+        // rest of the file and the environment are still checked: every problem at once.
+        let (raw, mut problems) = match &sources.file {
+            None => (RawConfig::default(), Vec::new()),
+            Some((path, text)) => lenient::read::<RawConfig>(&path.display().to_string(), text),
         };
-        Self::validate(raw, &sources.env)
+        match Self::validate(raw, &sources.env) {
+            Ok(ok) if problems.is_empty() => Ok(ok),
+            Ok((_, warnings)) => {
+                problems.extend(warnings);
+                Err(problems)
+            }
+            Err(more) => {
+                problems.extend(more);
+                Err(problems)
+            }
+        }
     }
 
     /// Validates a parsed file plus the environment.

@@ -117,6 +117,11 @@ impl Check {
     }
 }
 
+/// The name the operator used for a setting: the variable when it is set, else the file's key.
+fn named<'a>(env: &Env, var: &'a str, setting: &'a str) -> &'a str {
+    if env.get(var).is_some() { var } else { setting }
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -142,17 +147,41 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         listen_default,
         "a socket address like 127.0.0.1:3000",
     );
-    let dir = |var: &str, file: Option<String>, default: &str| {
-        PathBuf::from(
-            env.get(var)
-                .map(str::to_owned)
-                .or(file)
-                .unwrap_or_else(|| default.to_owned()),
-        )
+    // An empty path would silently mean the current folder.
+    let mut dir = |var: &str, setting: &str, file: Option<String>, default: &str| {
+        let (value, name) = match (env.get(var), file) {
+            (Some(v), _) => (v.to_owned(), var),
+            (None, Some(f)) => (f, setting),
+            (None, None) if env.is_blank(var) => (String::new(), var),
+            (None, None) => (default.to_owned(), setting),
+        };
+        if value.trim().is_empty() {
+            c.problems.push(error(
+                name,
+                format!("is empty: give a folder, or leave it out for {default}"),
+            ));
+            return PathBuf::from(default);
+        }
+        PathBuf::from(value)
     };
-    let data_dir = dir("BLOGFLOW_DATA_DIR", raw.paths.data_dir, "./data");
-    let content_dir = dir("BLOGFLOW_CONTENT_DIR", raw.paths.content_dir, "./content");
-    let log_dir = dir("BLOGFLOW_LOG_DIR", raw.paths.log_dir, "./logs");
+    let data_dir = dir(
+        "BLOGFLOW_DATA_DIR",
+        "paths.data_dir",
+        raw.paths.data_dir,
+        "./data",
+    );
+    let content_dir = dir(
+        "BLOGFLOW_CONTENT_DIR",
+        "paths.content_dir",
+        raw.paths.content_dir,
+        "./content",
+    );
+    let log_dir = dir(
+        "BLOGFLOW_LOG_DIR",
+        "paths.log_dir",
+        raw.paths.log_dir,
+        "./logs",
+    );
     let api_token = c.secret(env, "BLOGFLOW_API_TOKEN");
     let public_read = c.flag(env, "BLOGFLOW_PUBLIC_READ", raw.server.public_read, false);
     let metrics_public = c.flag(
@@ -281,8 +310,8 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         Some("review") => true,
         Some(other) => {
             c.problems.push(error(
-                "BLOGFLOW_PUBLISH_MODE",
-                format!("{other:?} is unknown: use auto or review (publish.mode)"),
+                named(env, "BLOGFLOW_PUBLISH_MODE", "publish.mode"),
+                format!("{other:?} is unknown: use auto or review"),
             ));
             false
         }

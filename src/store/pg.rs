@@ -50,7 +50,16 @@ impl Conn {
                     });
                 }
                 Err(e) => {
-                    let error = format!("PostgreSQL is unreachable: {e}");
+                    let error = match e.as_db_error() {
+                        // The server answered: say what it said ("database \"blog\" does
+                        // not exist", "password authentication failed for user …").
+                        Some(db) => format!(
+                            "PostgreSQL refused the connection: {} ({})",
+                            db.message(),
+                            db.code().code()
+                        ),
+                        None => format!("PostgreSQL is unreachable: {e}"),
+                    };
                     self.down = Some((std::time::Instant::now() + RECONNECT_AFTER, error.clone()));
                     return Err(DbError::Sql(error));
                 }

@@ -22,7 +22,7 @@ pub(super) fn generation_config(
         None => Language::En,
         Some(code) => Language::parse(code).unwrap_or_else(|| {
             c.problems.push(error(
-                "BLOGFLOW_LANGUAGE",
+                super::named(env, "BLOGFLOW_LANGUAGE", "generation.language"),
                 format!("{code:?} is not supported: use en or ko"),
             ));
             Language::En
@@ -38,7 +38,7 @@ pub(super) fn generation_config(
         None => SlugPolicy::default(),
         Some(word) => SlugPolicy::parse(word).unwrap_or_else(|| {
             c.problems.push(error(
-                "BLOGFLOW_SLUG_POLICY",
+                super::named(env, "BLOGFLOW_SLUG_POLICY", "generation.slug_policy"),
                 format!(
                     "{word:?} is not a slug policy: use romanize (Hangul in Latin letters) or keep"
                 ),
@@ -232,8 +232,10 @@ pub(super) fn schedules(
                 c.problems.push(error(
                     format!("{at}.cron"),
                     format!(
-                        "{:?} is not a cron expression ({e}); e.g. \"0 */2 * * *\"",
-                        s.cron
+                        "{:?} is not a cron expression ({}); e.g. \"0 */2 * * *\"",
+                        s.cron,
+                        // The parser draws a caret under the expression: keep one line.
+                        e.to_string().lines().last().unwrap_or_default().trim()
                     ),
                 ));
                 None

@@ -33,11 +33,11 @@ pub(super) fn openai_config(
     match reqwest::Url::parse(&base_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         Ok(u) => c.problems.push(error(
-            "OPENAI_BASE_URL",
+            super::named(env, "OPENAI_BASE_URL", "providers.openai.base_url"),
             format!("scheme {:?} is not http or https", u.scheme()),
         )),
         Err(e) => c.problems.push(error(
-            "OPENAI_BASE_URL",
+            super::named(env, "OPENAI_BASE_URL", "providers.openai.base_url"),
             format!("{:?} is not a URL: {e}", redact_url(&base_url)),
         )),
     }
@@ -133,7 +133,7 @@ pub(super) fn api_provider(
     match reqwest::Url::parse(&base_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => c.problems.push(error(
-            kind.url_var,
+            super::named(env, kind.url_var, &format!("{}.base_url", kind.section)).to_owned(),
             format!("{:?} is not an http(s) URL", redact_url(&base_url)),
         )),
     }
@@ -190,7 +190,7 @@ pub(super) fn local_config(
         Some("off") => false,
         Some(other) => {
             c.problems.push(error(
-                "BLOGFLOW_LOCAL_MODEL",
+                super::named(env, "BLOGFLOW_LOCAL_MODEL", "providers.local.mode"),
                 format!("{other:?} is unknown: use auto, on or off"),
             ));
             false
@@ -206,7 +206,7 @@ pub(super) fn local_config(
         && !p.is_file()
     {
         c.problems.push(error(
-            "BLOGFLOW_MODEL_PATH",
+            super::named(env, "BLOGFLOW_MODEL_PATH", "providers.local.model_path"),
             format!(
                 "{} is not a file: point it at a GGUF model, or unset it to use the default model",
                 p.display()

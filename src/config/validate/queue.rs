@@ -80,14 +80,26 @@ pub(super) fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> Qu
                     ),
                 ));
             }
+            let blank = env.is_blank("BLOGFLOW_REDIS_PREFIX");
             let prefix = env
                 .get("BLOGFLOW_REDIS_PREFIX")
                 .map(str::to_owned)
                 .or(raw.redis_prefix.clone())
-                .unwrap_or_else(|| "bull".to_owned());
+                .unwrap_or_else(|| {
+                    if blank {
+                        String::new()
+                    } else {
+                        "bull".to_owned()
+                    }
+                });
             if prefix.is_empty() || prefix.contains(char::is_whitespace) || prefix.contains(':') {
+                let name = if blank || env.get("BLOGFLOW_REDIS_PREFIX").is_some() {
+                    "BLOGFLOW_REDIS_PREFIX"
+                } else {
+                    "queue.redis_prefix"
+                };
                 c.problems.push(error(
-                    "queue.redis_prefix",
+                    name,
                     format!("{prefix:?} must be non-empty, without spaces or ':'"),
                 ));
             }
@@ -176,7 +188,7 @@ pub(super) fn logging_config(c: &mut Check, env: &Env, raw: raw::RawLogging) -> 
         Some("json") => true,
         Some(other) => {
             c.problems.push(error(
-                "BLOGFLOW_LOG_FORMAT",
+                super::named(env, "BLOGFLOW_LOG_FORMAT", "logging.format"),
                 format!("{other:?} is unknown: use text or json"),
             ));
             false
@@ -192,10 +204,40 @@ pub(super) fn logging_config(c: &mut Check, env: &Env, raw: raw::RawLogging) -> 
         ) * 1024
             * 1024,
         keep_files: c.range("logging.keep_files", raw.keep_files.unwrap_or(10), 1, 1000),
-        level: env
-            .get("RUST_LOG")
-            .map(str::to_owned)
-            .or(raw.level)
-            .unwrap_or_else(|| "info".into()),
+        level: {
+            let level = env
+                .get("RUST_LOG")
+                .map(str::to_owned)
+                .or(raw.level)
+                .unwrap_or_else(|| "info".into());
+            match unknown_level(&level) {
+                None => level,
+                Some(word) => {
+                    c.problems.push(error(
+                        super::named(env, "RUST_LOG", "logging.level"),
+                        format!(
+                            "{word:?} is not a level: use off, error, warn, info, debug or trace, \
+                             optionally per module (info,blogflow=debug)"
+                        ),
+                    ));
+                    "info".into()
+                }
+            }
+        },
     }
+}
+
+/// The first part of a filter like `info,blogflow::llm=debug` that names no level. A bare
+/// word is read by the tracing filter as a module name, so "loud" would pass and log nothing.
+fn unknown_level(filter: &str) -> Option<String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains('['))
+        .find_map(|directive| {
+            let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+            (!LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()))
+                .then(|| directive.to_owned())
+        })
 }
