@@ -259,6 +259,142 @@ async fn metrics_parse_as_prometheus_text_and_hold_every_documented_family() {
     assert!(value("blogflow_monitor_cycles_total") >= 3.0);
     assert!(value("blogflow_api_errors_total") == 0.0);
     svc.stop().await;
+    exposition_passes_promtool_and_the_python_parser(&text).await;
+    rules_and_dashboard_query_only_exposed_metrics(&scrape).await;
+}
+
+/// The shipped alerting rules pass `promtool check rules`, and every `blogflow_` metric they
+/// and the Grafana dashboard query is one `/metrics` exposes (a renamed metric would leave a
+/// rule that never fires and a panel that stays empty).
+async fn rules_and_dashboard_query_only_exposed_metrics(scrape: &prometheus_parse::Scrape) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = root.join("deploy/prometheus/blogflow.rules.yml");
+    let check = tokio::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .await
+        .expect("promtool is needed: run scripts/install-deps --tests");
+    assert!(
+        check.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let dashboard = root.join("deploy/grafana/blogflow.json");
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dashboard).unwrap()).unwrap();
+    let mut queries: Vec<String> = board["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(queries.len() >= 10, "{queries:?}");
+    let rules_text = std::fs::read_to_string(&rules).unwrap();
+    queries.extend(
+        rules_text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr: "))
+            .map(str::to_owned),
+    );
+    let exposed = |name: &str| {
+        scrape.samples.iter().any(|s| {
+            s.metric == name
+                || ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix) == Some(s.metric.as_str()))
+                || name
+                    .strip_suffix("_bucket")
+                    .or_else(|| name.strip_suffix("_count"))
+                    .or_else(|| name.strip_suffix("_sum"))
+                    .is_some_and(|base| s.metric.starts_with(base))
+        })
+    };
+    let mut checked = 0;
+    for query in &queries {
+        let mut rest = query.as_str();
+        while let Some(i) = rest.find("blogflow_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(exposed(&name), "{name} (in {query:?}) is not exposed");
+            checked += 1;
+            rest = &rest[i + name.len()..];
+        }
+    }
+    assert!(checked >= 25, "{checked} metric references checked");
+}
+
+/// Prometheus' own linter (Debian's `promtool`) and the Python client's parser read the
+/// exposition with every family in one piece, typed, and with samples.
+async fn exposition_passes_promtool_and_the_python_parser(text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, text).unwrap();
+    let promtool = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .await
+        .expect("promtool is needed: run scripts/install-deps --tests");
+    assert!(
+        promtool.status.success() && promtool.stdout.is_empty() && promtool.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&promtool.stdout),
+        String::from_utf8_lossy(&promtool.stderr)
+    );
+    let bin = tokio::task::spawn_blocking(|| {
+        support::pip_install_once(
+            "prometheus-client",
+            &["prometheus-client==0.21.1"],
+            "python3",
+        )
+    })
+    .await
+    .unwrap();
+    let script = r#"
+import sys
+from prometheus_client import parser
+text = open(sys.argv[1]).read()
+families = list(parser.text_string_to_metric_families(text))
+names = [f.name for f in families]
+assert len(names) == len(set(names)), "a family is split: %r" % sorted(n for n in names if names.count(n) > 1)
+bad = [(f.name, f.type, len(f.samples)) for f in families if f.type == "unknown" or not f.samples]
+assert not bad, "untyped or empty families: %r" % bad
+print(len(families))
+"#;
+    let mut out = None;
+    for _ in 0..2 {
+        let run = tokio::process::Command::new(bin.join("python3"))
+            .arg("-c")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        if stderr.contains("No module named 'prometheus_client'") {
+            // A virtual environment left from an interrupted install: install into it now.
+            let _ = std::process::Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "prometheus-client==0.21.1"])
+                .status();
+            continue;
+        }
+        out = Some(run);
+        break;
+    }
+    let out = out.expect("prometheus-client installs");
+    assert!(
+        out.status.success(),
+        "the Python client's parser: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let families: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(families >= 25, "{families} families");
 }
 
 fn alert(status: AlertStatus, severity: Severity, message: &str) -> Alert {

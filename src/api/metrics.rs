@@ -4,11 +4,10 @@
 //! moving averages; the queue counts), so scraping costs a few microseconds and no extra
 //! bookkeeping on the hot path.
 
-use std::fmt::Write;
-
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use prometheus::proto::{self, MetricFamily, MetricType};
 
 use super::AppState;
 use crate::llm::breaker::{LATENCY_BUCKETS, OUTCOMES};
@@ -16,255 +15,275 @@ use crate::ops::alert::Severity;
 use crate::ops::stats::HistogramSnapshot;
 use crate::queue::{Queue, names};
 
-/// Escapes a label value.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The families of one scrape, in the order they are exposed; encoded by the `prometheus`
+/// crate, which writes each family whole under its `HELP` and `TYPE` and escapes labels.
+#[derive(Default)]
+struct Exposition {
+    families: Vec<MetricFamily>,
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+fn labels(pairs: &[(&str, &str)]) -> Vec<proto::LabelPair> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let mut l = proto::LabelPair::default();
+            l.set_name((*k).to_owned());
+            l.set_value((*v).to_owned());
+            l
+        })
+        .collect()
+}
+
+impl Exposition {
+    /// Starts a family; its samples follow.
+    fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut Self {
+        let mut f = MetricFamily::default();
+        f.set_name(name.to_owned());
+        f.set_help(help.to_owned());
+        f.set_field_type(kind);
+        self.families.push(f);
+        self
+    }
+
+    fn push(&mut self, metric: proto::Metric) -> &mut Self {
+        self.families
+            .last_mut()
+            .expect("a family is started first")
+            .mut_metric()
+            .push(metric);
+        self
+    }
+
+    fn counter(&mut self, pairs: &[(&str, &str)], value: f64) -> &mut Self {
+        let mut c = proto::Counter::default();
+        c.set_value(value);
+        let mut m = proto::Metric::from_label(labels(pairs));
+        m.set_counter(c);
+        self.push(m)
+    }
+
+    fn gauge(&mut self, pairs: &[(&str, &str)], value: f64) -> &mut Self {
+        let mut g = proto::Gauge::default();
+        g.set_value(value);
+        let mut m = proto::Metric::from_label(labels(pairs));
+        m.set_gauge(g);
+        self.push(m)
+    }
+
+    /// A histogram from per-bucket (not cumulative) counts.
+    fn histogram(
+        &mut self,
+        pairs: &[(&str, &str)],
+        bounds: impl IntoIterator<Item = (f64, u64)>,
+        sum: f64,
+        count: u64,
+    ) -> &mut Self {
+        let mut cumulative = 0;
+        let buckets = bounds
+            .into_iter()
+            .map(|(le, n)| {
+                cumulative += n;
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(le);
+                b.set_cumulative_count(cumulative);
+                b
+            })
+            .collect();
+        let mut h = proto::Histogram::default();
+        h.set_bucket(buckets);
+        h.set_sample_sum(sum);
+        h.set_sample_count(count);
+        let mut m = proto::Metric::from_label(labels(pairs));
+        m.set_histogram(h);
+        self.push(m)
+    }
+
+    fn text(self) -> String {
+        let families: Vec<MetricFamily> = self
+            .families
+            .into_iter()
+            .filter(|f| !f.get_metric().is_empty())
+            .collect();
+        let mut out = String::with_capacity(8 * 1024);
+        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&families, &mut out) {
+            tracing::error!(error = %e, "the metrics could not be encoded");
+        }
+        out
+    }
 }
 
 /// Renders every metric.
 pub async fn render(s: &AppState) -> String {
-    let mut out = String::with_capacity(4096);
+    use MetricType::{COUNTER, GAUGE, HISTOGRAM};
+    let mut x = Exposition::default();
     let now = tokio::time::Instant::now();
     let providers = s.orchestrator.router().generator.providers();
 
-    header(
-        &mut out,
+    x.family(
         "blogflow_llm_requests_total",
-        "counter",
         "Provider calls by outcome.",
+        COUNTER,
     );
     for p in providers {
         let t = p.totals();
         for (outcome, n) in OUTCOMES.iter().zip(t.outcomes) {
-            let _ = writeln!(
-                out,
-                "blogflow_llm_requests_total{{provider=\"{}\",outcome=\"{outcome}\"}} {n}",
-                label(p.name())
-            );
+            x.counter(&[("provider", p.name()), ("outcome", outcome)], n as f64);
         }
     }
-    header(
-        &mut out,
+    x.family(
         "blogflow_llm_request_duration_seconds",
-        "histogram",
         "Provider call latency.",
+        HISTOGRAM,
     );
     for p in providers {
         let t = p.totals();
-        let name = label(p.name());
-        let mut cumulative = 0;
-        for (le, n) in LATENCY_BUCKETS.iter().zip(t.buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "blogflow_llm_request_duration_seconds_bucket{{provider=\"{name}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
         let count: u64 = t.outcomes.iter().sum();
-        let _ = writeln!(
-            out,
-            "blogflow_llm_request_duration_seconds_bucket{{provider=\"{name}\",le=\"+Inf\"}} {count}\n\
-             blogflow_llm_request_duration_seconds_sum{{provider=\"{name}\"}} {}\n\
-             blogflow_llm_request_duration_seconds_count{{provider=\"{name}\"}} {count}",
-            t.latency_sum
+        x.histogram(
+            &[("provider", p.name())],
+            LATENCY_BUCKETS.iter().copied().zip(t.buckets),
+            t.latency_sum,
+            count,
         );
     }
-    header(
-        &mut out,
-        "blogflow_llm_tokens_total",
-        "counter",
-        "Tokens used.",
-    );
+    x.family("blogflow_llm_tokens_total", "Tokens used.", COUNTER);
     for p in providers {
         let t = p.totals();
-        let name = label(p.name());
-        let _ = writeln!(
-            out,
-            "blogflow_llm_tokens_total{{provider=\"{name}\",direction=\"input\"}} {}\n\
-             blogflow_llm_tokens_total{{provider=\"{name}\",direction=\"output\"}} {}",
-            t.input_tokens, t.output_tokens
+        x.counter(
+            &[("provider", p.name()), ("direction", "input")],
+            t.input_tokens as f64,
+        )
+        .counter(
+            &[("provider", p.name()), ("direction", "output")],
+            t.output_tokens as f64,
         );
     }
-    header(
-        &mut out,
+    x.family(
         "blogflow_llm_cost_usd_total",
-        "counter",
         "Spend by provider, USD.",
+        COUNTER,
     );
     for p in providers {
-        let _ = writeln!(
-            out,
-            "blogflow_llm_cost_usd_total{{provider=\"{}\"}} {}",
-            label(p.name()),
-            p.totals().cost_usd
-        );
+        x.counter(&[("provider", p.name())], p.totals().cost_usd);
     }
-    header(
-        &mut out,
+    let observed: Vec<_> = providers.iter().map(|p| (p.name(), p.observed())).collect();
+    x.family(
         "blogflow_llm_in_flight",
-        "gauge",
         "Provider calls running now.",
+        GAUGE,
     );
-    header(
-        &mut out,
-        "blogflow_llm_latency_ewma_seconds",
-        "gauge",
-        "Moving average of successful call latency.",
-    );
-    header(
-        &mut out,
-        "blogflow_llm_success_ewma",
-        "gauge",
-        "Moving average of success (0-1).",
-    );
-    for p in providers {
-        let o = p.observed();
-        let name = label(p.name());
-        let _ = writeln!(
-            out,
-            "blogflow_llm_in_flight{{provider=\"{name}\"}} {}\n\
-             blogflow_llm_latency_ewma_seconds{{provider=\"{name}\"}} {}\n\
-             blogflow_llm_success_ewma{{provider=\"{name}\"}} {}",
-            o.in_flight,
-            o.latency_ms / 1e3,
-            o.success
-        );
+    for (name, o) in &observed {
+        x.gauge(&[("provider", name)], o.in_flight as f64);
     }
-    header(
-        &mut out,
+    x.family(
+        "blogflow_llm_latency_ewma_seconds",
+        "Moving average of successful call latency.",
+        GAUGE,
+    );
+    for (name, o) in &observed {
+        x.gauge(&[("provider", name)], o.latency_ms / 1e3);
+    }
+    x.family(
+        "blogflow_llm_success_ewma",
+        "Moving average of success (0-1).",
+        GAUGE,
+    );
+    for (name, o) in &observed {
+        x.gauge(&[("provider", name)], o.success);
+    }
+    x.family(
         "blogflow_llm_breaker_state",
-        "gauge",
         "1 for the breaker's current state.",
+        GAUGE,
     );
     for p in providers {
         let state = p.breaker().snapshot(now).state;
         for st in ["closed", "open", "half_open", "rate_limited", "ejected"] {
-            let _ = writeln!(
-                out,
-                "blogflow_llm_breaker_state{{provider=\"{}\",state=\"{st}\"}} {}",
-                label(p.name()),
-                u8::from(st == state)
+            x.gauge(
+                &[("provider", p.name()), ("state", st)],
+                f64::from(u8::from(st == state)),
             );
         }
     }
-    header(
-        &mut out,
-        "blogflow_queue_jobs",
-        "gauge",
-        "Jobs per queue and state.",
-    );
-    header(
-        &mut out,
-        "blogflow_queue_paused",
-        "gauge",
-        "1 when the queue is paused.",
-    );
-    header(
-        &mut out,
-        "blogflow_queue_up",
-        "gauge",
-        "1 when the queue backend answers.",
-    );
-    let mut up = 1;
+    // Queues: counted first, then written one family after the other.
+    let mut up = 1.0;
+    let mut queues = Vec::new();
     for q in names::ALL {
         match (s.queue.counts(q).await, s.queue.is_paused(q).await) {
-            (Ok(c), Ok(paused)) => {
-                for (state, n) in [
-                    ("waiting", c.waiting),
-                    ("delayed", c.delayed),
-                    ("active", c.active),
-                    ("completed", c.completed),
-                    ("failed", c.failed),
-                ] {
-                    let _ = writeln!(
-                        out,
-                        "blogflow_queue_jobs{{queue=\"{q}\",state=\"{state}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "blogflow_queue_paused{{queue=\"{q}\"}} {}",
-                    u8::from(paused)
-                );
-            }
-            _ => up = 0,
+            (Ok(c), Ok(paused)) => queues.push((q, c, paused)),
+            _ => up = 0.0,
         }
     }
-    let _ = writeln!(
-        out,
-        "blogflow_queue_up{{backend=\"{}\"}} {up}",
-        s.queue.kind()
+    x.family("blogflow_queue_jobs", "Jobs per queue and state.", GAUGE);
+    for (q, c, _) in &queues {
+        for (state, n) in [
+            ("waiting", c.waiting),
+            ("delayed", c.delayed),
+            ("active", c.active),
+            ("completed", c.completed),
+            ("failed", c.failed),
+        ] {
+            x.gauge(&[("queue", q), ("state", state)], n as f64);
+        }
+    }
+    x.family(
+        "blogflow_queue_paused",
+        "1 when the queue is paused.",
+        GAUGE,
     );
-    ops_metrics(&mut out, s);
-    header(
-        &mut out,
-        "blogflow_uptime_seconds",
-        "gauge",
-        "Seconds since start.",
-    );
-    let _ = writeln!(
-        out,
-        "blogflow_uptime_seconds {}",
-        s.orchestrator.uptime_secs()
-    );
-    out
+    for (q, _, paused) in &queues {
+        x.gauge(&[("queue", q)], f64::from(u8::from(*paused)));
+    }
+    x.family(
+        "blogflow_queue_up",
+        "1 when the queue backend answers.",
+        GAUGE,
+    )
+    .gauge(&[("backend", s.queue.kind())], up);
+    ops_metrics(&mut x, s);
+    x.family("blogflow_uptime_seconds", "Seconds since start.", GAUGE)
+        .gauge(&[], s.orchestrator.uptime_secs() as f64);
+    x.text()
 }
 
-fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot) {
-    header(out, name, "histogram", help);
-    let mut cumulative = 0;
-    for (le, n) in h.bounds.iter().zip(&h.counts) {
-        cumulative += n;
-        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-    }
-    let count = h.count();
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}",
-        h.sum_secs
+fn histogram(x: &mut Exposition, name: &str, help: &str, h: &HistogramSnapshot) {
+    x.family(name, help, MetricType::HISTOGRAM).histogram(
+        &[],
+        h.bounds.iter().copied().zip(h.counts.iter().copied()),
+        h.sum_secs,
+        h.count(),
     );
 }
 
 /// The service's own figures: API and generation latency, jobs, the latest sample, alerts,
 /// recovery actions and component checks.
-fn ops_metrics(out: &mut String, s: &AppState) {
+fn ops_metrics(x: &mut Exposition, s: &AppState) {
+    use MetricType::{COUNTER, GAUGE};
     let stats = s.ops.stats().snapshot();
     histogram(
-        out,
+        x,
         "blogflow_api_request_duration_seconds",
         "API answer latency (all routes but /metrics).",
         &stats.api,
     );
-    header(
-        out,
+    x.family(
         "blogflow_api_errors_total",
-        "counter",
         "API answers with a 5xx status.",
-    );
-    let _ = writeln!(out, "blogflow_api_errors_total {}", stats.api_errors);
+        COUNTER,
+    )
+    .counter(&[], stats.api_errors as f64);
     histogram(
-        out,
+        x,
         "blogflow_post_generation_duration_seconds",
         "Time to write one post.",
         &stats.generation,
     );
-    header(
-        out,
+    x.family(
         "blogflow_job_attempts_total",
-        "counter",
         "Job attempts by outcome.",
-    );
-    let _ = writeln!(
-        out,
-        "blogflow_job_attempts_total{{outcome=\"ok\"}} {}\nblogflow_job_attempts_total{{outcome=\"failed\"}} {}",
-        stats.jobs_ok, stats.jobs_failed
-    );
+        COUNTER,
+    )
+    .counter(&[("outcome", "ok")], stats.jobs_ok as f64)
+    .counter(&[("outcome", "failed")], stats.jobs_failed as f64);
     if let Some(sample) = s.ops.latest() {
         let gauges: [(&str, &str, f64); 6] = [
             (
@@ -299,87 +318,71 @@ fn ops_metrics(out: &mut String, s: &AppState) {
             ),
         ];
         for (name, help, v) in gauges {
-            header(out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {v}");
+            x.family(name, help, GAUGE).gauge(&[], v);
         }
     }
     let (sent, suppressed, failed) = s.ops.alert_counts();
-    header(
-        out,
+    x.family(
         "blogflow_alerts_sent_total",
-        "counter",
         "Alert messages handed to the channels.",
-    );
-    let _ = writeln!(out, "blogflow_alerts_sent_total {sent}");
-    header(
-        out,
+        COUNTER,
+    )
+    .counter(&[], sent as f64);
+    x.family(
         "blogflow_alerts_suppressed_total",
-        "counter",
         "Alert messages held back by the hourly limit.",
-    );
-    let _ = writeln!(out, "blogflow_alerts_suppressed_total {suppressed}");
-    header(
-        out,
+        COUNTER,
+    )
+    .counter(&[], suppressed as f64);
+    x.family(
         "blogflow_alert_deliveries_failed_total",
-        "counter",
         "Alert deliveries given up on.",
-    );
-    let _ = writeln!(out, "blogflow_alert_deliveries_failed_total {failed}");
-    header(
-        out,
+        COUNTER,
+    )
+    .counter(&[], failed as f64);
+    x.family(
         "blogflow_alerts_active",
-        "gauge",
         "Active alerts by severity.",
+        GAUGE,
     );
     let active = s.ops.active_alerts();
     for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
         let n = active.iter().filter(|(_, sv)| *sv == severity).count();
-        let _ = writeln!(
-            out,
-            "blogflow_alerts_active{{severity=\"{}\"}} {n}",
-            severity.label().to_lowercase()
-        );
+        x.gauge(&[("severity", &severity.label().to_lowercase())], n as f64);
     }
-    header(
-        out,
+    x.family(
         "blogflow_recovery_actions_total",
-        "counter",
         "Self-healing actions taken.",
+        COUNTER,
     );
     // Every (check, action) pair from 0, so that rates work from the first action on.
     let counts = s.ops.action_counts();
     for check in crate::ops::heal::Check::ALL {
         for action in check.ladder().actions() {
             let n = counts.get(&(check, action)).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "blogflow_recovery_actions_total{{check=\"{}\",action=\"{}\"}} {n}",
-                check.name(),
-                action.name()
+            x.counter(
+                &[("check", check.name()), ("action", action.name())],
+                n as f64,
             );
         }
     }
-    header(
-        out,
+    x.family(
         "blogflow_component_up",
-        "gauge",
         "1 when the component's last check passed.",
+        GAUGE,
     );
     for (check, c) in s.ops.components() {
-        let _ = writeln!(
-            out,
-            "blogflow_component_up{{component=\"{}\"}} {}",
-            check.name(),
-            u8::from(c.status == "ok")
+        x.gauge(
+            &[("component", check.name())],
+            f64::from(u8::from(c.status == "ok")),
         );
     }
-    header(
-        out,
+    x.family(
         "blogflow_monitor_cycles_total",
-        "counter",
         "Monitoring cycles completed.",
-    );
-    let _ = writeln!(out, "blogflow_monitor_cycles_total {}", s.ops.cycles());
+        COUNTER,
+    )
+    .counter(&[], s.ops.cycles() as f64);
 }
 
 /// Prometheus text exposition of every metric family (see `docs/metrics.md`).
