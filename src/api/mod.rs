@@ -45,7 +45,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub use posts::review_note;
 pub use session::Sessions;
+pub use workflow::{Action, parse_action};
 
 use crate::config::Config;
 use crate::orchestrator::Orchestrator;

@@ -66,7 +66,7 @@ pub(super) async fn get_post(
 }
 
 /// The optional `{"note": "..."}` of a review decision.
-pub(super) fn review_note(body: &[u8]) -> Result<Option<String>, ApiError> {
+pub fn review_note(body: &[u8]) -> Result<Option<String>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

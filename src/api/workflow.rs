@@ -1,7 +1,6 @@
 //! `/api/automation/workflow` and `/api/automation/scheduler`: the workflow's state and its actions.
 
 use super::*;
-use crate::config::Config;
 use crate::generate::GenerateRequest;
 use crate::orchestrator::ActionOutcome;
 use crate::queue::{Queue, names};
@@ -33,8 +32,37 @@ pub(super) async fn run_action(
     s: &AppState,
     body: axum::body::Bytes,
 ) -> Result<ActionOutcome, ApiError> {
-    // Any content type: operators script this with `curl -d`, which sends a form type.
-    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+    let o = &s.orchestrator;
+    Ok(
+        match parse_action(&body, s.config.generation.max_posts_per_request)? {
+            Action::Start => o.start().await?,
+            Action::Stop => o.stop().await?,
+            Action::Pause => o.pause().await?,
+            Action::Resume => o.resume().await?,
+            Action::Generate(request) => o.generate(request).await?,
+        },
+    )
+}
+
+/// What `POST /api/automation/workflow` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start the scheduler and workers.
+    Start,
+    /// Stop the workers.
+    Stop,
+    /// Stop taking new jobs.
+    Pause,
+    /// Undo `Pause`.
+    Resume,
+    /// Queue a generation job.
+    Generate(GenerateRequest),
+}
+
+/// Reads a workflow action from an untrusted body (any content type: operators script this
+/// with `curl -d`, which sends a form type). Every refusal says what to send instead.
+pub fn parse_action(body: &[u8], max_posts_per_request: u32) -> Result<Action, ApiError> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not JSON ({e}); send a JSON object like {{\"action\":\"start\"}}"
         ))
@@ -53,13 +81,12 @@ pub(super) async fn run_action(
         &["action"]
     };
     super::error::known_fields(&body, fields)?;
-    let o = &s.orchestrator;
     Ok(match action {
-        "start" => o.start().await?,
-        "stop" => o.stop().await?,
-        "pause" => o.pause().await?,
-        "resume" => o.resume().await?,
-        "generate_content" => o.generate(generate_request(&body, &s.config)?).await?,
+        "start" => Action::Start,
+        "stop" => Action::Stop,
+        "pause" => Action::Pause,
+        "resume" => Action::Resume,
+        "generate_content" => Action::Generate(generate_request(&body, max_posts_per_request)?),
         other => {
             return Err(ApiError::bad_request(format!(
                 "unknown action {other:?}: use one of {ACTIONS}"
@@ -68,8 +95,7 @@ pub(super) async fn run_action(
     })
 }
 
-pub(super) fn generate_request(body: &Value, config: &Config) -> Result<GenerateRequest, ApiError> {
-    let max = config.generation.max_posts_per_request;
+fn generate_request(body: &Value, max: u32) -> Result<GenerateRequest, ApiError> {
     let count = match body.get("count") {
         None => 1,
         Some(v) => v

@@ -82,10 +82,26 @@ pub async fn fetch(
         }
         body.extend_from_slice(&chunk);
     }
-    let parsed = feed_rs::parser::parse(body.as_slice())
+    let (items, seen) = parse(&body, feed, limits, crate::db::now_ms())?;
+    Ok(Fetched::Items {
+        items,
+        seen,
+        etag,
+        last_modified,
+    })
+}
+
+/// The wanted items of a feed document (RSS, Atom or JSON Feed), newest first and bounded,
+/// and how many the document held. `now` is ms since epoch: no item is dated after it.
+pub fn parse(
+    body: &[u8],
+    feed: &FeedConfig,
+    limits: FeedLimits,
+    now: i64,
+) -> Result<(Vec<FeedItem>, usize), String> {
+    let parsed = feed_rs::parser::parse(body)
         .map_err(|e| format!("not a valid RSS, Atom or JSON feed: {e}"))?;
     let seen = parsed.entries.len();
-    let now = crate::db::now_ms();
     let oldest = now - limits.max_age.as_millis() as i64;
     let mut items: Vec<FeedItem> = parsed
         .entries
@@ -127,12 +143,7 @@ pub async fn fetch(
         .collect();
     items.sort_by_key(|i| std::cmp::Reverse(i.published_at));
     items.truncate(limits.max_items);
-    Ok(Fetched::Items {
-        items,
-        seen,
-        etag,
-        last_modified,
-    })
+    Ok((items, seen))
 }
 
 fn too_large(max: usize) -> String {
