@@ -174,18 +174,7 @@ pub fn filter(body: &str, policy: &LinkPolicy) -> (String, Vec<String>) {
             edits.push((span, String::new()));
         }
     }
-    edits.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
-    let mut out = String::with_capacity(body.len());
-    let mut at = 0;
-    for (range, replacement) in edits {
-        if range.start < at {
-            continue; // inside an edit already made
-        }
-        out.push_str(&body[at..range.start]);
-        out.push_str(&replacement);
-        at = range.end;
-    }
-    out.push_str(&body[at..]);
+    let out = crate::shared::splice::splice(body, edits);
     let mut seen = std::collections::HashSet::new();
     removed.retain(|r| seen.insert(r.clone()));
     (out, removed)

@@ -42,19 +42,8 @@ pub fn escape(body: &str) -> String {
             _ => {}
         }
     }
-    edits.sort_by_key(|(r, _)| r.start);
-    let mut out = String::with_capacity(body.len() + edits.len() * 2);
-    let mut at = 0;
-    for (range, replacement) in edits {
-        if range.start < at {
-            continue; // inside an autolink already rewritten
-        }
-        out.push_str(&body[at..range.start]);
-        out.push_str(&replacement);
-        at = range.end;
-    }
-    out.push_str(&body[at..]);
-    out
+    // An edit inside an autolink already rewritten is dropped.
+    crate::shared::splice::splice(body, edits)
 }
 
 /// Escapes `{`, `}` and `<` in `body[range]` (unless already escaped) and guards a leading

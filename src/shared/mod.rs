@@ -8,6 +8,7 @@ pub mod private;
 pub mod secret;
 pub mod signing;
 pub mod slug;
+pub mod splice;
 
 pub use endpoint::EndpointUrl;
 pub use language::{Category, Language};
