@@ -357,27 +357,40 @@ fn figures(text: &str) -> Vec<Figure> {
     out
 }
 
-/// Quoted passages: "…", “…” and 「…」.
-fn quotes(text: &str) -> Vec<String> {
+/// Where the quoted passages are: "…", “…” and 「…」 (the text between the marks).
+fn quote_spans(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     for (open, close) in [('"', '"'), ('“', '”'), ('「', '」')] {
-        let mut rest = text;
-        while let Some(a) = rest.find(open) {
-            let after = &rest[a + open.len_utf8()..];
-            let Some(b) = after.find(close) else { break };
-            out.push(after[..b].to_owned());
-            rest = &after[b + close.len_utf8()..];
+        let mut from = 0;
+        while let Some(a) = text[from..].find(open) {
+            let start = from + a + open.len_utf8();
+            let Some(b) = text[start..].find(close) else {
+                break;
+            };
+            out.push(start..start + b);
+            from = start + b + close.len_utf8();
         }
     }
     out
 }
 
+/// Quoted passages.
+fn quotes(text: &str) -> Vec<String> {
+    quote_spans(text)
+        .into_iter()
+        .map(|r| text[r].to_owned())
+        .collect()
+}
+
+/// `text` with its quoted passages blanked, by position (a quote may be empty, or appear
+/// elsewhere unquoted: replacing by value would touch the wrong text, or every gap).
 fn without_quotes(text: &str) -> String {
-    let mut out = text.to_owned();
-    for q in quotes(text) {
-        out = out.replace(&q, " ");
-    }
-    out
+    let edits = quote_spans(text)
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| (r, " ".to_owned()))
+        .collect();
+    crate::shared::splice::splice(text, edits)
 }
 
 /// Lower case, punctuation kept, runs of whitespace as one space, Markdown emphasis dropped.
@@ -569,5 +582,16 @@ mod tests {
         assert!(g.claims.is_empty(), "{g:?}");
         let g = check("It needs 70GB and a 5Mbps link.", &[EN]);
         assert_eq!(g.claims.len(), 1, "70 is no 70 billion: {g:?}");
+    }
+
+    #[test]
+    fn empty_and_repeated_quotes_cost_nothing() {
+        // Found by the `article` fuzz target: an empty quote ("") made every gap a replacement,
+        // and 60 of them doubled the text 60 times.
+        let text = format!("<{}html> \"a\" and a \"b c\" end.", "\"".repeat(120));
+        let g = check(&text, &[&text]);
+        assert!(g.score <= 100);
+        assert_eq!(without_quotes("say \"a\", not a"), "say \" \", not a");
+        assert_eq!(without_quotes("\"\"\"\""), "\"\"\"\"");
     }
 }
