@@ -93,10 +93,10 @@ pub(super) fn queue_backend(c: &mut Check, env: &Env, raw: &raw::RawQueue) -> Qu
                     }
                 });
             if prefix.is_empty() || prefix.contains(char::is_whitespace) || prefix.contains(':') {
-                let name = if blank || env.get("BLOGFLOW_REDIS_PREFIX").is_some() {
+                let name = if blank {
                     "BLOGFLOW_REDIS_PREFIX"
                 } else {
-                    "queue.redis_prefix"
+                    super::named(env, "BLOGFLOW_REDIS_PREFIX", "queue.redis_prefix")
                 };
                 c.problems.push(error(
                     name,
