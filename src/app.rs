@@ -257,7 +257,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         queue: parts.queue.clone(),
         config: config.clone(),
         ops: parts.ops.clone(),
-        sessions: crate::api::Sessions::default(),
+        sessions: crate::api::Sessions::new(parts.store.clone()),
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();

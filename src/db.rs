@@ -195,6 +195,16 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Components (queue, store) version their schemas independently in `_migrations`, so the
 /// queue can live on a database it does not own.
 pub fn migrate(conn: &mut Connection, component: &str, migrations: &[&str]) -> Result<(), DbError> {
+    // SQLite changes a constraint only by rebuilding the table, which a foreign key to it
+    // would refuse (or cascade). Its documented procedure: keys off outside the transaction,
+    // checked inside it before the commit, on again after.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let applied = apply(conn, component, migrations);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    applied
+}
+
+fn apply(conn: &mut Connection, component: &str, migrations: &[&str]) -> Result<(), DbError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS _migrations (
             component TEXT NOT NULL,
@@ -217,6 +227,15 @@ pub fn migrate(conn: &mut Connection, component: &str, migrations: &[&str]) -> R
             continue;
         }
         tx.execute_batch(sql)?;
+        let broken: i64 =
+            tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(DbError::Sql(format!(
+                "{component} migration {version} leaves {broken} rows whose foreign keys point nowhere"
+            )));
+        }
         tx.execute(
             "INSERT INTO _migrations (component, version, applied_at) VALUES (?1, ?2, ?3)",
             rusqlite::params![component, version, now_ms()],

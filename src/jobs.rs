@@ -52,6 +52,19 @@ pub struct HealthSnapshot {
     pub targets: Vec<(String, Result<(), String>)>,
 }
 
+/// What the last health check said of provider `name`.
+pub fn probe_of<'a>(
+    snapshot: Option<&'a HealthSnapshot>,
+    name: &str,
+) -> crate::llm::status::Probe<'a> {
+    use crate::llm::status::Probe;
+    match snapshot.and_then(|h| h.providers.iter().find(|(n, _)| n == name)) {
+        None => Probe::Unchecked,
+        Some((_, Ok(()))) => Probe::Passed,
+        Some((_, Err(e))) => Probe::Failed(e),
+    }
+}
+
 /// Shared cache of the last health check.
 pub type HealthCache = Arc<RwLock<Option<HealthSnapshot>>>;
 

@@ -140,6 +140,129 @@ async fn a_provider_down_then_back_sends_one_alert_and_one_resolve_even_through_
     svc.stop().await;
 }
 
+/// A provider whose health probe passes while every chat call returns 500 reads `failing` in
+/// the API (the field the dashboard, health and alerts show) within three failed calls, long
+/// before its breaker opens, and the operator is alerted.
+#[tokio::test]
+async fn a_provider_failing_every_call_while_its_probe_passes_reads_failing_within_three_calls() {
+    let fake = FakeOpenAi::start().await;
+    let hook = AlertReceiver::start().await;
+    let error = support::Reply::Error {
+        status: 500,
+        code: "server_error",
+        message: "The server had an error while processing your request.",
+        retry_after: None,
+    };
+    // Three failures, then a call that hangs: no fourth failure can help it along.
+    fake.script([error.clone(), error.clone(), error, support::Reply::Hang]);
+    let svc = start(&fake, &format!("{}/hooks/ops", hook.root)).await;
+    svc.wait_for("/api/providers", "the probe to pass", |p| {
+        p["providers"][0]["probe"] == "ok" && p["providers"][0]["status"] == "ok"
+    })
+    .await;
+    svc.generate(1).await;
+    let p = svc
+        .wait_for("/api/providers", "the provider to read failing", |p| {
+            p["providers"][0]["status"] == "failing"
+        })
+        .await;
+    let p = &p["providers"][0];
+    // Three failed calls, and perhaps the hanging fourth: never a fourth failure.
+    assert!((3..=4).contains(&fake.requests()), "{}", fake.requests());
+    assert_eq!(
+        (p["recent_calls"].as_u64(), p["recent_failures"].as_u64()),
+        (Some(3), Some(3)),
+        "{p:#}"
+    );
+    assert_eq!(p["probe"], "ok", "the probe still passes: {p:#}");
+    assert_eq!(
+        p["breaker"]["state"], "closed",
+        "caught before the breaker opens: {p:#}"
+    );
+    assert!(
+        p["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("failing 3/3 calls: HTTP 500"),
+        "{p:#}"
+    );
+    let health = svc.get("/api/automation/health").await;
+    assert_eq!(health["status"], "degraded", "{health:#}");
+    assert_eq!(health["checks"]["providers"][0]["status"], "failing");
+    let got = hook
+        .wait_until("the provider alert", |g| !provider_alerts(g).is_empty())
+        .await;
+    assert_eq!(provider_alerts(&got)[0].0, "firing");
+    let alert = got
+        .iter()
+        .flat_map(|r| r.body["alerts"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["key"].as_str().unwrap().starts_with("provider:"))
+        .unwrap();
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("failing 3/3 calls"),
+        "{alert:#}"
+    );
+    let active = svc.get("/api/automation/health").await["alerts"]["active"].clone();
+    assert!(
+        active.as_array().unwrap().iter().any(|a| a["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("provider:")
+            && a["title"].as_str().unwrap().contains("is down")
+            && a["at"].as_i64().unwrap() > 0),
+        "{active:#}"
+    );
+    fake.release(1);
+    svc.stop().await;
+}
+
+/// The error-rate history counts provider calls: while every call fails, the chart's
+/// series reads 100 %, in the raw samples and in the five-minute summaries.
+#[tokio::test]
+async fn the_error_rate_history_reads_100_percent_while_every_call_fails() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(support::Reply::Error {
+        status: 500,
+        code: "server_error",
+        message: "The server had an error while processing your request.",
+        retry_after: None,
+    });
+    let hook = AlertReceiver::start().await;
+    let svc = start(&fake, &format!("{}/hooks/ops", hook.root)).await;
+    svc.generate(1).await;
+    let calls = |h: &Value| -> Vec<Value> {
+        h["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["llm_calls"].as_u64().unwrap_or(0) > 0)
+            .cloned()
+            .collect()
+    };
+    let h = svc
+        .wait_for(
+            "/api/metrics/history?window=hour",
+            "a sample with calls",
+            |h| !calls(h).is_empty(),
+        )
+        .await;
+    for s in calls(&h) {
+        assert_eq!(s["llm_error_pct"], 100.0, "{s:#}");
+        assert_eq!(s["llm_failed"], s["llm_calls"], "{s:#}");
+        assert!(s["failed_operations"].as_u64().unwrap() >= s["llm_failed"].as_u64().unwrap());
+    }
+    let day = svc.get("/api/metrics/history?window=day").await;
+    let summaries = calls(&day);
+    assert!(!summaries.is_empty(), "{day:#}");
+    for s in summaries {
+        assert_eq!(s["llm_error_pct"], 100.0, "{s:#}");
+    }
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn a_nearly_full_disk_pauses_generation_and_alerts_once() {
     let fake = FakeOpenAi::start().await;

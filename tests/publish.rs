@@ -288,6 +288,8 @@ fn sample_post(n: usize, slug: &str) -> Post {
         created_at: chrono::Utc::now().timestamp_millis(),
         published_at: None,
         hold_reason: None,
+        duplicate_of: None,
+        review: None,
         provenance: Default::default(),
     }
 }

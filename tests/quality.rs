@@ -247,10 +247,27 @@ async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_publ
     )
     .await;
     let rejected = svc.get(&format!("/api/posts/{}", held[1])).await;
-    assert_eq!(rejected["post"]["status"], "held");
+    assert_eq!(rejected["post"]["status"], "rejected");
     assert_eq!(
-        rejected["post"]["hold_reason"],
-        "rejected: checked by the editor"
+        rejected["post"]["hold_reason"], "awaiting review (publish.mode = review)",
+        "why it was held stays"
+    );
+    assert_eq!(rejected["post"]["review"]["state"], "rejected");
+    assert_eq!(rejected["post"]["review"]["note"], "checked by the editor");
+    assert!(rejected["publications"].as_array().unwrap().is_empty());
+    let listed = svc.get("/api/posts").await;
+    let row = listed["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == held[1].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "rejected", "the list agrees: {row:#}");
+    let totals = svc.get("/api/automation/workflow").await["posts"].clone();
+    assert_eq!(
+        (totals["rejected"].as_u64(), totals["held"].as_u64()),
+        (Some(1), Some(0))
     );
     let files = std::fs::read_dir(svc.dir.path().join("content"))
         .unwrap()

@@ -234,6 +234,8 @@ fn post(n: usize, language: &str, slug: &str, body: String) -> Post {
         created_at: chrono::Utc::now().timestamp_millis(),
         published_at: None,
         hold_reason: None,
+        duplicate_of: None,
+        review: None,
         provenance: Default::default(),
     }
 }

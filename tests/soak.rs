@@ -235,7 +235,7 @@ async fn soak() {
                         slowest.max(Duration::from_millis((at - job.created_at).max(0) as u64));
                 }
             }
-            blogflow::store::PostStatus::Ready => {}
+            blogflow::store::PostStatus::Ready | blogflow::store::PostStatus::Rejected => {}
         }
     }
     let markdown_titles: Vec<String> = std::fs::read_dir(dir.path().join("content"))

@@ -167,7 +167,8 @@ async fn the_daily_cap_is_enforced_by_the_insert(store: Store) {
     assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 2, "{days:?}");
 }
 
-/// Only held posts can be decided; approval makes them ready, rejection keeps them out.
+/// Only held posts can be decided; approval makes them ready, rejection makes them `rejected`
+/// for good, keeping why they were held and the reviewer's note apart.
 async fn held_posts_are_approved_or_rejected_once(store: Store) {
     let held = |job: &str, seed| NewPost {
         status: PostStatus::Held,
@@ -192,8 +193,20 @@ async fn held_posts_are_approved_or_rejected_once(store: Store) {
         .reject_post(&b.id, Some("off topic".into()))
         .await
         .unwrap();
-    assert_eq!(rejected.status, PostStatus::Held);
-    assert!(rejected.hold_reason.unwrap().contains("off topic"));
+    assert_eq!(rejected.status, PostStatus::Rejected);
+    assert_eq!(rejected.hold_reason.as_deref(), Some("awaiting review"));
+    let review = rejected.review.unwrap();
+    assert_eq!(
+        (review.state.as_str(), review.note.as_deref()),
+        ("rejected", Some("off topic"))
+    );
+    assert!(review.decided_at.is_some());
+    let totals = store.post_totals().await.unwrap();
+    assert_eq!((totals.rejected, totals.held), (1, 0), "{totals:?}");
+    assert!(matches!(
+        store.reject_post(&b.id, None).await,
+        Err(StoreError::Conflict(m)) if m.contains("is rejected")
+    ));
     assert!(matches!(
         store.approve_post(&b.id, None).await,
         Err(StoreError::Conflict(_))

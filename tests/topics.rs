@@ -434,6 +434,24 @@ async fn a_near_duplicate_post_is_held_with_the_reason_and_not_published() {
         "{reason}"
     );
     eprintln!("{reason}");
+    // What the review pane reads: the post it repeats (id and title, for a link), the body
+    // rendered and sanitized, and the threshold the score is judged against.
+    let detail = svc.get(&format!("/api/posts/{}", post.id)).await;
+    let original_id = post.duplicate_of.clone().unwrap();
+    assert!(reason.contains(&original_id));
+    assert_eq!(
+        detail["duplicate"]["id"],
+        original_id.as_str(),
+        "{detail:#}"
+    );
+    assert_eq!(
+        detail["duplicate"]["title"],
+        "How AI Agents Changed Software Teams, Part 7"
+    );
+    assert_eq!(detail["post"]["review"]["state"], "pending");
+    let html = detail["body_html"].as_str().unwrap();
+    assert!(html.contains("<h2>What changed in models</h2>"), "{html}");
+    assert_eq!(detail["quality_threshold"], 60);
     let files = std::fs::read_dir(svc.dir.path().join("content"))
         .unwrap()
         .count();

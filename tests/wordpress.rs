@@ -183,6 +183,8 @@ fn post(n: usize, config: &Config, title: &str, tags: &[&str], slug: &str) -> Po
         created_at: chrono::Utc::now().timestamp_millis(),
         published_at: None,
         hold_reason: None,
+        duplicate_of: None,
+        review: None,
         provenance: Default::default(),
     }
 }

@@ -72,6 +72,7 @@ pub(super) async fn retry_job(
     let queue = known_queue(&queue)?;
     s.queue.retry(queue, &id).await?;
     Ok(Json(JobChange {
+        message: format!("job {id} is waiting again, with its attempts reset"),
         job_id: id,
         state: Some(JobState::Waiting),
         removed: None,
@@ -104,6 +105,7 @@ pub(super) async fn remove_job(
         )));
     }
     Ok(Json(JobChange {
+        message: format!("job {id} removed from {queue}"),
         job_id: id,
         state: None,
         removed: Some(true),

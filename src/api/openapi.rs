@@ -15,7 +15,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::llm::breaker::{BreakerSnapshot, Observed};
 use crate::ops::Recovery;
-use crate::ops::alert::{Alert, Severity};
+use crate::ops::alert::Alert;
 use crate::ops::{ComponentStatus, sample::Sample};
 use crate::orchestrator::WorkflowState;
 use crate::queue::{Counts, Job, JobState};
@@ -219,6 +219,8 @@ pub struct WorkflowView {
     pub recent_runs: Vec<Run>,
     /// The last posts.
     pub recent_posts: Vec<PostSummary>,
+    /// Most posts one `generate_content` may ask for (`generation.max_posts_per_request`).
+    pub max_posts_per_request: u32,
 }
 
 /// A schedule and its ticks.
@@ -230,7 +232,10 @@ pub struct ScheduleView {
     pub cron: String,
     /// What a tick does.
     pub action: String,
-    /// Next tick, RFC 3339.
+    /// `active`, `paused` (the workflow is paused: a generate tick is skipped, others run) or
+    /// `stopped` (the workflow is stopped: nothing ticks).
+    pub state: &'static str,
+    /// Next tick, RFC 3339 (UTC); none while the workflow is stopped.
     pub next_run: Option<String>,
     /// Last tick seen by this process.
     pub last_tick: Option<String>,
@@ -277,10 +282,10 @@ pub struct ProviderView {
     pub name: String,
     /// Its model.
     pub model: String,
-    /// `ok`, `failing` or `unchecked` (last health check).
-    pub status: String,
-    /// The failing check's message.
-    pub message: Option<String>,
+    /// `status` (`ok`, `degraded`, `failing`, `unchecked`) and `summary` ("failing 6/6 calls:
+    /// HTTP 500 …"), from its breaker, its latest calls and its health probe.
+    #[serde(flatten)]
+    pub health: crate::llm::status::ProviderStatus,
     /// Its circuit breaker.
     pub breaker: BreakerSnapshot,
     /// Its share of the traffic.
@@ -347,21 +352,12 @@ pub struct HealthChecks {
     pub targets: Vec<CheckView>,
 }
 
-/// A firing alert.
-#[derive(Serialize, ToSchema)]
-pub struct ActiveAlert {
-    /// What it is about.
-    pub key: String,
-    /// How bad.
-    pub severity: Severity,
-}
-
 /// Alerts.
 #[derive(Serialize, ToSchema)]
 pub struct AlertsView {
-    /// Firing now.
-    pub active: Vec<ActiveAlert>,
-    /// The last sent, newest first.
+    /// Firing now, most severe first (`at`: when it started).
+    pub active: Vec<Alert>,
+    /// History: the last sent (raises and resolves), newest first, kept across restarts.
     pub recent: Vec<Alert>,
     /// Configured channels.
     pub channels: Vec<String>,
@@ -518,6 +514,8 @@ pub struct JobList {
 /// A job's new state after a retry or removal.
 #[derive(Serialize, ToSchema)]
 pub struct JobChange {
+    /// What happened, in words.
+    pub message: String,
     /// The job.
     pub job_id: String,
     /// `waiting` after a retry.
@@ -554,6 +552,22 @@ pub struct PostDetail {
     /// of this post reads `post rejected by <target>: …`), and when it runs next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publishing: Option<PublishingView>,
+    /// The body as sanitized HTML (no script, handler or frame), for reading it in the dashboard.
+    pub body_html: String,
+    /// The score a post needs to be published without review (`generation.quality_threshold`).
+    pub quality_threshold: u8,
+    /// The earlier post it nearly repeats, with its title (`post.duplicate_of`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<PostRef>,
+}
+
+/// Another post, by id and title.
+#[derive(Serialize, ToSchema)]
+pub struct PostRef {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
 }
 
 /// A post's publish job, in short.
@@ -581,6 +595,8 @@ pub struct ReviewNote {
 /// A post after a review decision.
 #[derive(Serialize, ToSchema)]
 pub struct Decision {
+    /// What happened, in words.
+    pub message: String,
     /// The post.
     pub post_id: String,
     /// Its status now.

@@ -1,12 +1,14 @@
 //! Operations: health, readiness, providers, workers, metrics history and costs.
 
 use super::*;
+use crate::store::OpsKind;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-/// Each provider in fallback order: its last health check and its breaker.
+/// Each provider in fallback order: its one status (breaker, latest calls, last health
+/// check), its breaker and its figures.
 pub(super) fn provider_views(
     s: &AppState,
     snapshot: Option<&crate::jobs::HealthSnapshot>,
@@ -18,19 +20,11 @@ pub(super) fn provider_views(
         .providers()
         .iter()
         .map(|p| {
-            let check = snapshot
-                .and_then(|h| h.providers.iter().find(|(name, _)| name == p.name()))
-                .map(|(_, r)| r);
-            let (status, message) = match check {
-                None => ("unchecked", None),
-                Some(Ok(())) => ("ok", None),
-                Some(Err(e)) => ("failing", Some(e.clone())),
-            };
+            let probe = crate::jobs::probe_of(snapshot, p.name());
             ProviderView {
                 name: p.name().to_owned(),
                 model: p.model().to_owned(),
-                status: status.to_owned(),
-                message,
+                health: p.status(probe),
                 breaker: p.breaker().snapshot(now),
                 weight: p.weight(),
                 observed: p.observed(),
@@ -141,7 +135,7 @@ pub(super) async fn health(State(s): State<AppState>) -> Response {
         || providers.is_empty()
         || providers
             .iter()
-            .any(|p| p.status != "ok" || p.breaker.state != "closed")
+            .any(|p| p.health.status != "ok" || p.breaker.state != "closed")
         || targets.iter().any(|t| t.status != "ok")
         || components.values().any(|c| c.status != "ok");
     let status = if unhealthy {
@@ -190,15 +184,10 @@ pub(super) async fn health(State(s): State<AppState>) -> Response {
             .into_iter()
             .map(|(c, st)| (c.name().to_owned(), st))
             .collect(),
-        recovery_actions: s.ops.recoveries().into_iter().take(20).collect(),
+        recovery_actions: history(&s, OpsKind::Recovery, 20, || s.ops.recoveries()).await,
         alerts: AlertsView {
-            active: s
-                .ops
-                .active_alerts()
-                .into_iter()
-                .map(|(key, severity)| ActiveAlert { key, severity })
-                .collect(),
-            recent: s.ops.recent_alerts().into_iter().take(10).collect(),
+            active: s.ops.active_alert_details(),
+            recent: history(&s, OpsKind::Alert, 20, || s.ops.recent_alerts()).await,
             channels: s
                 .ops
                 .channels()
@@ -220,6 +209,23 @@ pub(super) async fn health(State(s): State<AppState>) -> Response {
         StatusCode::OK
     };
     (code, Json(body)).into_response()
+}
+
+/// The newest `limit` entries of the store's operations history (every process's, across
+/// restarts); this process's memory when the store cannot say.
+async fn history<T: serde::de::DeserializeOwned>(
+    s: &AppState,
+    kind: OpsKind,
+    limit: usize,
+    in_memory: impl FnOnce() -> Vec<T>,
+) -> Vec<T> {
+    match s.store.ops_log(kind, limit).await {
+        Ok(bodies) => bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str(b).ok())
+            .collect(),
+        Err(_) => in_memory().into_iter().take(limit).collect(),
+    }
 }
 
 /// Readiness: the store and the queue answer now (each asked with a 2 s limit). Providers

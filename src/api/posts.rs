@@ -58,7 +58,17 @@ pub(super) async fn get_post(
             last_error: j.last_error,
             attempts_made: j.attempts_made,
         });
+    let duplicate = match &post.duplicate_of {
+        Some(other) => s.store.get_post(other).await?.map(|p| PostRef {
+            id: p.id,
+            title: p.content.title,
+        }),
+        None => None,
+    };
     Ok(Json(PostDetail {
+        body_html: crate::publish::html::to_html(&post.content.body),
+        quality_threshold: s.config.generation.quality_threshold,
+        duplicate,
         post,
         publications,
         publishing,
@@ -104,6 +114,7 @@ pub(super) async fn approve_post(
         let note = review_note(&body)?;
         match s.orchestrator.router().generator.approve(&id, note).await {
             Ok(post) => Ok(Json(Decision {
+                message: format!("approved \"{}\": publishing is queued", post.content.title),
                 post_id: post.id,
                 status: post.status,
                 publishing: Some("queued".into()),
@@ -135,6 +146,10 @@ pub(super) async fn reject_post(
         let note = review_note(&body)?;
         let post = s.store.reject_post(&id, note).await?;
         Ok::<_, ApiError>(Json(Decision {
+            message: format!(
+                "rejected \"{}\": it will never be published",
+                post.content.title
+            ),
             post_id: post.id,
             status: post.status,
             publishing: None,

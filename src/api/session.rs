@@ -36,11 +36,13 @@ struct Session {
     expires: Instant,
 }
 
-/// Live dashboard sessions, in memory: a restart logs everyone out, which is the safe default.
-/// Also the failed attempts per client address.
+/// Live dashboard sessions: kept in the store (by hash of their id) so that a restart, or
+/// another `serve` of the deployment, knows them; cached here. Also the failed attempts per
+/// client address.
 #[derive(Clone, Default)]
 pub struct Sessions {
     inner: Arc<Mutex<HashMap<String, Session>>>,
+    store: Option<crate::store::Store>,
     throttle: Throttle,
 }
 
@@ -146,8 +148,37 @@ fn random_hex() -> String {
         .collect()
 }
 
+/// How long a session lookup in the store may take before the request goes on without it.
+const STORE_WAIT: Duration = Duration::from_secs(2);
+
 impl Sessions {
-    fn create(&self) -> (String, String) {
+    /// Sessions kept in `store`.
+    pub fn new(store: crate::store::Store) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::default()
+        }
+    }
+
+    async fn create(&self) -> (String, String) {
+        let (id, csrf) = self.create_cached();
+        if let Some(store) = &self.store {
+            let expires_at = crate::db::now_ms() + TTL.as_millis() as i64;
+            match tokio::time::timeout(STORE_WAIT, store.put_session(&id, &csrf, expires_at)).await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "session not stored: it ends with this process")
+                }
+                Err(_) => tracing::warn!(
+                    "session not stored (the store does not answer): it ends with this process"
+                ),
+            }
+        }
+        (id, csrf)
+    }
+
+    fn create_cached(&self) -> (String, String) {
         let (id, csrf) = (random_hex(), random_hex());
         let mut map = self.inner.lock().expect("sessions");
         let now = Instant::now();
@@ -172,16 +203,48 @@ impl Sessions {
         (id, csrf)
     }
 
-    /// The CSRF token of a live session.
-    fn csrf(&self, id: &str) -> Option<String> {
-        let map = self.inner.lock().expect("sessions");
-        map.get(id)
-            .filter(|s| s.expires > Instant::now())
-            .map(|s| s.csrf.clone())
+    /// The CSRF token of a live session: from the cache, else from the store (a session
+    /// opened before a restart or by another `serve`).
+    async fn csrf(&self, id: &str) -> Option<String> {
+        let cached = {
+            let map = self.inner.lock().expect("sessions");
+            map.get(id)
+                .filter(|s| s.expires > Instant::now())
+                .map(|s| s.csrf.clone())
+        };
+        if cached.is_some() {
+            return cached;
+        }
+        // Only well-formed ids reach the store: a junk cookie costs no query.
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let store = self.store.as_ref()?;
+        let (csrf, expires_at) = tokio::time::timeout(STORE_WAIT, store.session(id))
+            .await
+            .ok()?
+            .ok()??;
+        let left = Duration::from_millis((expires_at - crate::db::now_ms()).max(0) as u64);
+        let mut map = self.inner.lock().expect("sessions");
+        if map.len() < MAX_SESSIONS {
+            map.insert(
+                id.to_owned(),
+                Session {
+                    csrf: csrf.clone(),
+                    expires: Instant::now() + left,
+                },
+            );
+        }
+        Some(csrf)
     }
 
-    fn remove(&self, id: &str) {
+    async fn remove(&self, id: &str) {
         self.inner.lock().expect("sessions").remove(id);
+        if let Some(store) = &self.store
+            && let Err(e) = store.delete_session(id).await
+        {
+            tracing::warn!(error = %e, "session not removed from the store");
+        }
     }
 }
 
@@ -261,7 +324,7 @@ enum Credential {
     Session { csrf: String },
 }
 
-fn credential(
+async fn credential(
     config: &Config,
     sessions: &Sessions,
     headers: &HeaderMap,
@@ -280,8 +343,12 @@ fn credential(
             Err(Denied::Invalid)
         };
     }
-    Ok(cookie(headers)
-        .and_then(|id| sessions.csrf(&id))
+    let Some(id) = cookie(headers) else {
+        return Ok(None);
+    };
+    Ok(sessions
+        .csrf(&id)
+        .await
         .map(|csrf| Credential::Session { csrf }))
 }
 
@@ -309,7 +376,7 @@ pub(super) async fn guard(State(s): State<AppState>, mut request: Request, next:
         return next.run(request).await;
     }
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let credential = match credential(&s.config, &s.sessions, request.headers()) {
+    let credential = match credential(&s.config, &s.sessions, request.headers()).await {
         Ok(c) => {
             if matches!(c, Some(Credential::Bearer))
                 && let Some(addr) = client.addr
@@ -416,7 +483,7 @@ pub(super) async fn login(
     if let Some(addr) = client.addr {
         s.sessions.throttle.succeeded(addr);
     }
-    let (id, csrf) = s.sessions.create();
+    let (id, csrf) = s.sessions.create().await;
     (
         [(
             header::SET_COOKIE,
@@ -438,7 +505,10 @@ pub(super) async fn login(
 #[utoipa::path(get, path = "/api/session", tag = "session",
     responses((status = 200, description = "The session", body = SessionView)))]
 pub(super) async fn status(State(s): State<AppState>, headers: HeaderMap) -> Json<SessionView> {
-    let csrf = cookie(&headers).and_then(|id| s.sessions.csrf(&id));
+    let csrf = match cookie(&headers) {
+        Some(id) => s.sessions.csrf(&id).await,
+        None => None,
+    };
     Json(SessionView {
         authenticated: csrf.is_some(),
         csrf,
@@ -460,9 +530,12 @@ pub(super) async fn logout(
     headers: HeaderMap,
 ) -> Response {
     let https = client.is_some_and(|c| c.0.https);
-    if let Some(id) = cookie(&headers)
-        && let Some(csrf) = s.sessions.csrf(&id)
-    {
+    let id = cookie(&headers);
+    let csrf = match &id {
+        Some(id) => s.sessions.csrf(id).await,
+        None => None,
+    };
+    if let (Some(id), Some(csrf)) = (id, csrf) {
         let given = headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -470,7 +543,7 @@ pub(super) async fn logout(
         if !crate::config::Secret::new(csrf).matches(given) {
             return Denied::Csrf.into_response();
         }
-        s.sessions.remove(&id);
+        s.sessions.remove(&id).await;
     }
     (
         [(header::SET_COOKIE, set_cookie("", 0, https))],

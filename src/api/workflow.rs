@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::generate::GenerateRequest;
-use crate::orchestrator::ActionOutcome;
+use crate::orchestrator::{ActionOutcome, WorkflowState};
 use crate::queue::{Queue, names};
 use axum::Json;
 use axum::extract::State;
@@ -154,6 +154,7 @@ pub(super) async fn workflow_status(
         posts: s.store.post_totals().await?,
         recent_runs: s.store.recent_runs(10).await?,
         recent_posts: s.store.list_posts(10).await?,
+        max_posts_per_request: s.config.generation.max_posts_per_request,
     }))
 }
 
@@ -164,17 +165,30 @@ pub(super) async fn scheduler_status(State(s): State<AppState>) -> Json<Schedule
     let book = s.orchestrator.schedule_book();
     let book = book.lock().expect("schedule book").clone();
     let now = chrono::Utc::now();
+    let workflow = s.orchestrator.state().await;
     let schedules = s
         .config
         .schedules
         .iter()
         .map(|sch| {
             let status = book.get(&sch.name).cloned().unwrap_or_default();
+            let state = match workflow {
+                WorkflowState::Stopped | WorkflowState::Stopping => "stopped",
+                WorkflowState::Paused
+                    if matches!(sch.action, crate::config::ScheduleAction::Generate { .. }) =>
+                {
+                    "paused"
+                }
+                _ => "active",
+            };
             ScheduleView {
                 name: sch.name.clone(),
                 cron: sch.expression.clone(),
                 action: format!("{:?}", sch.action),
-                next_run: sch.cron.after(&now).next().map(|t| t.to_rfc3339()),
+                state,
+                next_run: (state != "stopped")
+                    .then(|| sch.cron.after(&now).next().map(|t| t.to_rfc3339()))
+                    .flatten(),
                 last_tick: status.last_tick,
                 last_job_id: status.last_job_id,
                 last_outcome: status.last_outcome,
@@ -204,7 +218,7 @@ pub(super) async fn scheduler_status(State(s): State<AppState>) -> Json<Schedule
         queues.insert(name.to_owned(), view);
     }
     Json(SchedulerView {
-        state: s.orchestrator.state().await,
+        state: workflow,
         backend: s.queue.kind().to_owned(),
         schedules,
         queues,

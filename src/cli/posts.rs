@@ -48,7 +48,9 @@ pub async fn run(path: Option<&PathBuf>, command: PostsCommand) -> anyhow::Resul
         PostsCommand::List { limit } => {
             for p in parts.store.list_posts(limit).await? {
                 let reason = match p.status {
-                    blogflow::store::PostStatus::Held => p.hold_reason.clone().unwrap_or_default(),
+                    blogflow::store::PostStatus::Held | blogflow::store::PostStatus::Rejected => {
+                        p.hold_reason.clone().unwrap_or_default()
+                    }
                     // Delivered everywhere, but a target may hold it as a draft or scheduled.
                     blogflow::store::PostStatus::Published => parts
                         .store
@@ -116,6 +118,13 @@ fn show(post: &blogflow::store::Post, publications: &[blogflow::store::Publicati
     );
     if let Some(reason) = &post.hold_reason {
         let _ = writeln!(out, "held:     {reason}");
+    }
+    if let Some(r) = post.review.as_ref().filter(|r| r.state != "pending") {
+        let note = r
+            .note
+            .as_deref()
+            .map_or(String::new(), |n| format!(": {n}"));
+        let _ = writeln!(out, "review:   {}{note}", r.state);
     }
     if p.grounded {
         let _ = writeln!(out, "sources:");

@@ -53,11 +53,12 @@ pub async fn status(path: Option<&PathBuf>, url: Option<String>) -> anyhow::Resu
     }
     let p = &body["posts"];
     println!(
-        "posts      {} total, {} published, {} ready, {} held, ${:.4}",
+        "posts      {} total, {} published, {} ready, {} held, {} rejected, ${:.4}",
         p["total"],
         p["published"],
         p["ready"],
         p["held"],
+        p["rejected"],
         p["cost_usd"].as_f64().unwrap_or(0.0)
     );
     Ok(ExitCode::SUCCESS)

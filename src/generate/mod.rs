@@ -466,7 +466,7 @@ impl Generator {
             {
                 tracing::info!(job_id, slot, post_id = %id, "identical request within generation.cache_ttl_mins: reusing the post");
                 return match status {
-                    PostStatus::Held => SlotOutcome::Held(id),
+                    PostStatus::Held | PostStatus::Rejected => SlotOutcome::Held(id),
                     PostStatus::Ready | PostStatus::Published => SlotOutcome::Ready(id),
                 };
             }

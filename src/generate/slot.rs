@@ -199,7 +199,7 @@ impl Generator {
 
     pub(super) async fn after_store(&self, post_id: String, status: PostStatus) -> SlotOutcome {
         match status {
-            PostStatus::Held => {
+            PostStatus::Held | PostStatus::Rejected => {
                 tracing::warn!(
                     post_id,
                     "post held for review (low score, near-duplicate or review mode: see its hold_reason)"

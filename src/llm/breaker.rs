@@ -379,6 +379,7 @@ pub struct Guarded {
     budget: Option<Mutex<Budget>>,
     alerts: std::sync::atomic::AtomicU32,
     totals: Mutex<CallTotals>,
+    recent: Mutex<super::status::RecentCalls>,
     time: Timebase,
 }
 
@@ -505,6 +506,7 @@ impl Guarded {
             budget: None,
             alerts: Default::default(),
             totals: Default::default(),
+            recent: Default::default(),
             time: Timebase::default(),
         }
     }
@@ -683,6 +685,21 @@ impl Guarded {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(&result, latency_ms / 1e3);
+        // A request the caller got wrong says nothing about the provider.
+        if result
+            .as_ref()
+            .err()
+            .is_none_or(|e| e.class != ErrorClass::InvalidRequest)
+        {
+            let message = result.as_ref().err().map(|e| match e.status {
+                Some(code) => format!("HTTP {code}: {}", e.message),
+                None => e.message.clone(),
+            });
+            self.recent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(message.as_deref().map_or(Ok(()), Err));
+        }
         match &result {
             Ok(r) => {
                 tracing::info!(target: "blogflow::perf", provider = self.provider.name(), model = %r.model, outcome = "ok", latency_ms,
@@ -698,6 +715,13 @@ impl Guarded {
             announce(self.provider.name(), &t, result.as_ref().err());
         }
         result
+    }
+
+    /// Its one status, from its breaker, its latest calls and `probe` (see [`super::status`]).
+    pub fn status(&self, probe: super::status::Probe<'_>) -> super::status::ProviderStatus {
+        let breaker = self.breaker.snapshot(self.now());
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        super::status::ProviderStatus::of(&breaker, &recent, probe)
     }
 
     /// A passed health check: reinstates an ejected provider.

@@ -14,6 +14,7 @@ pub mod gemini;
 mod http;
 pub mod local;
 pub mod openai;
+pub mod status;
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ use crate::ops::channels::DeliveryError;
 use crate::ops::heal::Check;
 use crate::queue::names::JobType;
 use crate::queue::{Backoff, JobOptions, NewJob, Queue, names};
+use crate::store::OpsKind;
 use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -77,6 +78,49 @@ impl Monitor {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot tell whether this process sends alerts; sending");
                 true
+            }
+        }
+    }
+
+    /// Writes what this cycle told (the alerts this process sends) and did (its recovery
+    /// actions) to the store, so that history outlives a restart. A store that does not answer
+    /// loses these entries, not the cycle.
+    pub(super) async fn keep_history(&self, group: &[Alert]) {
+        let recoveries = std::mem::take(&mut self.ops.state().unsaved_recoveries);
+        let entries = [
+            (
+                OpsKind::Alert,
+                group
+                    .iter()
+                    .map(|a| (a.at, serde_json::to_string(a).expect("alerts serialise")))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                OpsKind::Recovery,
+                recoveries
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.at,
+                            serde_json::to_string(r).expect("recoveries serialise"),
+                        )
+                    })
+                    .collect(),
+            ),
+        ];
+        for (kind, entries) in entries {
+            if entries.is_empty() {
+                continue;
+            }
+            match tokio::time::timeout(CHECK_TIMEOUT, self.store.log_ops(kind, entries)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, ?kind, "cannot keep the operations history")
+                }
+                Err(_) => tracing::warn!(
+                    ?kind,
+                    "cannot keep the operations history: the store does not answer"
+                ),
             }
         }
     }

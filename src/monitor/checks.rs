@@ -54,26 +54,15 @@ impl Monitor {
         out
     }
 
-    /// Providers whose last health check failed or whose breaker is open; alerts per provider
-    /// (critical when none is left).
+    /// Providers that are `failing` (calls fail in a row, breaker open, probe failing: the
+    /// status every view shows); alerts per provider (critical when none is left).
     pub(super) async fn providers_check(&mut self) -> Result<(), String> {
         let snapshot = self.orchestrator.router().latest_health().await;
-        let now = Instant::now();
         let providers = self.orchestrator.router().generator.providers();
         let mut down = Vec::new();
         for p in providers {
-            let check = snapshot
-                .as_ref()
-                .and_then(|h| h.providers.iter().find(|(n, _)| n == p.name()))
-                .and_then(|(_, r)| r.as_ref().err().cloned());
-            let breaker = p.breaker().snapshot(now);
-            let reason = match (check, breaker.state) {
-                (Some(e), _) => Some(e),
-                (None, "open") => {
-                    Some("its circuit breaker is open after repeated failures".to_owned())
-                }
-                _ => None,
-            };
+            let status = p.status(crate::jobs::probe_of(snapshot.as_ref(), p.name()));
+            let reason = status.is_failing().then_some(status.summary);
             down.push((p.name().to_owned(), reason));
         }
         let all_down = !down.is_empty() && down.iter().all(|(_, r)| r.is_some());

@@ -18,12 +18,26 @@ impl Monitor {
         let now = Instant::now();
         let stats = self.ops.stats().snapshot();
         let llm = llm_histogram(&self.orchestrator);
-        let (d, dl, elapsed) = match &self.previous {
-            Some((s, l, at)) => (stats.since(s), llm.since(l), now.duration_since(*at)),
-            None => (stats.clone(), llm.clone(), self.ops.config().interval),
+        let llm_failed_total = llm_failures(&self.orchestrator);
+        let (d, dl, llm_failed, elapsed) = match &self.previous {
+            Some((s, l, f, at)) => (
+                stats.since(s),
+                llm.since(l),
+                llm_failed_total.saturating_sub(*f),
+                now.duration_since(*at),
+            ),
+            None => (
+                stats.clone(),
+                llm.clone(),
+                llm_failed_total,
+                self.ops.config().interval,
+            ),
         };
-        self.previous = Some((stats, llm, now));
+        self.previous = Some((stats, llm, llm_failed_total, now));
+        // Provider calls are operations too: a provider failing every call while the API
+        // answers its polls must read as failing work, not as a fraction of a percent.
         let (operations, failed) = d.operations();
+        let (operations, failed) = (operations + dl.count(), failed + llm_failed);
         let mut sample = Sample {
             ts: crate::db::now_ms(),
             cpu_process_pct: sys.cpu_process_pct,
@@ -34,6 +48,9 @@ impl Monitor {
             api_requests: d.api.count(),
             api_p95_secs: d.api.quantile(0.95),
             llm_calls: dl.count(),
+            llm_failed,
+            llm_error_pct: (dl.count() > 0)
+                .then(|| llm_failed.min(dl.count()) as f64 * 100.0 / dl.count() as f64),
             llm_p95_secs: dl.quantile(0.95),
             posts: d.generation.count(),
             generation_secs: d.generation.mean(),
@@ -216,6 +233,17 @@ pub(super) fn describe(metric: &str) -> (&'static str, &'static str) {
 }
 
 /// The providers' call latencies as one histogram.
+/// Provider calls that failed since start (every outcome but `ok`), over all providers.
+fn llm_failures(orchestrator: &Orchestrator) -> u64 {
+    orchestrator
+        .router()
+        .generator
+        .providers()
+        .iter()
+        .map(|p| p.totals().outcomes[1..].iter().sum::<u64>())
+        .sum()
+}
+
 pub(super) fn llm_histogram(orchestrator: &Orchestrator) -> HistogramSnapshot {
     let mut counts = vec![0u64; LATENCY_BUCKETS.len() + 1];
     let mut sum = 0.0;

@@ -43,7 +43,7 @@ pub struct Monitor {
     config: Arc<Config>,
     sampler: SystemSampler,
     /// Counters at the previous sample, to turn totals into per-interval figures.
-    previous: Option<(StatsSnapshot, HistogramSnapshot, Instant)>,
+    previous: Option<(StatsSnapshot, HistogramSnapshot, u64, Instant)>,
     /// Recent samples (the trend window), oldest first.
     window: VecDeque<Sample>,
     levels: BTreeMap<&'static str, Hysteresis>,
@@ -151,6 +151,7 @@ impl Monitor {
             std::process::id()
         );
         let group = leads.sendable(group, &host, &origin);
+        self.keep_history(&group).await;
         if !group.is_empty() {
             self.deliver(group);
         }

@@ -68,6 +68,8 @@ pub struct Alert {
 #[derive(Debug)]
 struct Active {
     severity: Severity,
+    /// When it was first raised, ms since epoch.
+    since: i64,
     title: String,
     /// When it was last sent; `None` while held back by the global limit.
     sent: Option<Instant>,
@@ -114,6 +116,25 @@ impl Alerter {
             .map(|(k, a)| (k.clone(), a.severity))
             .collect();
         v.sort();
+        v
+    }
+
+    /// The active problems, most severe first, then oldest first: each as the alert that
+    /// raised it (`at` is when it started).
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self
+            .active
+            .iter()
+            .map(|(k, a)| Alert {
+                key: k.clone(),
+                severity: a.severity,
+                status: AlertStatus::Firing,
+                title: a.title.clone(),
+                message: a.message.clone(),
+                at: a.since,
+            })
+            .collect();
+        v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.at.cmp(&b.at)));
         v
     }
 
@@ -170,6 +191,7 @@ impl Alerter {
         };
         let entry = self.active.entry(key.to_owned()).or_insert_with(|| Active {
             severity,
+            since: crate::db::now_ms(),
             title: title.to_owned(),
             sent: None,
             message: message.to_owned(),

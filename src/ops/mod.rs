@@ -62,7 +62,7 @@ pub struct ComponentStatus {
 }
 
 /// A recovery action that was taken.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Recovery {
     /// When, ms since epoch.
     pub at: i64,
@@ -87,6 +87,8 @@ pub(crate) struct State {
     pub(crate) components: BTreeMap<Check, ComponentStatus>,
     /// The newest recovery actions.
     pub(crate) recoveries: VecDeque<Recovery>,
+    /// Recovery actions not yet written to the store's history.
+    pub(crate) unsaved_recoveries: Vec<Recovery>,
     /// How often each action was taken per check.
     pub(crate) actions: BTreeMap<(Check, Action), u64>,
     /// Alert deliveries that failed for good.
@@ -134,6 +136,7 @@ impl Ops {
                     alerter: Alerter::new(config.alerts.policy),
                     components: BTreeMap::new(),
                     recoveries: VecDeque::new(),
+                    unsaved_recoveries: Vec::new(),
                     actions: BTreeMap::new(),
                     deliveries_failed: 0,
                 }),
@@ -188,6 +191,11 @@ impl Ops {
         self.state().alerter.active()
     }
 
+    /// Active alerts in full (title, message, since when), most severe first.
+    pub fn active_alert_details(&self) -> Vec<Alert> {
+        self.state().alerter.active_alerts()
+    }
+
     /// The latest alerts that went out, newest first.
     pub fn recent_alerts(&self) -> Vec<Alert> {
         self.state().alerter.recent()
@@ -228,6 +236,7 @@ impl Ops {
     pub(crate) fn record_recovery(&self, r: Recovery) {
         let mut s = self.state();
         *s.actions.entry((r.check, r.action)).or_default() += 1;
+        s.unsaved_recoveries.push(r.clone());
         s.recoveries.push_back(r);
         if s.recoveries.len() > RECOVERIES_KEPT {
             s.recoveries.pop_front();

@@ -375,6 +375,8 @@ mod tests {
             created_at: 1_795_658_400_000,
             published_at: None,
             hold_reason: None,
+            duplicate_of: None,
+            review: None,
             provenance: Default::default(),
         }
     }

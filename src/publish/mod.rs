@@ -84,6 +84,9 @@ pub enum PublishError {
     /// The post is held for review and must not be published automatically.
     #[error("post {0} is held for review")]
     Held(String),
+    /// A reviewer rejected the post: it is never published.
+    #[error("post {0} was rejected in review and is never published")]
+    RejectedInReview(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -118,9 +121,9 @@ impl From<PublishError> for JobError {
             PublishError::Rejected { target, message } => {
                 JobError::unrecoverable(format!("{POST_REJECTED} {target}: {message}"))
             }
-            PublishError::NotFound(_) | PublishError::Held(_) => {
-                JobError::unrecoverable(e.to_string())
-            }
+            PublishError::NotFound(_)
+            | PublishError::Held(_)
+            | PublishError::RejectedInReview(_) => JobError::unrecoverable(e.to_string()),
             PublishError::Waiting { .. } => JobError::wait(TARGET_WAIT, e.to_string()),
             PublishError::Target { .. }
             | PublishError::Unavailable { .. }
@@ -334,8 +337,10 @@ pub async fn publish_post_to(
         .get_post(post_id)
         .await?
         .ok_or_else(|| PublishError::NotFound(post_id.to_owned()))?;
-    if post.status == PostStatus::Held {
-        return Err(PublishError::Held(post_id.to_owned()));
+    match post.status {
+        PostStatus::Held => return Err(PublishError::Held(post_id.to_owned())),
+        PostStatus::Rejected => return Err(PublishError::RejectedInReview(post_id.to_owned())),
+        PostStatus::Ready | PostStatus::Published => {}
     }
     let mut delivered = Vec::new();
     let (mut waiting, mut why): (Vec<&'static str>, Vec<String>) = (Vec::new(), Vec::new());

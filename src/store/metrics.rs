@@ -27,6 +27,12 @@ pub struct Sample {
     pub api_p95_secs: Option<f64>,
     /// LLM calls in the interval.
     pub llm_calls: u64,
+    /// Of which failed (any outcome but a success).
+    #[serde(default)]
+    pub llm_failed: u64,
+    /// Failed LLM calls, % of the interval's calls; `None` without a call.
+    #[serde(default)]
+    pub llm_error_pct: Option<f64>,
     /// LLM p95 latency, seconds.
     pub llm_p95_secs: Option<f64>,
     /// Posts written in the interval.
@@ -35,7 +41,8 @@ pub struct Sample {
     pub generation_secs: Option<f64>,
     /// Job attempts finished per minute.
     pub jobs_per_min: f64,
-    /// Failed operations (API 5xx, failed job attempts) over the error-rate window, %.
+    /// Failed operations (API 5xx, failed job attempts, failed LLM calls) over the error-rate
+    /// window, %.
     pub error_rate_pct: Option<f64>,
     /// Jobs waiting (all queues); `None` while the queue is unreachable.
     pub queue_waiting: Option<u64>,
@@ -45,9 +52,9 @@ pub struct Sample {
     pub queue_delayed: Option<u64>,
     /// Jobs that failed for good (all queues).
     pub queue_failed: Option<u64>,
-    /// Operations (API answers, job attempts) in the interval.
+    /// Operations (API answers, job attempts, LLM calls) in the interval.
     pub operations: u64,
-    /// Of which failed (API 5xx, failed job attempts).
+    /// Of which failed (API 5xx, failed job attempts, failed LLM calls).
     pub failed_operations: u64,
 }
 
@@ -73,6 +80,11 @@ impl Sample {
             api_requests: sum(|s| s.api_requests),
             api_p95_secs: mean_some(|s| s.api_p95_secs),
             llm_calls: sum(|s| s.llm_calls),
+            llm_failed: sum(|s| s.llm_failed),
+            llm_error_pct: {
+                let (calls, failed) = (sum(|s| s.llm_calls), sum(|s| s.llm_failed));
+                (calls > 0).then(|| failed.min(calls) as f64 * 100.0 / calls as f64)
+            },
             llm_p95_secs: mean_some(|s| s.llm_p95_secs),
             posts: sum(|s| s.posts),
             generation_secs: mean_some(|s| s.generation_secs),

@@ -5,6 +5,7 @@
 //! Writes that must be idempotent are keyed so that a retried job finds its earlier work:
 //! posts by `(job_id, slot)`, publications by `(post_id, target)`.
 
+mod history;
 mod metrics;
 mod pg;
 mod posts;
@@ -17,9 +18,12 @@ use serde::Serialize;
 
 use sql::{Backend, Lite, Sql, Value, args};
 
+pub use history::{OPS_LOG_DAYS, OpsKind};
 pub use metrics::ROLLUP_MS;
 pub use metrics::Sample;
-pub use posts::{DailyCap, NewPost, Post, PostStatus, PostSummary, Publication, PublicationState};
+pub use posts::{
+    DailyCap, NewPost, Post, PostStatus, PostSummary, Publication, PublicationState, Review,
+};
 pub use sources::SourceRecord;
 pub use topics::{FeedItem, FeedOutcome, FeedState, PoolTopic};
 pub use workers::{
@@ -41,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_sources.sql"),
     include_str!("migrations/0011_provenance.sql"),
     include_str!("migrations/0012_topic_link.sql"),
+    include_str!("migrations/0013_rejected.sql"),
+    include_str!("migrations/0014_ops_history.sql"),
 ];
 
 /// PostgreSQL starts at the schema SQLite reached in its eight steps.
@@ -50,6 +56,8 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/0003_sources.sql"),
     include_str!("pg_migrations/0004_provenance.sql"),
     include_str!("pg_migrations/0005_topic_link.sql"),
+    include_str!("pg_migrations/0006_rejected.sql"),
+    include_str!("pg_migrations/0007_ops_history.sql"),
 ];
 
 /// Errors of the store.
@@ -173,6 +181,8 @@ pub struct PostTotals {
     pub held: u64,
     /// Published.
     pub published: u64,
+    /// Turned down by a reviewer.
+    pub rejected: u64,
     /// Sum of generation cost, USD.
     pub cost_usd: f64,
 }
@@ -415,7 +425,8 @@ impl Store {
                     args![now_ms() - max_age_ms],
                 )
             })
-            .await?;
+            .await?
+            + self.prune_history().await?;
         match &self.conn {
             Conn::Sqlite(db) => {
                 db.call(|c| {
@@ -427,5 +438,63 @@ impl Store {
             Conn::Postgres(_) => {}
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rebuild of `posts` (migration 13) on a database in use: a post held and rejected
+    /// under the old rule becomes `rejected`, every other row and every reference to a post
+    /// survives, and foreign keys are enforced again afterwards.
+    #[tokio::test]
+    async fn the_posts_rebuild_keeps_every_row_and_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("store.db")).unwrap();
+        db.call(|c| {
+            crate::db::migrate(c, "store", &MIGRATIONS[..12])?;
+            let post = |id: &str, status: &str| {
+                format!(
+                    "INSERT INTO posts (id, job_id, slot, topic, category, language, title, slug, summary, tags,
+                        seo_title, seo_description, seo_keywords, body, quality_score, quality, status, provider,
+                        model, input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason)
+                     VALUES ('{id}', 'j-{id}', 0, 't', 'AI', 'en', 'T {id}', 's-{id}', '', '[]', '', '', '[]', 'b', 80,
+                        '{{}}', '{status}', 'p', 'm', 1, 1, 0.0, 1, 1, 1, 'rejected: off topic');"
+                )
+            };
+            c.execute_batch(&format!(
+                "{}{}{}
+                 INSERT INTO reviews (post_id, state, decided_at, note) VALUES ('a', 'rejected', 5, 'off topic');
+                 INSERT INTO reviews (post_id, state) VALUES ('b', 'pending');
+                 INSERT INTO publications (post_id, target, location, published_at) VALUES ('c', 'markdown', 'x.md', 1);
+                 INSERT INTO post_signatures (post_id, signature) VALUES ('c', x'00');",
+                post("a", "held"),
+                post("b", "held"),
+                post("c", "published"),
+            ))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let store = Store::open(db.clone()).await.unwrap();
+        let status = |id: &'static str| {
+            let store = store.clone();
+            async move { store.get_post(id).await.unwrap().unwrap().status }
+        };
+        assert_eq!(status("a").await, PostStatus::Rejected);
+        assert_eq!(status("b").await, PostStatus::Held);
+        assert_eq!(status("c").await, PostStatus::Published);
+        assert_eq!(store.publications("c").await.unwrap().len(), 1);
+        let enforced: Result<(), DbError> = db
+            .call(|c| {
+                c.execute(
+                    "INSERT INTO publications (post_id, target, location, published_at) VALUES ('nope', 'm', 'x', 1)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await;
+        assert!(enforced.is_err(), "foreign keys are on again");
     }
 }

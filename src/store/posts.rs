@@ -18,6 +18,8 @@ pub enum PostStatus {
     Held,
     /// Every target holds it.
     Published,
+    /// A reviewer turned it down: never published, out of the review queue.
+    Rejected,
 }
 
 impl PostStatus {
@@ -26,6 +28,7 @@ impl PostStatus {
             PostStatus::Ready => "ready",
             PostStatus::Held => "held",
             PostStatus::Published => "published",
+            PostStatus::Rejected => "rejected",
         }
     }
 
@@ -33,6 +36,7 @@ impl PostStatus {
         match s {
             "held" => PostStatus::Held,
             "published" => PostStatus::Published,
+            "rejected" => PostStatus::Rejected,
             _ => PostStatus::Ready,
         }
     }
@@ -135,10 +139,25 @@ pub struct Post {
     pub published_at: Option<i64>,
     /// Why it is held, when that is not (only) its quality score: a near-duplicate.
     pub hold_reason: Option<String>,
+    /// The earlier post it nearly repeats, when it was held as a near-duplicate.
+    pub duplicate_of: Option<String>,
+    /// The reviewer's decision, once there is one (or `pending` while it waits).
+    pub review: Option<Review>,
     /// Its sources (`grounded`, `sources`), the claims they do not support and the links
     /// removed from its body.
     #[serde(flatten)]
     pub provenance: Provenance,
+}
+
+/// A review decision on a held post.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Review {
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    /// The reviewer's note.
+    pub note: Option<String>,
+    /// When it was decided, ms since epoch.
+    pub decided_at: Option<i64>,
 }
 
 /// Bodies at least this similar (estimated Jaccard of 9-character shingles) are the same post.
@@ -218,7 +237,10 @@ pub struct Publication {
 
 const POST_COLUMNS: &str = "id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags, seo_title, \
      seo_description, seo_keywords, body, quality, status, provider, model, input_tokens, output_tokens, cost_usd, \
-     generation_ms, attempts, created_at, published_at, hold_reason, provenance";
+     generation_ms, attempts, created_at, published_at, hold_reason, provenance, duplicate_of, \
+     (SELECT r.state FROM reviews r WHERE r.post_id = posts.id), \
+     (SELECT r.note FROM reviews r WHERE r.post_id = posts.id), \
+     (SELECT r.decided_at FROM reviews r WHERE r.post_id = posts.id)";
 
 fn post_from_row(r: &Row) -> Result<Post, DbError> {
     let json_list = |i: usize| -> Result<Vec<String>, DbError> {
@@ -260,6 +282,12 @@ fn post_from_row(r: &Row) -> Result<Post, DbError> {
         published_at: r.get(25)?,
         hold_reason: r.get(26)?,
         provenance: serde_json::from_str(&r.get::<String>(27)?).unwrap_or_default(),
+        duplicate_of: r.get(28)?,
+        review: r.get::<Option<String>>(29)?.map(|state| Review {
+            state,
+            note: r.get(30).ok().flatten(),
+            decided_at: r.get(31).ok().flatten(),
+        }),
     })
 }
 
@@ -355,23 +383,24 @@ impl Store {
                 }
                 // Inside the transaction, so two slots finishing at once cannot both pass.
                 let twin = near_duplicate(tx, &signature)?;
-                let (status, hold_reason) = match &twin {
+                let (status, hold_reason, duplicate_of) = match &twin {
                     Some((other, title, similarity)) => (
                         PostStatus::Held,
                         Some(format!(
                             "near-duplicate of {title:?} ({other}), similarity {similarity:.2}: not published"
                         )),
+                        Some(other.clone()),
                     ),
-                    None => (new.status, new.hold_reason.clone()),
+                    None => (new.status, new.hold_reason.clone(), None),
                 };
                 let p = &new.post;
                 tx.execute(
                     "INSERT INTO posts (id, job_id, slot, topic, keyword, category, language, title, slug, summary, tags,
                          seo_title, seo_description, seo_keywords, body, quality_score, quality, status, provider, model,
                          input_tokens, output_tokens, cost_usd, generation_ms, attempts, created_at, hold_reason,
-                         provenance)
+                         provenance, duplicate_of)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+                         ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
                     args![
                         &id, &new.job_id, new.slot, &new.topic, &new.keyword, &new.category, &new.language, &p.title, &slug,
                         &p.summary, serde_json::to_string(&p.tags).unwrap_or_default(), &p.seo_title, &p.seo_description,
@@ -379,7 +408,8 @@ impl Store {
                         serde_json::to_string(&new.quality).unwrap_or_default(), status.as_str(), &new.provider,
                         &new.model, new.input_tokens, new.output_tokens, new.cost_usd, new.generation_ms,
                         new.attempts, now_ms(), hold_reason,
-                        serde_json::to_string(&new.provenance).unwrap_or_else(|_| "{}".into())
+                        serde_json::to_string(&new.provenance).unwrap_or_else(|_| "{}".into()),
+                        duplicate_of
                     ],
                 )?;
                 if status == PostStatus::Held {
@@ -508,6 +538,7 @@ impl Store {
                     PostStatus::Ready => totals.ready += n,
                     PostStatus::Held => totals.held += n,
                     PostStatus::Published => totals.published += n,
+                    PostStatus::Rejected => totals.rejected += n,
                 }
             }
             Ok(totals)
@@ -521,7 +552,8 @@ impl Store {
         self.decide(id, "approved", note).await
     }
 
-    /// Rejects a held post: it stays held, is never published, and leaves the review queue.
+    /// Rejects a held post: it becomes `rejected`, is never published, and leaves the review
+    /// queue. Its hold reason stays (why it was held); the note is the review's.
     pub async fn reject_post(&self, id: &str, note: Option<String>) -> Result<Post, StoreError> {
         self.decide(id, "rejected", note).await
     }
@@ -545,9 +577,9 @@ impl Store {
                 };
                 let (status, review): (String, Option<String>) = (current.get(0)?, current.get(1)?);
                 if status != "held" || review.as_deref() == Some("rejected") {
+                    let status = if review.as_deref() == Some("rejected") { "rejected" } else { status.as_str() };
                     return Ok(Err(StoreError::Conflict(format!(
-                        "post {id} is {}: only held posts can be approved or rejected",
-                        if review.as_deref() == Some("rejected") { "rejected" } else { status.as_str() }
+                        "post {id} is {status}: only held posts can be approved or rejected"
                     ))));
                 }
                 tx.execute(
@@ -561,10 +593,10 @@ impl Store {
                         args![&id],
                     )?;
                 } else {
-                    tx.execute(
-                        "UPDATE posts SET hold_reason = ?2 WHERE id = ?1",
-                        args![&id, format!("rejected{}", note.map(|n| format!(": {n}")).unwrap_or_default())],
-                    )?;
+                    tx.execute("UPDATE posts SET status = 'rejected' WHERE id = ?1", args![&id])?;
+                    // Only what may be published is the archive near-duplicates are held against.
+                    tx.execute("DELETE FROM post_signatures WHERE post_id = ?1", args![&id])?;
+                    tx.execute("DELETE FROM post_bands WHERE post_id = ?1", args![&id])?;
                 }
                 Ok(Ok(()))
             })
