@@ -258,6 +258,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config: config.clone(),
         ops: parts.ops.clone(),
         sessions: crate::api::Sessions::new(parts.store.clone()),
+        cards: config.images.clone().and_then(|style| {
+            crate::images::CardRenderer::new(style)
+                .inspect_err(|e| tracing::warn!(error = %e, "social cards are off"))
+                .ok()
+        }),
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();

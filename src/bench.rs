@@ -631,3 +631,62 @@ pub fn extract(reps: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `blogflow bench cards`: each of the sample titles drawn as a social card (layout, render,
+/// PNG), against drawing the same card with an empty title, in the same process.
+pub fn cards(reps: usize, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use crate::images::{CardRenderer, CardStyle, CardText};
+    let reps = reps.max(1);
+    let started = std::time::Instant::now();
+    let renderer = CardRenderer::new(CardStyle::default())?;
+    println!(
+        "fonts loaded in {:.1} ms (once per process)",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let text = |title: &str| CardText {
+        title: title.to_owned(),
+        category: "AI Trends".into(),
+        date: "2026-12-07".into(),
+    };
+    let time = |title: &str| -> anyhow::Result<std::time::Duration> {
+        renderer.render(&text(title))?; // warm-up
+        let started = std::time::Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(renderer.render(&text(title))?);
+        }
+        Ok(started.elapsed() / reps as u32)
+    };
+    let baseline = time("")?;
+    println!(
+        "baseline, a card with an empty title: {:.1} ms",
+        baseline.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:>5} {:>5} {:>9} {:>7}  title",
+        "chars", "lines", "ms", "ratio"
+    );
+    let mut worst = std::time::Duration::ZERO;
+    for (i, title) in crate::images::card::sample_titles().iter().enumerate() {
+        let took = time(title)?;
+        worst = worst.max(took);
+        let card = renderer.render(&text(title))?;
+        if let Some(dir) = out {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("card-{i:02}.png")), &card.png)?;
+        }
+        println!(
+            "{:>5} {:>5} {:>9.1} {:>6.2}x  {}",
+            title.chars().count(),
+            card.lines.len(),
+            took.as_secs_f64() * 1e3,
+            took.as_secs_f64() / baseline.as_secs_f64(),
+            title.chars().take(40).collect::<String>()
+        );
+    }
+    println!(
+        "slowest card: {:.1} ms ({:.2}x the baseline)",
+        worst.as_secs_f64() * 1e3,
+        worst.as_secs_f64() / baseline.as_secs_f64()
+    );
+    Ok(())
+}

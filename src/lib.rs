@@ -27,6 +27,7 @@
 //!   error classes, circuit breakers and the load balancer.
 //! - [`content`]: prompts, parsing of the model's answer, the quality score, the judge and
 //!   near-duplicate primitives.
+//! - [`images`]: the social card of a post, drawn offline.
 //! - [`store`]: topics, posts, the publication ledger, runs, metrics history, workers.
 //! - [`topics`]: RSS/Atom/JSON feeds, the manual queue and keywords.
 //! - [`publish`]: one publisher per target and the exactly-once ledger.
@@ -47,6 +48,7 @@ pub mod content;
 pub mod db;
 pub mod doctor;
 pub mod generate;
+pub mod images;
 pub mod jobs;
 pub mod llm;
 pub mod monitor;

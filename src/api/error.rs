@@ -52,6 +52,15 @@ impl ApiError {
             message: format!("{what} is unavailable; see the error log"),
         }
     }
+
+    /// 500: this service failed; the message says what to fix.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: message.into(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -76,6 +76,8 @@ pub struct AppState {
     pub ops: crate::ops::Ops,
     /// Dashboard sessions.
     pub sessions: Sessions,
+    /// Draws posts' social cards (`None` with `images.card = false` or without any font).
+    pub cards: Option<crate::images::CardRenderer>,
 }
 
 /// The API's routes: the documented ones through `utoipa_axum`, so that each is in the
@@ -150,6 +152,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(posts::get_post))
         .routes(routes!(posts::approve_post))
         .routes(routes!(posts::reject_post))
+        .routes(routes!(posts::post_card))
         .routes(routes!(topics::list_topics, topics::add_topic))
         .routes(routes!(topics::refresh_topics))
         .routes(routes!(session::status, session::login, session::logout))

@@ -559,6 +559,9 @@ pub struct PostDetail {
     /// The earlier post it nearly repeats, with its title (`post.duplicate_of`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<PostRef>,
+    /// Its social card (`/api/posts/{id}/card.png`), unless cards are off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_url: Option<String>,
 }
 
 /// Another post, by id and title.

@@ -66,6 +66,10 @@ pub(super) async fn get_post(
         None => None,
     };
     Ok(Json(PostDetail {
+        card_url: s
+            .cards
+            .is_some()
+            .then(|| format!("/api/posts/{}/card.png", post.id)),
         body_html: crate::publish::html::to_html(&post.content.body),
         quality_threshold: s.config.generation.quality_threshold,
         duplicate,
@@ -157,4 +161,40 @@ pub(super) async fn reject_post(
         }))
     };
     result.await.into_response()
+}
+
+/// The post's social card: 1200×630 PNG of its title, category, date and the blog's name.
+#[utoipa::path(get, path = "/api/posts/{id}/card.png", tag = "posts",
+    params(("id" = String, Path, description = "Post id")),
+    responses(
+        (status = 200, description = "The card", content_type = "image/png"),
+        (status = 404, description = "No such post, or cards are off (`images.card = false`)", body = ErrorBody),
+    ))]
+pub(super) async fn post_card(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cards = s.cards.clone().ok_or_else(|| {
+        ApiError::not_found(
+            "social cards are off: set images.card = true (and install fonts-noto-cjk)",
+        )
+    })?;
+    let post = s
+        .store
+        .get_post(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("post {id} not found")))?;
+    let text = crate::images::CardText::of(&post);
+    let card = tokio::task::spawn_blocking(move || cards.render(&text))
+        .await
+        .map_err(|e| ApiError::internal(format!("card task failed: {e}")))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        card.png,
+    )
+        .into_response())
 }

@@ -103,6 +103,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         reps: usize,
     },
+    /// Social cards: 20 titles (Korean and English, 5 to 120 characters) drawn, each against
+    /// drawing a card with no text, in the same process.
+    Cards {
+        /// Repetitions per title.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Also write the cards into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Resident memory of an idle `blogflow run`.
     IdleRss {
         /// Seconds to let it settle.
@@ -158,6 +168,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             blogflow::bench::local_model(model, tokens, threads, runs, json).await?;
         }
         BenchCommand::Extract { reps } => blogflow::bench::extract(reps)?,
+        BenchCommand::Cards { reps, out } => blogflow::bench::cards(reps, out.as_deref())?,
         BenchCommand::IdleRss { settle } => {
             blogflow::bench::idle_rss(settle).await?;
         }

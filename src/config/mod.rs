@@ -24,7 +24,7 @@ pub use env::Env;
 pub use local::{LocalConfig, cache_dir};
 pub use queue::{QueueBackendConfig, QueueConfig, RedisConfig, Retention};
 pub use raw::RawConfig;
-pub use sources::SourcesConfig;
+pub use sources::{ImagesConfig, SourcesConfig};
 pub use targets::{
     FIELDS, GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WebhookTarget, WordPressStatus,
     WordPressTarget, parse_admin_key,
@@ -398,6 +398,8 @@ pub struct Config {
     pub topics: TopicsConfig,
     /// How the articles behind topics are fetched.
     pub sources: SourcesConfig,
+    /// `[images]`: the social card (`None` when turned off).
+    pub images: Option<crate::config::ImagesConfig>,
 }
 
 /// How bad a finding is.

@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub topics: RawTopics,
     /// `[sources]`
     pub sources: RawSources,
+    /// `[images]`
+    pub images: RawImages,
 }
 
 /// `[server]`
@@ -555,4 +557,28 @@ pub struct RawFeed {
     pub exclude: Vec<String>,
     /// Rank multiplier of its items (1).
     pub weight: Option<f64>,
+}
+
+/// `[images]`: the social card drawn for every post.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawImages {
+    /// Draw a card for every post (true).
+    pub card: Option<bool>,
+    /// The blog's name on the card (`BLOGFLOW_BLOG_NAME`; "blogflow").
+    pub blog_name: Option<String>,
+    /// Background colour ("#0f172a").
+    pub background: Option<String>,
+    /// Accent bar and category colour ("#38bdf8").
+    pub accent: Option<String>,
+    /// Title colour ("#f8fafc").
+    pub foreground: Option<String>,
+    /// Blog name and date colour ("#94a3b8").
+    pub muted: Option<String>,
+    /// An SVG file with `{{title}}`, `{{category}}`, `{{date}}`, `{{blog}}`, `{{width}}`,
+    /// `{{height}}`, `{{background}}`, `{{accent}}`, `{{foreground}}`, `{{muted}}` and
+    /// `{{fonts}}` placeholders, instead of the built-in layout.
+    pub template: Option<std::path::PathBuf>,
+    /// Font files loaded first (Debian's Noto Sans CJK).
+    pub fonts: Option<Vec<std::path::PathBuf>>,
 }

@@ -36,3 +36,45 @@ impl Default for SourcesConfig {
         }
     }
 }
+
+/// `[images]`, validated: how the social card of every post looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImagesConfig {
+    /// The blog's name on the card.
+    pub blog_name: String,
+    /// Background colour.
+    pub background: String,
+    /// Accent colour.
+    pub accent: String,
+    /// Title colour.
+    pub foreground: String,
+    /// Blog name and date colour.
+    pub muted: String,
+    /// The operator's SVG template, read.
+    pub template: Option<String>,
+    /// Font files loaded first.
+    pub fonts: Vec<std::path::PathBuf>,
+}
+
+/// Fonts tried first, in order: Debian's `fonts-noto-cjk` (Hangul, Latin, kana, hanzi).
+pub const DEFAULT_CARD_FONTS: &[&str] = &[
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+];
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        Self {
+            blog_name: "blogflow".into(),
+            background: "#0f172a".into(),
+            accent: "#38bdf8".into(),
+            foreground: "#f8fafc".into(),
+            muted: "#94a3b8".into(),
+            template: None,
+            fonts: DEFAULT_CARD_FONTS
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect(),
+        }
+    }
+}

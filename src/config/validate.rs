@@ -367,6 +367,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
     let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
     let sources = sources::sources_config(&mut c, env, raw.sources);
+    let images = sources::images_config(&mut c, env, raw.images);
     let database_url = database_url(&mut c, env);
 
     let config = Config {
@@ -402,6 +403,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         alerts,
         topics,
         sources,
+        images,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)

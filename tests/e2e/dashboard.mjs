@@ -83,6 +83,8 @@ try {
   await pane.locator("h3").filter({ hasText: "에이전트" }).waitFor();
   const breaking = await page.evaluate(() => getComputedStyle(document.querySelector("#post-detail .post-body")).wordBreak);
   if (breaking !== "keep-all") await fail(`Korean text breaks inside words: word-break is ${breaking}`);
+  // Its social card, drawn by the server: a real 1200×630 image.
+  await page.waitForFunction(() => { const i = document.querySelector("#post-card"); return i && i.complete && i.naturalWidth === 1200 && i.naturalHeight === 630; }, null, { timeout: 10000 });
   await page.screenshot({ path: join(shots, "dashboard-1400-ko.png"), fullPage: true });
 
   // --- B. a job that fails for good ----------------------------------------------------------

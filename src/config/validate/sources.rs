@@ -56,3 +56,75 @@ pub(super) fn sources_config(c: &mut Check, env: &Env, raw: RawSources) -> Sourc
         ),
     }
 }
+
+/// `[images]`: colours are checked as SVG colours (a name, `#rgb`, `#rrggbb`), the template is
+/// read and must hold `{{title}}`.
+pub(super) fn images_config(
+    c: &mut Check,
+    env: &Env,
+    raw: crate::config::raw::RawImages,
+) -> Option<crate::config::ImagesConfig> {
+    if !raw.card.unwrap_or(true) {
+        return None;
+    }
+    let defaults = crate::config::ImagesConfig::default();
+    let mut colour = |key: &str, v: Option<String>, default: String| match v {
+        None => default,
+        Some(v) if is_colour(&v) => v,
+        Some(v) => {
+            c.problems.push(super::error(
+                format!("images.{key}"),
+                format!("{v:?} is not a colour: use a name like \"navy\" or a hex value like \"#0f172a\""),
+            ));
+            default
+        }
+    };
+    let background = colour("background", raw.background, defaults.background);
+    let accent = colour("accent", raw.accent, defaults.accent);
+    let foreground = colour("foreground", raw.foreground, defaults.foreground);
+    let muted = colour("muted", raw.muted, defaults.muted);
+    let template = raw
+        .template
+        .and_then(|path| match std::fs::read_to_string(&path) {
+            Ok(t) if t.contains("{{title}}") => Some(t),
+            Ok(_) => {
+                c.problems.push(super::error(
+                    "images.template",
+                    format!("{} has no {{{{title}}}} placeholder", path.display()),
+                ));
+                None
+            }
+            Err(e) => {
+                c.problems.push(super::error(
+                    "images.template",
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+                None
+            }
+        });
+    let blog_name = env
+        .get("BLOGFLOW_BLOG_NAME")
+        .map(str::to_owned)
+        .or(raw.blog_name)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(defaults.blog_name);
+    Some(crate::config::ImagesConfig {
+        blog_name,
+        background,
+        accent,
+        foreground,
+        muted,
+        template,
+        fonts: raw.fonts.unwrap_or(defaults.fonts),
+    })
+}
+
+fn is_colour(v: &str) -> bool {
+    match v.strip_prefix('#') {
+        Some(hex) => {
+            matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        }
+        None => !v.is_empty() && v.len() <= 30 && v.chars().all(|c| c.is_ascii_alphabetic()),
+    }
+}
