@@ -93,15 +93,28 @@ pub fn providers(config: &Config) -> Result<Vec<Provider>, StartError> {
     Ok(providers)
 }
 
+/// The social-card renderer of `[images]`, or `None` when cards are off or no font loads.
+pub fn card_renderer(config: &Config) -> Option<crate::images::CardRenderer> {
+    config.images.clone().and_then(|style| {
+        crate::images::CardRenderer::new(style)
+            .inspect_err(|e| tracing::warn!(error = %e, "social cards are off"))
+            .ok()
+    })
+}
+
 /// The publishers of every configured target, in a fixed order (Markdown, webhook,
 /// WordPress, Ghost).
 pub fn publishers(config: &Config) -> Vec<Publisher> {
     let slugs = &config.generation.slugs;
+    let cards = card_renderer(config);
     config
         .markdown
         .clone()
         .map(|target| {
-            Publisher::Markdown(MarkdownPublisher::new(config.content_dir.clone(), target))
+            Publisher::Markdown(
+                MarkdownPublisher::new(config.content_dir.clone(), target)
+                    .with_cards(cards.clone()),
+            )
         })
         .into_iter()
         .chain(
@@ -258,11 +271,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config: config.clone(),
         ops: parts.ops.clone(),
         sessions: crate::api::Sessions::new(parts.store.clone()),
-        cards: config.images.clone().and_then(|style| {
-            crate::images::CardRenderer::new(style)
-                .inspect_err(|e| tracing::warn!(error = %e, "social cards are off"))
-                .ok()
-        }),
+        cards: card_renderer(&config),
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();

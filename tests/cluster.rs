@@ -154,9 +154,7 @@ async fn a_serve_and_two_workers_publish_each_post_once_when_a_worker_is_killed_
             .await;
         assert_eq!(detail["publications"].as_array().unwrap().len(), 1);
     }
-    let files = std::fs::read_dir(dir.path().join("content"))
-        .unwrap()
-        .count();
+    let files = support::markdown_posts(&dir.path().join("content"));
     assert_eq!(files, jobs.len(), "one file per post");
 
     let workers = serve
@@ -304,9 +302,7 @@ async fn two_serve_and_three_workers_fire_each_tick_once_and_publish_each_post_o
             "published once: {detail:#}"
         );
     }
-    let files = std::fs::read_dir(dir.path().join("content"))
-        .unwrap()
-        .count();
+    let files = support::markdown_posts(&dir.path().join("content"));
     assert_eq!(files, 5 * n, "one file per post");
     assert!(w2.terminate().await.success());
     assert!(w3.terminate().await.success());

@@ -156,6 +156,11 @@ async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
         (Some(0), Some(0)),
         "handed back, not stalled or failed: {job:#}"
     );
+    second
+        .wait_for("/api/automation/workflow", "the post published", |w| {
+            w["posts"]["published"] == 1
+        })
+        .await;
     assert_eq!(markdown_files(&dir.path().join("content")).len(), 1);
     assert!(second.terminate().await.success());
 }

@@ -171,13 +171,7 @@ async fn a_bad_post_is_regenerated_then_held_and_never_published() {
     let list = svc.get("/api/posts").await;
     assert_eq!(list["posts"][0]["hold_reason"], reason, "{list:#}");
     assert!(post["publications"].as_array().unwrap().is_empty());
-    assert!(
-        !svc.dir.path().join("content").exists()
-            || std::fs::read_dir(svc.dir.path().join("content"))
-                .unwrap()
-                .count()
-                == 0
-    );
+    assert_eq!(support::markdown_posts(&svc.dir.path().join("content")), 0);
     svc.stop().await;
 }
 
@@ -269,9 +263,7 @@ async fn in_review_mode_posts_wait_for_approval_and_rejected_ones_are_never_publ
         (totals["rejected"].as_u64(), totals["held"].as_u64()),
         (Some(1), Some(0))
     );
-    let files = std::fs::read_dir(svc.dir.path().join("content"))
-        .unwrap()
-        .count();
+    let files = support::markdown_posts(&svc.dir.path().join("content"));
     assert_eq!(files, 1);
     svc.stop().await;
 

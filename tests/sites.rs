@@ -373,3 +373,101 @@ async fn a_korean_run_with_default_settings_writes_korean_posts_that_hugo_counts
     );
     svc.stop().await;
 }
+
+/// Every post gets its social card: Hugo finds it through `images` (what its Open Graph and
+/// Twitter templates read) and serves the file from `static/`; Astro's `heroImage` names the
+/// file written beside the post. A retried publish writes nothing new.
+#[tokio::test]
+async fn the_social_card_is_written_once_and_named_where_the_theme_reads_it() {
+    support::watchdog();
+    let cards = blogflow::images::CardRenderer::new(blogflow::config::ImagesConfig {
+        blog_name: "AI 트렌드".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let posts = site.path().join("content/posts");
+    std::fs::write(
+        site.path().join("hugo.toml"),
+        "baseURL = \"https://blog.example.org/\"\ntitle = \"AI\"\n\
+         disableKinds = [\"RSS\", \"sitemap\", \"robotsTXT\", \"404\", \"taxonomy\", \"term\"]\n",
+    )
+    .unwrap();
+    let layouts = site.path().join("layouts/_default");
+    std::fs::create_dir_all(&layouts).unwrap();
+    std::fs::write(
+        layouts.join("single.html"),
+        "<meta id=\"og\" content=\"{{ with .Params.images }}{{ index . 0 | absURL }}{{ end }}\">",
+    )
+    .unwrap();
+    std::fs::write(layouts.join("list.html"), "").unwrap();
+    let target = MarkdownTarget {
+        image_dir: Some(site.path().join("static/images")),
+        image_url: Some("/images/".into()),
+        ..MarkdownTarget::new(FrontMatter::HugoYaml)
+    };
+    let publisher = MarkdownPublisher::new(posts.clone(), target).with_cards(Some(cards.clone()));
+    let korean = post(1, "ko", "ai-eijeonteu", korean_body(1));
+    publisher.publish(&korean).await.unwrap();
+    publisher.publish(&korean).await.unwrap();
+    let png = std::fs::read(site.path().join("static/images/ai-eijeonteu.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (1200, 630));
+    assert_eq!(
+        std::fs::read_dir(site.path().join("static/images"))
+            .unwrap()
+            .count(),
+        1,
+        "a retry writes no second card"
+    );
+    let out = Command::new("hugo")
+        .arg("--source")
+        .arg(site.path())
+        .output()
+        .expect("hugo is needed: run scripts/install-deps --tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = walk(&site.path().join("public"))
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains("ai-eijeonteu")
+                && p.extension().is_some_and(|e| e == "html")
+        })
+        .expect("the post's page");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains("content=\"https://blog.example.org/images/ai-eijeonteu.png\""),
+        "{html}"
+    );
+    assert_eq!(
+        std::fs::read(site.path().join("public/images/ai-eijeonteu.png")).unwrap(),
+        png,
+        "Hugo serves the card"
+    );
+
+    // Astro, card beside the post.
+    let dir = tempfile::tempdir().unwrap();
+    let publisher = MarkdownPublisher::new(
+        dir.path().to_path_buf(),
+        MarkdownTarget::new(FrontMatter::Astro),
+    )
+    .with_cards(Some(cards));
+    let english = post(
+        2,
+        "en",
+        "agents-and-teams",
+        support::good_post(2)["body"].as_str().unwrap().to_owned(),
+    );
+    let file = publisher.publish(&english).await.unwrap();
+    let doc = std::fs::read_to_string(file).unwrap();
+    assert!(
+        doc.contains("\nheroImage: \"agents-and-teams.png\"\n"),
+        "{doc}"
+    );
+    assert!(dir.path().join("agents-and-teams.png").exists());
+}

@@ -452,9 +452,7 @@ async fn a_near_duplicate_post_is_held_with_the_reason_and_not_published() {
     let html = detail["body_html"].as_str().unwrap();
     assert!(html.contains("<h2>What changed in models</h2>"), "{html}");
     assert_eq!(detail["quality_threshold"], 60);
-    let files = std::fs::read_dir(svc.dir.path().join("content"))
-        .unwrap()
-        .count();
+    let files = support::markdown_posts(&svc.dir.path().join("content"));
     assert_eq!(files, 2, "the near-duplicate was not published");
     svc.stop().await;
 }

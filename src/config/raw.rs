@@ -409,6 +409,10 @@ pub struct RawMarkdown {
     /// The site's address (`https://blog.example.com`, `BLOGFLOW_SITE_URL`): links to it in
     /// posts are the blog's own.
     pub site_url: Option<String>,
+    /// Folder for posts' social cards (default: beside the posts), e.g. `static/images`.
+    pub image_dir: Option<std::path::PathBuf>,
+    /// URL prefix the front matter gives cards in `image_dir`, e.g. `/images/`.
+    pub image_url: Option<String>,
 }
 
 /// `[logging]`

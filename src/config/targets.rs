@@ -16,6 +16,7 @@ pub const FIELDS: &[&str] = &[
     "draft",
     "tags",
     "categories",
+    "image",
     "summary",
     "keywords",
     "seo_title",
@@ -38,6 +39,12 @@ pub struct MarkdownTarget {
     pub git_commit: bool,
     /// The site's address, without the trailing slash.
     pub site_url: Option<String>,
+    /// Where a post's social card is written: `None` beside the post, else this folder (a
+    /// site's static folder: `static/images` for Hugo, `public/images` for Astro).
+    pub image_dir: Option<std::path::PathBuf>,
+    /// How the front matter names the card: this prefix and the file name (`/images/`), or
+    /// the bare file name (relative to the post) when `None`.
+    pub image_url: Option<String>,
 }
 
 impl MarkdownTarget {
@@ -49,6 +56,8 @@ impl MarkdownTarget {
             fields: BTreeMap::new(),
             git_commit: false,
             site_url: None,
+            image_dir: None,
+            image_url: None,
         }
     }
 }

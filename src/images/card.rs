@@ -415,7 +415,7 @@ pub fn sample_titles() -> Vec<String> {
     .map(|s| s.to_string())
     .collect();
     let en = "The quiet shift from chatbots to agents that plan act and check their own work across tools teams and budgets in twenty twenty six";
-    let ko = "챗봇에서 스스로 계획하고 실행하며 결과를 점검하는 에이전트로의 조용한 전환이 기업의 도구와 팀과 예산을 어떻게 바꾸고 있는지 살펴본다 그리고 다음 단계는 무엇인가";
+    let ko = "챗봇에서 스스로 계획하고 실행하며 결과를 점검하는 에이전트로의 조용한 전환이 기업의 도구와 팀과 예산을 어떻게 바꾸고 있는지 살펴본다 그리고 다음 단계는 무엇인가 그리고 그 변화는 한국의 중소기업과 개발자들에게 어떤 기회와 위험을 동시에 가져오는가";
     for n in [30, 60, 90, 110, 120] {
         t.push(en.chars().take(n).collect::<String>().trim_end().to_owned());
         t.push(ko.chars().take(n).collect::<String>().trim_end().to_owned());

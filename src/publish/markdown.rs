@@ -26,6 +26,8 @@ pub struct MarkdownPublisher {
     target: MarkdownTarget,
     /// One git command sequence at a time (the index is a lock).
     git: Arc<tokio::sync::Mutex<()>>,
+    /// Draws each post's social card, written before the post and named in its front matter.
+    cards: Option<crate::images::CardRenderer>,
 }
 
 fn err(message: String) -> PublishError {
@@ -42,7 +44,14 @@ impl MarkdownPublisher {
             dir,
             target,
             git: Arc::default(),
+            cards: None,
         }
+    }
+
+    /// Also writes each post's social card (see `publish.markdown.image_dir`).
+    pub fn with_cards(mut self, cards: Option<crate::images::CardRenderer>) -> Self {
+        self.cards = cards;
+        self
     }
 
     /// Creates the folder and proves it is writable; with `git_commit`, that it is inside a
@@ -78,13 +87,22 @@ impl MarkdownPublisher {
     /// returns the file's path.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
         let (dir, owned, target) = (self.dir.clone(), post.clone(), self.target.clone());
+        let cards = self.cards.clone();
         let path = tokio::task::spawn_blocking(move || {
             write_post(
                 &dir,
                 &owned.id,
                 &owned.content.slug,
                 target.extension,
-                |slug| render_as(&owned, &target, slug),
+                |slug| {
+                    // The card first: the post's file is what marks the post as written, so a
+                    // crash in between rewrites the same card under the same name, no second.
+                    let image = match &cards {
+                        Some(cards) => Some(write_card(cards, &owned, &dir, &target, slug)?),
+                        None => None,
+                    };
+                    Ok(render_with(&owned, &target, slug, image.as_deref()))
+                },
             )
         })
         .await
@@ -161,7 +179,7 @@ fn write_post(
     post_id: &str,
     slug: &str,
     extension: &str,
-    document: impl Fn(&str) -> String,
+    document: impl Fn(&str) -> Result<String, PublishError>,
 ) -> Result<String, PublishError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
@@ -178,7 +196,7 @@ fn write_post(
             Some(true) => return Ok(path.display().to_string()),
             Some(false) => continue, // someone else's file: never overwrite it
             None => {
-                atomic_write(dir, &path, document(&candidate).as_bytes())?;
+                atomic_write(dir, &path, document(&candidate)?.as_bytes())?;
                 return Ok(path.display().to_string());
             }
         }
@@ -186,6 +204,29 @@ fn write_post(
     Err(err(format!(
         "{slug}.{extension} and {slug}-{short}.{extension} both exist and belong to other posts"
     )))
+}
+
+/// Draws the post's card and writes it as `<slug>.png` where the target keeps images; returns
+/// what the front matter calls it.
+fn write_card(
+    cards: &crate::images::CardRenderer,
+    post: &Post,
+    posts_dir: &Path,
+    target: &MarkdownTarget,
+    slug: &str,
+) -> Result<String, PublishError> {
+    let card = cards
+        .render(&crate::images::CardText::of(post))
+        .map_err(|e| err(format!("cannot draw the social card: {e}")))?;
+    let dir = target.image_dir.as_deref().unwrap_or(posts_dir);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    let name = format!("{slug}.png");
+    atomic_write(dir, &dir.join(&name), &card.png)?;
+    Ok(match &target.image_url {
+        Some(prefix) => format!("{}/{name}", prefix.trim_end_matches('/')),
+        None => name,
+    })
 }
 
 fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
@@ -230,6 +271,17 @@ pub fn render(post: &Post, target: &MarkdownTarget) -> String {
 /// [`render`] with the slug the post's file got (its own, or with a suffix when another post
 /// holds that name).
 pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
+    render_with(post, target, slug, None)
+}
+
+/// [`render_as`] naming the post's social card `image` in the field the site's theme reads:
+/// Hugo's `images` (a list), Astro's `heroImage`, Zola's `extra.image`.
+pub fn render_with(
+    post: &Post,
+    target: &MarkdownTarget,
+    slug: &str,
+    image: Option<&str>,
+) -> String {
     let c = &post.content;
     let date = chrono::DateTime::from_timestamp_millis(post.created_at)
         .unwrap_or_default()
@@ -267,7 +319,15 @@ pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
             .collect();
         ("sources", format!("[{}]", items.join(", ")))
     });
-    let extra: Vec<(&'static str, String)> = extra.into_iter().chain(sources_field).collect();
+    let image_field = image.map(|url| match target.dialect {
+        FrontMatter::HugoYaml | FrontMatter::HugoToml => ("image", list(&[url.to_owned()])),
+        FrontMatter::Astro | FrontMatter::Zola => ("image", q(url)),
+    });
+    let extra: Vec<(&'static str, String)> = extra
+        .into_iter()
+        .chain(sources_field)
+        .chain(image_field)
+        .collect();
     // Hugo counts words, summaries and reading time by spaces unless told the text is CJK.
     let cjk = matches!(post.language.as_str(), "ko" | "ja" | "zh")
         && matches!(
@@ -280,6 +340,8 @@ pub fn render_as(post: &Post, target: &MarkdownTarget, slug: &str) -> String {
         .collect();
     let preset = |key: &'static str| match (target.dialect, key) {
         (FrontMatter::Astro, "date") => "pubDate",
+        (FrontMatter::Astro, "image") => "heroImage",
+        (FrontMatter::HugoYaml | FrontMatter::HugoToml, "image") => "images",
         _ => key,
     };
     let lines = |fields: &[(&'static str, String)], sep: &str| -> String {
@@ -576,7 +638,7 @@ mod tests {
         )
         .unwrap();
         let target = MarkdownTarget::new(FrontMatter::HugoYaml);
-        let doc = |slug: &str| render_as(&post(), &target, slug);
+        let doc = |slug: &str| Ok(render_as(&post(), &target, slug));
         let first = write_post(dir.path(), "abc123", "ai-agents", "md", doc).unwrap();
         let text = std::fs::read_to_string(&first).unwrap();
         assert!(

@@ -1146,3 +1146,18 @@ impl InProcess {
         self.running.take().unwrap().shutdown().await;
     }
 }
+
+/// Posts written as Markdown in `dir` (their social cards beside them are not posts).
+pub fn markdown_posts(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter(|e| {
+                e.as_ref().is_ok_and(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "md" || x == "mdx")
+                })
+            })
+            .count()
+    })
+}

@@ -69,12 +69,30 @@ pub(super) fn markdown(c: &mut Check, env: &Env, raw: RawMarkdown) -> Option<Mar
         raw.site_url,
         true,
     );
+    if raw.image_url.is_some() && raw.image_dir.is_none() {
+        c.problems.push(error(
+            "publish.markdown.image_url",
+            "image_url names cards in image_dir: set image_dir too (cards are written beside the posts otherwise)",
+        ));
+    }
+    if let Some(url) = &raw.image_url
+        && url
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch == '"' || ch == '\\')
+    {
+        c.problems.push(error(
+            "publish.markdown.image_url",
+            format!("{url:?}: a URL prefix has no spaces, quotes or backslashes"),
+        ));
+    }
     Some(MarkdownTarget {
         dialect,
         extension,
         fields: raw.fields,
         git_commit: raw.git_commit.unwrap_or(false),
         site_url,
+        image_dir: raw.image_dir,
+        image_url: raw.image_url,
     })
 }
 
