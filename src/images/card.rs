@@ -159,8 +159,7 @@ impl CardRenderer {
         text: &CardText,
         layers: Layers,
     ) -> Result<(tiny_skia::Pixmap, Vec<String>, f32), CardError> {
-        let (svg, lines, font_size) = self.layout(text, layers)?;
-        let tree = self.parse(&svg)?;
+        let (tree, lines, font_size) = self.layout(text, layers)?;
         let mut pixmap = tiny_skia::Pixmap::new(WIDTH, HEIGHT)
             .ok_or_else(|| CardError::Encode("no pixmap".into()))?;
         resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
@@ -171,12 +170,13 @@ impl CardRenderer {
         usvg::Tree::from_str(svg, &self.options).map_err(|e| CardError::Svg(e.to_string()))
     }
 
-    /// The final SVG: the largest size whose lines fit, checked against the real text boxes.
+    /// The final tree: the largest size whose lines fit, checked against the real text boxes
+    /// (the tree that was checked is the one drawn).
     fn layout(
         &self,
         text: &CardText,
         layers: Layers,
-    ) -> Result<(String, Vec<String>, f32), CardError> {
+    ) -> Result<(usvg::Tree, Vec<String>, f32), CardError> {
         let words = split_words(text.title.trim());
         let widths = self.measure(&words)?;
         let width = WIDTH as f32 - 2.0 * MARGIN;
@@ -206,7 +206,7 @@ impl CardRenderer {
                         b.left() < MARGIN - 0.5 || b.right() > WIDTH as f32 - MARGIN + 0.5
                     })
             });
-            last = Some((svg, lines, size));
+            last = Some((tree, lines, size));
             if !overflow || smallest {
                 break;
             }
