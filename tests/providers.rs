@@ -485,12 +485,15 @@ async fn the_service_falls_over_from_a_failing_claude_to_gemini() {
     let http = support::http();
     generate(&http, &base, 1).await;
     let posts = support::get_json(&http, &format!("{base}/api/posts")).await;
-    let post = support::get_json(
+    // Generation is done; publishing (and drawing the card) follows on its own queue.
+    let post = support::poll_json(
         &http,
         &format!(
             "{base}/api/posts/{}",
             posts["posts"][0]["id"].as_str().unwrap()
         ),
+        "the post published",
+        |p| p["post"]["status"] == "published",
     )
     .await;
     assert_eq!(post["post"]["provider"], "gemini@127.0.0.1");
