@@ -120,7 +120,7 @@ pub(super) async fn etag(request: Request, next: Next) -> Response {
         return ApiError::unavailable("the answer", "it could not be read").into_response();
     };
     let digest = Sha256::digest(&bytes);
-    let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::shared::hex(&digest[..12]);
     let tag = format!("W/\"{tag}\"");
     let value = HeaderValue::from_str(&tag).expect("hex is a valid header");
     if if_none_match

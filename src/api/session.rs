@@ -142,10 +142,7 @@ impl Client {
 }
 
 fn random_hex() -> String {
-    rand::random::<[u8; 32]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::shared::hex(&rand::random::<[u8; 32]>())
 }
 
 /// How long a session lookup in the store may take before the request goes on without it.

