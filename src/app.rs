@@ -107,6 +107,10 @@ pub fn card_renderer(config: &Config) -> Option<crate::images::CardRenderer> {
 pub fn publishers(config: &Config) -> Vec<Publisher> {
     let slugs = &config.generation.slugs;
     let cards = card_renderer(config);
+    let extras = crate::publish::Extras {
+        cards: cards.clone(),
+        blog_name: config.blog_name.clone(),
+    };
     config
         .markdown
         .clone()
@@ -117,19 +121,22 @@ pub fn publishers(config: &Config) -> Vec<Publisher> {
             )
         })
         .into_iter()
-        .chain(
-            config
-                .webhook
-                .clone()
-                .map(|t| Publisher::Webhook(crate::publish::WebhookPublisher::new(t))),
-        )
+        .chain(config.webhook.clone().map(|t| {
+            Publisher::Webhook(crate::publish::WebhookPublisher::new(t).with_extras(extras.clone()))
+        }))
         .chain(config.wordpress.clone().map(|t| {
             Publisher::WordPress(
-                crate::publish::WordPressPublisher::new(t).with_slugs(slugs.clone()),
+                crate::publish::WordPressPublisher::new(t)
+                    .with_slugs(slugs.clone())
+                    .with_extras(extras.clone()),
             )
         }))
         .chain(config.ghost.clone().map(|t| {
-            Publisher::Ghost(crate::publish::GhostPublisher::new(t).with_slugs(slugs.clone()))
+            Publisher::Ghost(
+                crate::publish::GhostPublisher::new(t)
+                    .with_slugs(slugs.clone())
+                    .with_extras(extras.clone()),
+            )
         }))
         .collect()
 }

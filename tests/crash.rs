@@ -166,7 +166,7 @@ async fn sigterm_hands_a_stuck_job_back_and_a_restart_finishes_it() {
 }
 
 #[tokio::test]
-async fn kill_9_between_the_sites_success_and_the_ledger_write_publishes_once() {
+async fn kill_9_after_the_card_upload_and_after_the_sites_success_publishes_once() {
     let fake = FakeOpenAi::start().await;
     let site = FakeCms::wordpress().await;
     let dir = tempfile::tempdir().unwrap();
@@ -181,11 +181,19 @@ async fn kill_9_between_the_sites_success_and_the_ledger_write_publishes_once() 
         ("BLOGFLOW_WORDPRESS_APP_PASSWORD", WP_PASSWORD),
     ];
 
+    // WordPress stores the post's card, then the process dies before it hears the answer.
     let mut first = Process::spawn(dir.path(), &fake, &env).await;
+    site.kill_after_next_upload(first.child.id().unwrap());
+    first.generate(1).await;
+    let status = first.child.wait().await.unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+    assert_eq!(site.media().len(), 1, "the site has the card");
+    assert!(site.posts().is_empty(), "and no post yet");
+
     // WordPress stores the post, then the process dies before it hears the answer, so the
     // ledger never gets the row.
+    let mut first = Process::spawn(dir.path(), &fake, &env).await;
     site.kill_after_next_create(first.child.id().unwrap());
-    first.generate(1).await;
     let status = first.child.wait().await.unwrap();
     assert!(!status.success(), "killed: {status:?}");
     assert_eq!(site.posts().len(), 1, "the site has the post");
@@ -216,6 +224,21 @@ async fn kill_9_between_the_sites_success_and_the_ledger_write_publishes_once() 
     assert_eq!(
         creates, 1,
         "the retry found the post instead of sending it again"
+    );
+    let media = site.media();
+    assert_eq!(media.len(), 1, "one card: {media:#?}");
+    assert_eq!(
+        held[0]["featured_media"], media[0]["id"],
+        "the post uses it"
+    );
+    let uploads = site
+        .requests()
+        .iter()
+        .filter(|(m, r)| m == "POST" && r == "media")
+        .count();
+    assert_eq!(
+        uploads, 1,
+        "the retry found the card instead of uploading it again"
     );
     assert_eq!(markdown_files(&dir.path().join("content")).len(), 1);
     assert!(second.terminate().await.success());

@@ -124,6 +124,9 @@ async fn webhook_answers_map_to_delivered_retry_or_refused_and_html_is_sanitized
         .as_str()
         .unwrap()
         .to_owned();
+    // The one script is the JSON-LD blogflow adds, and it is data.
+    let (ld, html) = support::json_ld(&html);
+    assert_eq!(ld.len(), 1, "{html}");
     for bad in ["<script", "steal()", "javascript:", "onerror"] {
         assert!(!html.contains(bad), "{bad} in {html}");
     }
@@ -407,7 +410,7 @@ async fn conformance(s: Subject) {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let held = ours(&s.fake);
     assert_eq!(held.len(), 1, "{name}: {held:#?}");
-    let html = stored_html(&held[0]);
+    let (_, html) = support::json_ld(&stored_html(&held[0]));
     assert!(
         html.contains("<h2>서론</h2>") && html.contains("<strong>도구</strong>"),
         "{name}: {html}"
@@ -901,4 +904,197 @@ async fn drafts_and_scheduled_posts_are_recorded_as_such_with_a_url_that_opens_t
             "found again"
         );
     }
+}
+
+fn extras() -> blogflow::publish::Extras {
+    blogflow::publish::Extras {
+        cards: Some(
+            blogflow::images::CardRenderer::new(blogflow::config::ImagesConfig::default())
+                .expect("fonts-noto-cjk is needed: run scripts/install-deps --tests"),
+        ),
+        blog_name: "AI 트렌드 블로그".into(),
+    }
+}
+
+/// Width and height of a PNG, from its IHDR.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let at = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
+    (at(16), at(20))
+}
+
+/// The card reaches WordPress's media library once and is the post's `featured_media`, even
+/// when the post's creation fails after the upload (what a crash there leaves): the retry
+/// finds the media item by its slug. WordPress emits no JSON-LD of its own, so the content
+/// carries a `BlogPosting` naming the card; a user without `unfiltered_html` gets none (kses
+/// would leave the JSON on the page as text).
+#[tokio::test]
+async fn wordpress_uploads_the_card_once_and_features_it_even_after_a_failure_in_between() {
+    support::watchdog();
+    let fake = FakeCms::wordpress().await;
+    // No SEO plugin configured: WordPress emits no structured data of its own.
+    let target = wordpress_target(&fake.root);
+    let publisher =
+        Publisher::WordPress(WordPressPublisher::new(target.clone()).with_extras(extras()));
+    let post = sample_post(1, "ai-agents");
+
+    fake.fail_next_creates([500]);
+    let e = publisher.publish(&post).await.unwrap_err();
+    assert!(matches!(e, PublishError::Target { .. }), "{e:?}");
+    assert_eq!(fake.media().len(), 1, "uploaded before the post");
+    assert!(ours(&fake).is_empty());
+
+    let delivered = publisher.publish(&post).await.unwrap();
+    let again = publisher.publish(&post).await.unwrap();
+    assert_eq!(again, delivered, "a retry finds the post");
+    let media = fake.media();
+    assert_eq!(media.len(), 1, "the retry found the upload: {media:#?}");
+    let uploads = fake
+        .requests()
+        .iter()
+        .filter(|r| *r == &("POST".to_owned(), "media".to_owned()))
+        .count();
+    assert_eq!(uploads, 1);
+    let m = &media[0];
+    assert_eq!(m["slug"], format!("blogflow-card-{}", post.id));
+    assert_eq!(m["alt_text"], post.content.title);
+    let held = ours(&fake);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["featured_media"], m["id"]);
+
+    let (ld, rest) = support::json_ld(&stored_html(&held[0]));
+    assert_eq!(ld.len(), 1, "{rest}");
+    let problems = support::blog_posting_problems(&ld[0], true);
+    assert!(problems.is_empty(), "{problems:?}: {:#}", ld[0]);
+    assert_eq!(ld[0]["image"][0], m["source_url"]);
+    assert_eq!(ld[0]["headline"], post.content.title);
+    assert_eq!(ld[0]["publisher"]["name"], "AI 트렌드 블로그");
+    assert_eq!(ld[0]["inLanguage"], "ko");
+
+    // Without unfiltered_html WordPress would strip the tag and show the JSON.
+    let fake = FakeCms::wordpress().await;
+    fake.set_unfiltered_html(false);
+    let publisher = Publisher::WordPress(
+        WordPressPublisher::new(WordPressTarget {
+            url: fake.root.clone(),
+            ..target
+        })
+        .with_extras(extras()),
+    );
+    publisher.publish(&post).await.unwrap();
+    let html = stored_html(&ours(&fake)[0]);
+    assert!(
+        !html.contains("schema.org") && !html.contains("ld+json"),
+        "{html}"
+    );
+    assert_eq!(fake.media().len(), 1, "the card still goes");
+}
+
+fn wordpress_target(root: &str) -> WordPressTarget {
+    WordPressTarget {
+        url: root.to_owned(),
+        user: WP_USER.into(),
+        password: Secret::new(WP_PASSWORD),
+        status: WordPressStatus::Publish,
+        future_delay: Duration::ZERO,
+        seo: SeoFields::default(),
+        timeout: TIMEOUT,
+    }
+}
+
+/// Ghost gets the card through its images endpoint once and the post's `feature_image` is
+/// the stored file; after a failed post creation the retry finds the file at the address
+/// Ghost gave it and does not upload again. Ghost emits the JSON-LD itself, from these
+/// fields: none is added to the HTML.
+#[tokio::test]
+async fn ghost_uploads_the_card_once_and_features_it_even_after_a_failure_in_between() {
+    support::watchdog();
+    let fake = FakeCms::ghost().await;
+    let publisher = Publisher::Ghost(
+        GhostPublisher::new(GhostTarget {
+            url: fake.root.clone(),
+            admin_key: Secret::new(GHOST_KEY),
+            status: GhostStatus::Published,
+            future_delay: Duration::ZERO,
+            timeout: TIMEOUT,
+        })
+        .with_extras(extras()),
+    );
+    let post = sample_post(2, "ai-agents");
+    fake.fail_next_creates([503]);
+    publisher.publish(&post).await.unwrap_err();
+    assert_eq!(fake.media().len(), 1);
+    assert!(ours(&fake).is_empty());
+
+    let delivered = publisher.publish(&post).await.unwrap();
+    assert_eq!(publisher.publish(&post).await.unwrap(), delivered);
+    let images = fake.media();
+    assert_eq!(images.len(), 1, "one upload: {images:?}");
+    let uploads = fake
+        .requests()
+        .iter()
+        .filter(|r| r.1 == "images/upload")
+        .count();
+    assert_eq!(uploads, 1);
+    let held = ours(&fake);
+    assert_eq!(held.len(), 1);
+    let url = held[0]["feature_image"].as_str().unwrap();
+    assert_eq!(url, format!("{}{}", fake.root, images[0].as_str().unwrap()));
+    assert!(
+        url.ends_with(&format!("/blogflow-card-{}.png", post.id)),
+        "{url}"
+    );
+    assert_eq!(held[0]["feature_image_alt"], post.content.title);
+    let png = support::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(png_size(&png), (1200, 630));
+    assert!(!stored_html(&held[0]).contains("ld+json"));
+}
+
+/// The webhook carries the card's bytes (a receiver has no address of ours to fetch) and the
+/// JSON-LD, in `body_html` and as `structured_data`.
+#[tokio::test]
+async fn the_webhook_carries_the_card_and_the_json_ld() {
+    support::watchdog();
+    let fake = FakeCms::webhook().await;
+    let publisher = Publisher::Webhook(
+        WebhookPublisher::new(WebhookTarget {
+            lookup_url: None,
+            url: Secret::new(format!("{}/posts", fake.root)),
+            secret: Some(Secret::new(WEBHOOK_SECRET)),
+            timeout: TIMEOUT,
+        })
+        .with_extras(extras()),
+    );
+    let mut post = sample_post(3, "ai-agents");
+    post.provenance.grounded = true;
+    post.provenance.sources = vec![blogflow::content::sources::SourceRef {
+        title: "Agents at work".into(),
+        url: "https://news.example/agents".into(),
+    }];
+    publisher.publish(&post).await.unwrap();
+    let held = ours(&fake);
+    let image = &held[0]["image"];
+    assert_eq!(image["file_name"], format!("blogflow-card-{}.png", post.id));
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(image["base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(png_size(&png), (1200, 630));
+    assert_eq!(
+        (image["width"].as_u64(), image["height"].as_u64()),
+        (Some(1200), Some(630))
+    );
+    let (ld, _) = support::json_ld(held[0]["html"].as_str().unwrap());
+    assert_eq!(ld.len(), 1);
+    assert_eq!(ld[0], held[0]["structured_data"]);
+    let problems = support::blog_posting_problems(&ld[0], false);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(ld[0]["citation"][0]["url"], "https://news.example/agents");
 }

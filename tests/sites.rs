@@ -471,3 +471,311 @@ async fn the_social_card_is_written_once_and_named_where_the_theme_reads_it() {
     );
     assert!(dir.path().join("agents-and-teams.png").exists());
 }
+
+/// Stores a published-to-be post about `title`/`topic`/`tags` in `language` and publishes it
+/// to every target; returns its id.
+async fn publish_story(
+    store: &blogflow::store::Store,
+    publishers: &[blogflow::publish::Publisher],
+    n: u32,
+    language: &str,
+    (title, topic, tags): (&str, &str, &[&str]),
+) -> String {
+    let korean = language == "ko";
+    let stored = store
+        .insert_post(blogflow::store::NewPost {
+            job_id: format!("job-{n}"),
+            slot: 0,
+            topic: topic.into(),
+            keyword: None,
+            category: if korean { "AI 트렌드" } else { "AI Trends" }.into(),
+            language: language.into(),
+            post: GeneratedPost {
+                title: title.into(),
+                slug: format!("story-{n}"),
+                summary: "summary".into(),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                seo_title: title.into(),
+                seo_description: "description".into(),
+                seo_keywords: vec![],
+                body: if korean {
+                    korean_body(n as usize)
+                } else {
+                    (0..8)
+                        .map(|i| format!("Story {n}, paragraph {i}: figure {}.", n * 97 + i * 13))
+                        .collect::<Vec<_>>()
+                        .join("\n\n")
+                },
+            },
+            quality: QualityReport {
+                score: 90,
+                parts: vec![],
+                forbidden: vec![],
+            },
+            status: PostStatus::Ready,
+            provider: "fake".into(),
+            model: "m".into(),
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            generation_ms: 0,
+            attempts: 1,
+            hold_reason: None,
+            provenance: Default::default(),
+            daily_cap: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.status, PostStatus::Ready, "{title}: not held");
+    blogflow::publish::publish_post(store, publishers, &stored.id)
+        .await
+        .unwrap();
+    stored.id
+}
+
+/// The links of a post's related section: (text, href) of each `[text](href)` after the
+/// heading.
+fn related_links(body: &str, heading: &str) -> Vec<(String, String)> {
+    let Some((_, section)) = body.split_once(&format!("## {heading}\n")) else {
+        return vec![];
+    };
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("- ["))
+        .filter_map(|l| {
+            let (text, rest) = l.split_once("](")?;
+            Some((text.to_owned(), rest.strip_suffix(')')?.to_owned()))
+        })
+        .collect()
+}
+
+/// A new post links to the earlier posts closest to its subject, in its language, at the
+/// address each target gave them: WordPress's links as WordPress answered them, and in the
+/// Markdown file Hugo's `relref`, which the real Hugo turns into each page's permalink. An
+/// unrelated post and posts in the other language are not linked.
+#[tokio::test]
+async fn a_post_links_to_the_closest_earlier_posts_in_its_language_at_their_real_addresses() {
+    support::watchdog();
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        blogflow::store::Store::open(blogflow::db::Db::open(&dir.path().join("store.db")).unwrap())
+            .await
+            .unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let posts = site.path().join("content/posts");
+    std::fs::write(
+        site.path().join("hugo.toml"),
+        "baseURL = \"https://blog.example.org/\"\ntitle = \"AI\"\n\
+         disableKinds = [\"RSS\", \"sitemap\", \"robotsTXT\", \"404\", \"taxonomy\", \"term\"]\n\
+         [permalinks]\nposts = \"/:year/:slug/\"\n",
+    )
+    .unwrap();
+    let layouts = site.path().join("layouts/_default");
+    std::fs::create_dir_all(&layouts).unwrap();
+    std::fs::write(
+        layouts.join("single.html"),
+        "<main data-url=\"{{ .RelPermalink }}\">{{ .Content }}</main>",
+    )
+    .unwrap();
+    std::fs::write(layouts.join("list.html"), "").unwrap();
+    let wordpress = support::cms::FakeCms::wordpress().await;
+    let publishers = vec![
+        blogflow::publish::Publisher::Markdown(MarkdownPublisher::new(
+            posts.clone(),
+            MarkdownTarget::new(FrontMatter::HugoYaml),
+        )),
+        blogflow::publish::Publisher::WordPress(blogflow::publish::WordPressPublisher::new(
+            blogflow::publish::WordPressTarget {
+                url: wordpress.root.clone(),
+                user: support::cms::WP_USER.into(),
+                password: blogflow::config::Secret::new(support::cms::WP_PASSWORD),
+                status: blogflow::publish::WordPressStatus::Publish,
+                future_delay: std::time::Duration::ZERO,
+                seo: Default::default(),
+                timeout: std::time::Duration::from_secs(5),
+            },
+        )),
+    ];
+
+    let review = publish_story(
+        &store,
+        &publishers,
+        1,
+        "en",
+        (
+            "AI agents take over code review",
+            "AI coding agents",
+            &["agents", "coding"],
+        ),
+    )
+    .await;
+    let chips = publish_story(
+        &store,
+        &publishers,
+        2,
+        "en",
+        (
+            "Export rules tighten for memory chips",
+            "semiconductor export rules",
+            &["semiconductors", "policy"],
+        ),
+    )
+    .await;
+    let teams = publish_story(
+        &store,
+        &publishers,
+        3,
+        "en",
+        (
+            "Coding agents: what teams learned in a year",
+            "coding agents adoption",
+            &["agents", "teams"],
+        ),
+    )
+    .await;
+    let korean = publish_story(
+        &store,
+        &publishers,
+        4,
+        "ko",
+        (
+            "코딩 에이전트가 바꾸는 개발팀",
+            "코딩 에이전트",
+            &["에이전트", "코딩"],
+        ),
+    )
+    .await;
+    let new = publish_story(
+        &store,
+        &publishers,
+        5,
+        "en",
+        (
+            "A new coding agent writes and reviews pull requests",
+            "coding agents",
+            &["agents", "coding"],
+        ),
+    )
+    .await;
+    let new_ko = publish_story(
+        &store,
+        &publishers,
+        6,
+        "ko",
+        (
+            "AI 코딩 에이전트, 개발팀의 표준이 되다",
+            "AI 코딩 에이전트 도입",
+            &["에이전트"],
+        ),
+    )
+    .await;
+
+    let wp_post = |id: &str| {
+        let marker = blogflow::publish::wordpress::marker(id);
+        wordpress
+            .posts()
+            .into_iter()
+            .find(|p| p["content"]["raw"].as_str().unwrap().contains(&marker))
+            .unwrap()
+    };
+    let link = |id: &str| wp_post(id)["link"].as_str().unwrap().to_owned();
+    let title = |id: &str| wp_post(id)["title"]["raw"].as_str().unwrap().to_owned();
+    let hrefs = |id: &str| -> Vec<String> {
+        let html = wp_post(id)["content"]["raw"].as_str().unwrap().to_owned();
+        html.split("<h2>")
+            .skip_while(|part| !part.starts_with("Related posts") && !part.starts_with("관련 글"))
+            .flat_map(|part| {
+                part.split("href=\"")
+                    .skip(1)
+                    .map(|h| h.split('"').next().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // Closest first: the same tags and most of the words, then one shared tag.
+    assert_eq!(hrefs(&new), [link(&review), link(&teams)]);
+    assert!(!hrefs(&new).contains(&link(&chips)));
+    assert_eq!(
+        hrefs(&new_ko),
+        [link(&korean)],
+        "Korean links to Korean only"
+    );
+    assert!(
+        hrefs(&review).is_empty(),
+        "the first post has nothing earlier to link"
+    );
+    assert!(hrefs(&chips).is_empty(), "nothing close to chips");
+    let stored = store.get_post(&new).await.unwrap().unwrap();
+    assert!(
+        !stored.content.body.contains("Related posts"),
+        "the section is added per target, the stored post stays as written"
+    );
+
+    // The Markdown file links through relref; Hugo resolves each to the page's permalink.
+    let file = std::fs::read_to_string(posts.join("story-5.md")).unwrap();
+    let md_links = related_links(&file, "Related posts");
+    assert_eq!(
+        md_links,
+        [
+            (title(&review), "{{< relref \"story-1.md\" >}}".to_owned()),
+            (title(&teams), "{{< relref \"story-3.md\" >}}".to_owned()),
+        ]
+    );
+    let out = Command::new("hugo")
+        .arg("--source")
+        .arg(site.path())
+        .output()
+        .expect("hugo is needed: run scripts/install-deps --tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pages: Vec<(String, String)> = walk(&site.path().join("public"))
+        .into_iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .filter_map(|html| {
+            let url = html
+                .split("data-url=\"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .to_owned();
+            Some((url, html))
+        })
+        .collect();
+    let page = |slug: &str| {
+        pages
+            .iter()
+            .find(|(url, _)| url.ends_with(&format!("/{slug}/")))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no page for {slug}: {:?}",
+                    pages.iter().map(|p| &p.0).collect::<Vec<_>>()
+                )
+            })
+    };
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let (review_url, teams_url) = (&page("story-1").0, &page("story-3").0);
+    assert_eq!(
+        review_url,
+        &format!("/{year}/story-1/"),
+        "the site's permalink pattern"
+    );
+    let html = &page("story-5").1;
+    for url in [review_url, teams_url] {
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "{url} not linked: {html}"
+        );
+    }
+    assert!(
+        !html.contains("story-2") && !html.contains("story-4"),
+        "{html}"
+    );
+    let ko_html = &page("story-6").1;
+    assert!(
+        ko_html.contains("관련 글") && ko_html.contains(&format!("href=\"{}\"", page("story-4").0)),
+        "{ko_html}"
+    );
+}

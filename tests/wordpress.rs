@@ -225,6 +225,7 @@ async fn publishes_in_both_languages(permalinks: &str) {
         let again = publisher.publish(post).await.unwrap();
         assert_eq!(again, first);
         assert!(first.location.starts_with(&site.url), "{first:?}");
+        featured_card_and_json_ld(&site, post).await;
     }
     let held = site
         .get("posts&context=edit&per_page=100&status=publish")
@@ -267,6 +268,37 @@ async fn publishes_in_both_languages(permalinks: &str) {
             .any(|t| t["name"] == "에이전트" && t["slug"] == "eijeonteu"),
         "{tags}"
     );
+}
+
+/// The post's card is one media item with the name a retry looks for, the post features it,
+/// WordPress serves it, and the content WordPress renders carries a `BlogPosting` that names
+/// it.
+async fn featured_card_and_json_ld(site: &Site, post: &Post) {
+    let slug = blogflow::publish::card_name(&post.id);
+    let media = site.get(&format!("media&context=edit&slug={slug}")).await;
+    let media = media.as_array().unwrap();
+    assert_eq!(media.len(), 1, "one card, uploaded once: {media:?}");
+    assert_eq!(media[0]["alt_text"], post.content.title);
+    let url = media[0]["source_url"].as_str().unwrap();
+    let png = support::http().get(url).send().await.unwrap();
+    assert_eq!(png.status(), 200, "{url}");
+    let png = png.bytes().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{url}");
+    let marker = blogflow::publish::wordpress::marker(&post.id);
+    let found = site
+        .get(&format!(
+            "posts&context=edit&status=publish&search={}",
+            marker.replace(' ', "+")
+        ))
+        .await;
+    let held = &found.as_array().unwrap()[0];
+    assert_eq!(held["featured_media"], media[0]["id"]);
+    let (ld, _) = support::json_ld(held["content"]["rendered"].as_str().unwrap());
+    assert_eq!(ld.len(), 1, "{}", held["content"]["rendered"]);
+    let problems = support::blog_posting_problems(&ld[0], true);
+    assert!(problems.is_empty(), "{problems:?}: {}", ld[0]);
+    assert_eq!(ld[0]["image"][0], url);
+    assert_eq!(ld[0]["headline"], post.content.title);
 }
 
 #[tokio::test]

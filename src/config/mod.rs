@@ -400,6 +400,9 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// `[images]`: the social card (`None` when turned off).
     pub images: Option<crate::config::ImagesConfig>,
+    /// The blog's name (`[images] blog_name`, `BLOGFLOW_BLOG_NAME`): on cards and as the
+    /// author and publisher in structured data, whether cards are on or off.
+    pub blog_name: String,
 }
 
 /// How bad a finding is.

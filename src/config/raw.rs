@@ -413,6 +413,10 @@ pub struct RawMarkdown {
     pub image_dir: Option<std::path::PathBuf>,
     /// URL prefix the front matter gives cards in `image_dir`, e.g. `/images/`.
     pub image_url: Option<String>,
+    /// How a post links to a related post: a URL with `{slug}` (the file's name without its
+    /// extension), e.g. `/blog/{slug}/`. Default: Hugo's `relref`, Zola's `@/` link, Astro's
+    /// `/blog/{slug}/`.
+    pub post_url: Option<String>,
 }
 
 /// `[logging]`

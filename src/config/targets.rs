@@ -45,6 +45,8 @@ pub struct MarkdownTarget {
     /// How the front matter names the card: this prefix and the file name (`/images/`), or
     /// the bare file name (relative to the post) when `None`.
     pub image_url: Option<String>,
+    /// How related posts are linked: a URL with `{slug}`; `None` for the dialect's own way.
+    pub post_url: Option<String>,
 }
 
 impl MarkdownTarget {
@@ -58,6 +60,7 @@ impl MarkdownTarget {
             site_url: None,
             image_dir: None,
             image_url: None,
+            post_url: None,
         }
     }
 }

@@ -367,6 +367,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let alerts = ops::alerts_config(&mut c, env, raw.alerts);
     let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
     let sources = sources::sources_config(&mut c, env, raw.sources);
+    let blog_name = sources::blog_name(env, raw.images.blog_name.clone());
     let images = sources::images_config(&mut c, env, raw.images);
     let database_url = database_url(&mut c, env);
 
@@ -404,6 +405,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         topics,
         sources,
         images,
+        blog_name,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)

@@ -9,6 +9,7 @@ pub mod normalize;
 pub mod parse;
 pub mod prompt;
 pub mod quality;
+pub mod related;
 pub mod simple;
 pub mod sources;
 pub use crate::shared::slug;

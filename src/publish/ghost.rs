@@ -5,6 +5,12 @@
 //! hidden from readers). Before creating a post the publisher asks Ghost for posts with that
 //! tag, so a retry after a lost answer finds the post instead of creating another. Ghost gives
 //! a taken slug a `-2` suffix by itself.
+//!
+//! The social card goes through the images endpoint as `blogflow-card-<id>.png` and becomes
+//! the post's `feature_image`. Ghost stores an upload under `content/images/<yyyy>/<mm>/` by
+//! its name, so a retry asks for that address (this month and last) before uploading again.
+//! Ghost's `{{ghost_head}}` already emits the post's JSON-LD from its fields (title, excerpt,
+//! `feature_image`, dates, tags); no second copy is added.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +18,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{Delivered, PublishError, http_client, status_error, transport_error};
+use super::{
+    CardImage, Delivered, Extras, PublishError, http_client, status_error, transport_error,
+};
 use crate::config::Slugs;
 pub use crate::config::{GhostStatus, GhostTarget, parse_admin_key};
 use crate::store::Post;
@@ -75,6 +83,7 @@ pub struct GhostPublisher {
     target: GhostTarget,
     key: SigningKey,
     slugs: Slugs,
+    extras: Extras,
 }
 
 impl GhostPublisher {
@@ -85,7 +94,14 @@ impl GhostPublisher {
             key: SigningKey(parse_admin_key(target.admin_key.expose())),
             target,
             slugs: Slugs::default(),
+            extras: Extras::default(),
         }
+    }
+
+    /// Uploads each post's card as its feature image.
+    pub fn with_extras(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
     }
 
     /// Tag slugs made by `slugs` (the generation settings' policy and category slugs).
@@ -136,8 +152,9 @@ impl GhostPublisher {
             .map(delivered))
     }
 
-    /// The JSON body of `POST /posts/?source=html`.
-    pub fn payload(&self, post: &Post) -> Value {
+    /// The JSON body of `POST /posts/?source=html`, with `image` (a card's URL) as the
+    /// feature image.
+    pub fn payload(&self, post: &Post, image: Option<&str>) -> Value {
         let c = &post.content;
         // The category first: Ghost makes the first tag the primary tag, which themes show
         // as the post's section.
@@ -164,6 +181,10 @@ impl GhostPublisher {
                 GhostStatus::Scheduled => "scheduled",
             },
         });
+        if let Some(image) = image {
+            p["feature_image"] = json!(image);
+            p["feature_image_alt"] = json!(truncate(&c.title, 191));
+        }
         if self.target.status == GhostStatus::Scheduled {
             let at = chrono::DateTime::from_timestamp_millis(post.created_at).unwrap_or_default()
                 + self.target.future_delay;
@@ -179,12 +200,16 @@ impl GhostPublisher {
         if let Some(found) = self.find(&post.id).await? {
             return Ok(found);
         }
+        let image = match self.extras.card(post).await {
+            Some(card) => Some(self.image(card).await?),
+            None => None,
+        };
         let created = self
             .ok(self
                 .http
                 .post(self.url("posts/"))
                 .query(&[("source", "html")])
-                .json(&self.payload(post)))
+                .json(&self.payload(post, image.as_deref())))
             .await?;
         created["posts"]
             .as_array()
@@ -193,6 +218,53 @@ impl GhostPublisher {
             .ok_or_else(|| PublishError::Target {
                 target: TARGET,
                 message: "Ghost answered without the created post".into(),
+            })
+    }
+
+    /// The card's URL: where an earlier attempt stored it, or a new upload's. Ghost keeps an
+    /// upload at `content/images/<yyyy>/<mm>/<name>` (with `-1` added if the name is taken), so
+    /// the months this upload could have happened in are asked first.
+    async fn image(&self, card: CardImage) -> Result<String, PublishError> {
+        let now = chrono::Utc::now();
+        let last_month = now - chrono::Duration::days(31);
+        for month in [now, last_month] {
+            let url = format!(
+                "{}/content/images/{}/{}",
+                self.target.url,
+                month.format("%Y/%m"),
+                card.file_name
+            );
+            let found = self
+                .http
+                .head(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if found {
+                tracing::info!(%url, "the card was uploaded by an earlier attempt: not uploaded again");
+                return Ok(url);
+            }
+        }
+        let part = reqwest::multipart::Part::bytes(card.png)
+            .file_name(card.file_name.clone())
+            .mime_str("image/png")
+            .map_err(|e| PublishError::Target {
+                target: TARGET,
+                message: format!("cannot build the upload: {e}"),
+            })?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("purpose", "image")
+            .text("ref", card.file_name);
+        let uploaded = self
+            .ok(self.http.post(self.url("images/upload/")).multipart(form))
+            .await?;
+        uploaded["images"][0]["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| PublishError::Target {
+                target: TARGET,
+                message: "the image upload answered without a URL".into(),
             })
     }
 

@@ -54,6 +54,36 @@ impl MarkdownPublisher {
         self
     }
 
+    /// How a post links to the post in the file `location` (the ledger's path), if that file
+    /// is still there: `publish.markdown.post_url` with the file's name; else Hugo's `relref`
+    /// (Hugo turns it into the page's permalink, whatever the site's permalink settings),
+    /// Zola's `@/` internal link (from the `content` folder), or Astro's and MDX blogs'
+    /// `/blog/<name>/`.
+    pub fn link_to(&self, location: &str) -> Option<String> {
+        let path = Path::new(location);
+        if !path.is_file() {
+            return None;
+        }
+        let file = path.file_name()?.to_str()?;
+        let stem = path.file_stem()?.to_str()?;
+        if let Some(url) = &self.target.post_url {
+            return Some(url.replace("{slug}", stem));
+        }
+        Some(match self.target.dialect {
+            FrontMatter::HugoYaml | FrontMatter::HugoToml if self.target.extension == "md" => {
+                format!("{{{{< relref \"{file}\" >}}}}")
+            }
+            FrontMatter::Zola => {
+                let root = path.ancestors().find(|a| a.ends_with("content"));
+                match root.and_then(|root| path.strip_prefix(root).ok()) {
+                    Some(inside) => format!("@/{}", inside.to_str()?),
+                    None => format!("/{stem}/"),
+                }
+            }
+            _ => format!("/blog/{stem}/"),
+        })
+    }
+
     /// Creates the folder and proves it is writable; with `git_commit`, that it is inside a
     /// repository with a committer identity.
     pub async fn check(&self) -> Result<(), PublishError> {

@@ -41,6 +41,58 @@ impl Delivered {
     }
 }
 
+/// What goes with each post besides its text: its social card (WordPress, Ghost and the
+/// webhook upload or carry it) and the blog's name for the structured data.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Draws the cards; `None` when `[images] card = false` or no font loads.
+    pub cards: Option<crate::images::CardRenderer>,
+    /// The blog's name (`[images] blog_name`).
+    pub blog_name: String,
+}
+
+/// A post's social card, ready to upload.
+#[derive(Debug, Clone)]
+pub struct CardImage {
+    /// `blogflow-card-<post id>.png`: the name a retry looks for.
+    pub file_name: String,
+    /// The PNG.
+    pub png: Vec<u8>,
+    /// Text for readers who do not see it (the title).
+    pub alt: String,
+}
+
+/// The deterministic name of a post's uploaded card, which a retry looks for before it
+/// uploads again (lower case: WordPress lower-cases slugs).
+pub fn card_name(post_id: &str) -> String {
+    format!("blogflow-card-{}", post_id.to_lowercase())
+}
+
+impl Extras {
+    /// The post's card, drawn off the async threads. A card that cannot be drawn is logged
+    /// and left out: the post goes without an image rather than not at all.
+    pub async fn card(&self, post: &Post) -> Option<CardImage> {
+        let cards = self.cards.clone()?;
+        let text = crate::images::CardText::of(post);
+        let drawn = tokio::task::spawn_blocking(move || cards.render(&text)).await;
+        match drawn {
+            Ok(Ok(card)) => Some(CardImage {
+                file_name: format!("{}.png", card_name(&post.id)),
+                png: card.png,
+                alt: post.content.title.clone(),
+            }),
+            Ok(Err(e)) => {
+                tracing::warn!(post_id = %post.id, error = %e, "the social card could not be drawn: published without it");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(post_id = %post.id, error = %e, "the social card task failed: published without it");
+                None
+            }
+        }
+    }
+}
+
 /// Errors while publishing.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -164,6 +216,16 @@ impl Publisher {
             Publisher::Webhook(p) => p.publish(post).await.map(Delivered::published),
             Publisher::WordPress(p) => p.publish(post).await,
             Publisher::Ghost(p) => p.publish(post).await,
+        }
+    }
+
+    /// How a post links to another post this target holds at `location` (its ledger row):
+    /// the URL where readers see it, or `None` when there is none to link to.
+    pub fn link_to(&self, location: &str) -> Option<String> {
+        match self {
+            Publisher::Markdown(p) => p.link_to(location),
+            _ => (location.starts_with("https://") || location.starts_with("http://"))
+                .then(|| location.to_owned()),
         }
     }
 
@@ -314,6 +376,37 @@ pub async fn reconcile(store: &Store, queue: &QueueBackend) -> Result<Reconciled
     Ok(done)
 }
 
+/// The post as `publisher` gets it: its body ends with links to up to three earlier posts in
+/// its language on the closest subjects that this target holds as published, at their
+/// addresses there ([`crate::content::related`]). Unchanged when none is close enough.
+async fn with_related<'a>(
+    store: &Store,
+    publisher: &Publisher,
+    post: &'a Post,
+) -> Result<std::borrow::Cow<'a, Post>, PublishError> {
+    use crate::content::related;
+    let candidates = store
+        .linkable_posts(publisher.target(), &post.language, post.created_at, 500)
+        .await?;
+    let subject = related::Subject::of(&post.content.title, &post.topic, &post.content.tags);
+    let links: Vec<(String, String)> = related::closest(&subject, &candidates)
+        .into_iter()
+        .filter(|c| c.id != post.id)
+        .filter_map(|c| Some((c.title.clone(), publisher.link_to(&c.location)?)))
+        .take(related::MAX_LINKS)
+        .collect();
+    if links.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(post));
+    }
+    let language = crate::config::Language::parse(&post.language).unwrap_or_default();
+    let mut linked = post.clone();
+    linked
+        .content
+        .body
+        .push_str(&related::section(language, &links));
+    Ok(std::borrow::Cow::Owned(linked))
+}
+
 /// Publishes a stored post to every target that does not hold it yet, recording each.
 pub async fn publish_post(
     store: &Store,
@@ -355,7 +448,8 @@ pub async fn publish_post_to(
             why.push(reason);
             continue;
         }
-        match publisher.publish(&post).await {
+        let linked = with_related(store, publisher, &post).await?;
+        match publisher.publish(&linked).await {
             Ok(Delivered { location, state }) => {
                 store
                     .record_publication(post_id, target, &location, state)

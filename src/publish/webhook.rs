@@ -11,12 +11,18 @@
 //! (`BLOGFLOW_PUBLISH_WEBHOOK_LOOKUP_URL`, a URL with `{id}`: 200 = held, 404 = not), every
 //! delivery looks first and sends only what the receiver does not hold, which makes it exactly
 //! once. Retries with backoff are the `blog_publish` job's.
+//!
+//! The payload carries the post's social card as bytes (`image`, base64 PNG with its file
+//! name; a receiver has no URL of ours to fetch) and `body_html` ends with the post's
+//! `BlogPosting` JSON-LD, also given as `structured_data`.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::PublishError;
+use base64::Engine;
+
+use super::{CardImage, Extras, PublishError};
 pub use crate::config::WebhookTarget;
 use crate::shared::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use crate::store::Post;
@@ -29,6 +35,7 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub struct WebhookPublisher {
     http: reqwest::Client,
     target: WebhookTarget,
+    extras: Extras,
 }
 
 impl WebhookPublisher {
@@ -37,12 +44,42 @@ impl WebhookPublisher {
         Self {
             http: super::http_client(target.timeout),
             target,
+            extras: Extras::default(),
         }
     }
 
+    /// Sends each post's card with it and names the blog in its JSON-LD.
+    pub fn with_extras(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
+    }
+
     /// The JSON a receiver gets.
-    pub fn payload(post: &Post) -> Value {
+    pub fn payload(&self, post: &Post, card: Option<&CardImage>) -> Value {
         let c = &post.content;
+        let page = super::html::Page {
+            blog_name: &self.extras.blog_name,
+            blog_url: None,
+            image: None,
+            url: None,
+            published: chrono::Utc::now(),
+        };
+        let ld = super::html::blog_posting(post, &page);
+        let html = format!(
+            "{}\n{}",
+            super::html::to_html(&c.body),
+            super::html::json_ld_script(&ld)
+        );
+        let image = card.map(|card| {
+            json!({
+                "file_name": card.file_name,
+                "content_type": "image/png",
+                "width": crate::images::card::WIDTH,
+                "height": crate::images::card::HEIGHT,
+                "alt": card.alt,
+                "base64": base64::engine::general_purpose::STANDARD.encode(&card.png),
+            })
+        });
         json!({
             "id": post.id,
             "title": c.title,
@@ -53,7 +90,9 @@ impl WebhookPublisher {
             "language": post.language,
             "seo": { "title": c.seo_title, "description": c.seo_description, "keywords": c.seo_keywords },
             "body_markdown": c.body,
-            "body_html": super::html::to_html(&c.body),
+            "body_html": html,
+            "structured_data": ld,
+            "image": image,
             "quality_score": post.quality.score,
             "created_at": post.created_at,
             "grounded": post.provenance.grounded,
@@ -74,7 +113,8 @@ impl WebhookPublisher {
         if let Some(location) = self.look_up(post).await? {
             return Ok(location);
         }
-        let body = serde_json::to_vec(&Self::payload(post)).expect("posts serialise");
+        let card = self.extras.card(post).await;
+        let body = serde_json::to_vec(&self.payload(post, card.as_ref())).expect("posts serialise");
         let ts = chrono::Utc::now().timestamp();
         let mut request = self
             .http

@@ -7,13 +7,25 @@
 //! between WordPress's success and our ledger write) finds the post instead of creating a
 //! second one. WordPress gives a taken slug a `-2` suffix by itself, so someone else's post
 //! with the same slug is never touched.
+//!
+//! The social card goes to the media library first, with the slug `blogflow-card-<id>`, and
+//! becomes the post's `featured_media`. A retry asks for that slug before uploading, so a crash
+//! between the upload and the post leaves one media item, which the post then uses.
+//!
+//! Structured data: WordPress itself emits none, so the content ends with a `BlogPosting`
+//! JSON-LD script, unless an SEO plugin is configured (`seo` meta keys: Yoast and Rank Math
+//! write their own) or the user lacks `unfiltered_html` (WordPress would strip the `<script>`
+//! tag and leave its JSON on the page as text).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::{Delivered, PublishError, http_client, status_error, transport_error};
+use super::{
+    CardImage, Delivered, Extras, PublishError, card_name, http_client, status_error,
+    transport_error,
+};
 use crate::config::Slugs;
 pub use crate::config::{SeoFields, WordPressStatus, WordPressTarget};
 use crate::store::Post;
@@ -35,6 +47,19 @@ pub struct WordPressPublisher {
     /// Where the REST API answers, once found: `/wp-json/` or, with plain permalinks,
     /// `/?rest_route=`.
     root: Arc<tokio::sync::OnceCell<ApiRoot>>,
+    /// The card and the blog's name.
+    extras: Extras,
+    /// Whether the user may post `<script>` (`unfiltered_html`), once asked.
+    unfiltered: Arc<tokio::sync::OnceCell<bool>>,
+}
+
+/// A media item: its id and its file's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    /// Attachment id (`featured_media`).
+    pub id: u64,
+    /// The file's URL.
+    pub url: String,
 }
 
 /// The two addresses of WordPress's REST API.
@@ -79,7 +104,15 @@ impl WordPressPublisher {
             terms: Arc::default(),
             slugs: Slugs::default(),
             root: Arc::default(),
+            extras: Extras::default(),
+            unfiltered: Arc::default(),
         }
+    }
+
+    /// Uploads each post's card as its featured image and names the blog in its JSON-LD.
+    pub fn with_extras(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
     }
 
     /// Term slugs made by `slugs` (the generation settings' policy and category slugs).
@@ -251,14 +284,37 @@ impl WordPressPublisher {
         Ok(id)
     }
 
-    /// The JSON body of `POST /wp/v2/posts` (without term ids).
-    pub fn payload(&self, post: &Post) -> Value {
+    /// The JSON body of `POST /wp/v2/posts` (without term ids): with `media` as the featured
+    /// image, and with JSON-LD when `json_ld`.
+    pub fn payload(&self, post: &Post, media: Option<&Media>, json_ld: bool) -> Value {
         let c = &post.content;
-        let content = format!(
+        let mut content = format!(
             "<!-- {} -->\n{}",
             marker(&post.id),
             super::html::to_html(&c.body)
         );
+        let now = chrono::Utc::now();
+        let at = match self.target.status {
+            // WordPress publishes a "future" post with a past date at once.
+            WordPressStatus::Future => (chrono::DateTime::from_timestamp_millis(post.created_at)
+                .unwrap_or_default()
+                + self.target.future_delay)
+                .max(now + chrono::Duration::minutes(1)),
+            _ => now,
+        };
+        if json_ld {
+            let page = super::html::Page {
+                blog_name: &self.extras.blog_name,
+                blog_url: Some(&self.target.url),
+                image: media.map(|m| m.url.as_str()),
+                url: None,
+                published: at,
+            };
+            content.push('\n');
+            content.push_str(&super::html::json_ld_script(&super::html::blog_posting(
+                post, &page,
+            )));
+        }
         let mut body = json!({
             "title": c.title,
             "slug": c.slug,
@@ -267,12 +323,10 @@ impl WordPressPublisher {
             "status": self.target.status.as_str(),
         });
         if self.target.status == WordPressStatus::Future {
-            let at = chrono::DateTime::from_timestamp_millis(post.created_at).unwrap_or_default()
-                + self.target.future_delay;
-            let now = chrono::Utc::now();
-            // WordPress publishes a "future" post with a past date at once.
-            let at = at.max(now + chrono::Duration::minutes(1));
             body["date_gmt"] = json!(at.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        if let Some(media) = media {
+            body["featured_media"] = json!(media.id);
         }
         let seo = &self.target.seo;
         let mut meta = serde_json::Map::new();
@@ -303,7 +357,12 @@ impl WordPressPublisher {
             }
             Err(e) => return Err(e),
         }
-        let mut body = self.payload(post);
+        let media = match self.extras.card(post).await {
+            Some(card) => Some(self.media(&post.id, card).await?),
+            None => None,
+        };
+        let json_ld = self.target.seo == SeoFields::default() && self.unfiltered_html().await?;
+        let mut body = self.payload(post, media.as_ref(), json_ld);
         let mut tags = Vec::new();
         for tag in &post.content.tags {
             tags.push(self.term("tags", tag).await?);
@@ -314,6 +373,70 @@ impl WordPressPublisher {
             .ok(self.http.post(self.url("posts").await?).json(&body))
             .await?;
         Ok(delivered(&created))
+    }
+
+    /// The card's media item: the one an earlier attempt uploaded (found by its slug), or a
+    /// new upload.
+    async fn media(&self, post_id: &str, card: CardImage) -> Result<Media, PublishError> {
+        let slug = card_name(post_id);
+        let found = self
+            .ok(self.http.get(self.url("media").await?).query(&[
+                ("slug", slug.as_str()),
+                ("context", "edit"),
+                ("_fields", "id,slug,source_url"),
+            ]))
+            .await?;
+        if let Some(media) = found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["slug"] == slug.as_str())
+            .and_then(media_of)
+        {
+            tracing::info!(
+                post_id,
+                media = media.id,
+                "the card was uploaded by an earlier attempt: not uploaded again"
+            );
+            return Ok(media);
+        }
+        let created = self
+            .ok(self
+                .http
+                .post(self.url("media").await?)
+                .query(&[
+                    ("slug", slug.as_str()),
+                    ("title", card.alt.as_str()),
+                    ("alt_text", card.alt.as_str()),
+                ])
+                .header(reqwest::header::CONTENT_TYPE, "image/png")
+                .header(
+                    reqwest::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", card.file_name),
+                )
+                .body(card.png))
+            .await?;
+        media_of(&created).ok_or_else(|| fail("the media upload answered without an id"))
+    }
+
+    /// Whether the user may post a `<script>` element; asked once (`users/me`).
+    async fn unfiltered_html(&self) -> Result<bool, PublishError> {
+        self.unfiltered
+            .get_or_try_init(|| async {
+                let me = self
+                    .ok(self
+                        .http
+                        .get(self.url("users/me").await?)
+                        .query(&[("context", "edit")]))
+                    .await?;
+                let allowed = me["capabilities"]["unfiltered_html"] == true;
+                if !allowed {
+                    tracing::info!(user = %self.target.user, "the WordPress user lacks unfiltered_html: posts go without JSON-LD (an SEO plugin can add it)");
+                }
+                Ok(allowed)
+            })
+            .await
+            .copied()
     }
 
     /// Startup check: the REST API answers, the credentials are valid and the user may
@@ -354,6 +477,13 @@ fn delivered(p: &Value) -> Delivered {
             _ => PublicationState::Draft,
         },
     }
+}
+
+fn media_of(m: &Value) -> Option<Media> {
+    Some(Media {
+        id: m["id"].as_u64()?,
+        url: m["source_url"].as_str().unwrap_or_default().to_owned(),
+    })
 }
 
 fn location(p: &Value) -> String {

@@ -741,6 +741,40 @@ impl Store {
         .await
     }
 
+    /// Posts in `language` written before `before_ms` that `target` holds as published,
+    /// newest first, with where: what a new post may link to as related.
+    pub async fn linkable_posts(
+        &self,
+        target: &str,
+        language: &str,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::content::related::Linkable>, StoreError> {
+        let (target, language) = (target.to_owned(), language.to_owned());
+        self.call(move |c| {
+            c.query(
+                "SELECT p.id, p.title, p.topic, p.tags, u.location FROM posts p
+                 JOIN publications u ON u.post_id = p.id
+                 WHERE u.target = ?1 AND u.state = 'published' AND p.language = ?2 AND p.created_at < ?3
+                 ORDER BY p.created_at DESC LIMIT ?4",
+                args![target, language, before_ms, limit],
+            )?
+            .iter()
+            .map(|r| {
+                let tags: String = r.get(3)?;
+                Ok(crate::content::related::Linkable {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    topic: r.get(2)?,
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
+                    location: r.get(4)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
     /// Marks a post published (after every target holds it).
     pub async fn mark_published(&self, post_id: &str) -> Result<(), StoreError> {
         let post_id = post_id.to_owned();

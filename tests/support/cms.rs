@@ -47,6 +47,9 @@ struct State0 {
     /// Statuses answered to the next create requests instead of creating.
     fail_creates: VecDeque<u16>,
     requests: Vec<(String, String)>,
+    /// WordPress media items; Ghost uploaded images as (path, bytes).
+    media: Vec<Value>,
+    images: Vec<(String, Vec<u8>)>,
 }
 
 struct Inner {
@@ -57,7 +60,11 @@ struct Inner {
     hang_after_create: AtomicBool,
     /// Store the next created post, then SIGKILL this pid before answering.
     kill_after_create: AtomicU32,
+    /// Store the next uploaded image, then SIGKILL this pid before answering.
+    kill_after_upload: AtomicU32,
     can_publish: AtomicBool,
+    /// WordPress: whether the user has `unfiltered_html` (may post `<script>`).
+    unfiltered_html: AtomicBool,
     /// While non-zero, every request is answered with this status (an outage): 503 from a
     /// proxy in front of the site, 404 while a misrouted deploy serves nothing, 0 = up.
     down: AtomicU32,
@@ -243,18 +250,29 @@ impl Inner {
             .unwrap()
     }
 
+    /// After an image is stored: the scripted crash, if any.
+    fn after_upload(&self) {
+        kill(self.kill_after_upload.swap(0, Ordering::SeqCst));
+    }
+
     /// After a post is stored: the scripted crash or lost answer, if any.
     async fn after_create(&self) {
-        let pid = self.kill_after_create.swap(0, Ordering::SeqCst);
+        kill(self.kill_after_create.swap(0, Ordering::SeqCst));
+        if self.hang_after_create.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// `kill -9 pid`, unless `pid` is 0.
+fn kill(pid: u32) {
+    {
         if pid != 0 {
             let status = std::process::Command::new("kill")
                 .args(["-9", &pid.to_string()])
                 .status()
                 .unwrap();
             assert!(status.success(), "kill -9 {pid}");
-        }
-        if self.hang_after_create.swap(false, Ordering::SeqCst) {
-            std::future::pending::<()>().await;
         }
     }
 }
@@ -284,8 +302,11 @@ async fn wp_me(s: S, h: HeaderMap) -> Response {
         );
     }
     let publish = s.can_publish.load(Ordering::SeqCst);
-    Json(json!({"id": 1, "name": WP_USER, "capabilities": {"edit_posts": true, "publish_posts": publish}}))
-        .into_response()
+    let unfiltered = s.unfiltered_html.load(Ordering::SeqCst);
+    Json(json!({"id": 1, "name": WP_USER, "capabilities": {
+        "edit_posts": true, "publish_posts": publish, "upload_files": true, "unfiltered_html": unfiltered,
+    }}))
+    .into_response()
 }
 
 async fn wp_list_posts(s: S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -375,8 +396,23 @@ async fn wp_create_post(s: S, h: HeaderMap, body: Option<Json<Value>>) -> Respon
     if b["status"] == "future" && !b["date_gmt"].is_string() {
         return wp_error(400, "rest_invalid_param", "Invalid parameter(s): date_gmt");
     }
+    // Without unfiltered_html, kses strips the tags it does not allow and keeps their text.
+    let mut content = b["content"].as_str().unwrap().to_owned();
+    if !s.unfiltered_html.load(Ordering::SeqCst) {
+        content = content
+            .replace("<script type=\"application/ld+json\">", "")
+            .replace("</script>", "");
+    }
     let created = {
         let mut state = s.state.lock().unwrap();
+        let featured = b["featured_media"].as_u64().unwrap_or(0);
+        if featured != 0 && !state.media.iter().any(|m| m["id"] == featured) {
+            return wp_error(
+                400,
+                "rest_invalid_featured_media",
+                "Invalid featured media ID.",
+            );
+        }
         for taxonomy in ["tags", "categories"] {
             for id in b[taxonomy].as_array().unwrap() {
                 if !state
@@ -403,7 +439,8 @@ async fn wp_create_post(s: S, h: HeaderMap, body: Option<Json<Value>>) -> Respon
             "date_gmt": b["date_gmt"],
             "title": {"raw": b["title"], "rendered": b["title"]},
             "excerpt": {"raw": b["excerpt"], "rendered": b["excerpt"]},
-            "content": {"raw": b["content"], "rendered": b["content"]},
+            "content": {"raw": content, "rendered": content},
+            "featured_media": featured,
             "tags": b["tags"],
             "categories": b["categories"],
             "meta": b.get("meta").cloned().unwrap_or(json!({})),
@@ -501,6 +538,93 @@ async fn wp_create_term(
         Json(json!({"id": id, "name": name, "slug": slug})),
     )
         .into_response()
+}
+
+/// `GET /wp/v2/media`: by exact `slug`, or all.
+async fn wp_list_media(s: S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    s.record("GET", "media");
+    if q.get("context").map(String::as_str) == Some("edit") && !s.wp_authorised(&h) {
+        return wp_error(
+            401,
+            "rest_forbidden_context",
+            "Sorry, you are not allowed to edit posts in this post type.",
+        );
+    }
+    let state = s.state.lock().unwrap();
+    let found: Vec<Value> = state
+        .media
+        .iter()
+        .filter(|m| q.get("slug").is_none_or(|slug| m["slug"] == slug.as_str()))
+        .cloned()
+        .collect();
+    Json(Value::Array(found)).into_response()
+}
+
+/// `POST /wp/v2/media` with the file as the body: WordPress needs `Content-Disposition` with
+/// a file name and a body, takes `slug`, `title` and `alt_text` from the query, and stores the
+/// file under `wp-content/uploads/<yyyy>/<mm>/`.
+async fn wp_upload_media(
+    s: S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: bytes::Bytes,
+) -> Response {
+    s.record("POST", "media");
+    if !s.wp_authorised(&h) {
+        return wp_error(
+            401,
+            "rest_cannot_create",
+            "Sorry, you are not allowed to upload media on this site.",
+        );
+    }
+    let Some(file) = h
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("filename=").nth(1))
+        .map(|f| f.trim_matches('"').to_owned())
+    else {
+        return wp_error(
+            400,
+            "rest_upload_no_content_disposition",
+            "No Content-Disposition supplied.",
+        );
+    };
+    if body.is_empty() {
+        return wp_error(400, "rest_upload_no_data", "No data supplied.");
+    }
+    if !body.starts_with(b"\x89PNG") || h.get("content-type").is_none_or(|t| t != "image/png") {
+        return wp_error(
+            400,
+            "rest_upload_sideload_error",
+            "Sorry, you are not allowed to upload this file type.",
+        );
+    }
+    let mut state = s.state.lock().unwrap();
+    state.next_id += 1;
+    let id = state.next_id;
+    let stem = file.trim_end_matches(".png").to_lowercase();
+    let wanted = q.get("slug").cloned().unwrap_or(stem);
+    let mut slug = wanted.clone();
+    let mut n = 1;
+    while state.media.iter().any(|m| m["slug"] == slug.as_str()) {
+        n += 1;
+        slug = format!("{wanted}-{n}");
+    }
+    let month = chrono::Utc::now().format("%Y/%m");
+    let media = json!({
+        "id": id,
+        "slug": slug,
+        "source_url": format!("{}/wp-content/uploads/{month}/{file}", s.root),
+        "media_type": "image",
+        "mime_type": "image/png",
+        "title": {"raw": q.get("title"), "rendered": q.get("title")},
+        "alt_text": q.get("alt_text").cloned().unwrap_or_default(),
+        "bytes": body.len(),
+    });
+    state.media.push(media.clone());
+    drop(state);
+    s.after_upload();
+    (StatusCode::CREATED, Json(media)).into_response()
 }
 
 // --- Ghost -----------------------------------------------------------------------------------
@@ -686,6 +810,8 @@ async fn ghost_create_post(
             "custom_excerpt": p["custom_excerpt"],
             "meta_title": p["meta_title"],
             "meta_description": p["meta_description"],
+            "feature_image": p["feature_image"],
+            "feature_image_alt": p["feature_image_alt"],
             "tags": tags,
         });
         state.posts.push(post.clone());
@@ -693,6 +819,65 @@ async fn ghost_create_post(
     };
     s.after_create().await;
     (StatusCode::CREATED, Json(json!({"posts": [created]}))).into_response()
+}
+
+/// `POST /images/upload/`, multipart: `file` (an image), `purpose`, `ref`. Ghost stores the
+/// file as `content/images/<yyyy>/<mm>/<name>`, adding `-1`, `-2` to a taken name, and
+/// answers its URL and the `ref` it was given.
+async fn ghost_upload_image(s: S, h: HeaderMap, mut form: axum::extract::Multipart) -> Response {
+    s.record("POST", "images/upload");
+    if let Err(e) = s.ghost_authorised(&h) {
+        return ghost_error(401, "UnauthorizedError", e);
+    }
+    let (mut file, mut reference) = (None, None);
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let kind = field.content_type().unwrap_or_default().to_owned();
+                file = Some((name, kind, field.bytes().await.unwrap_or_default()));
+            }
+            Some("ref") => reference = field.text().await.ok(),
+            _ => {}
+        }
+    }
+    let Some((name, kind, bytes)) = file else {
+        return ghost_error(422, "ValidationError", "Please select an image.");
+    };
+    if kind != "image/png" || !name.ends_with(".png") || !bytes.starts_with(b"\x89PNG") {
+        return ghost_error(
+            415,
+            "UnsupportedMediaTypeError",
+            "Please select a valid image.",
+        );
+    }
+    let month = chrono::Utc::now().format("%Y/%m");
+    let mut state = s.state.lock().unwrap();
+    let stem = name.trim_end_matches(".png");
+    let mut path = format!("/content/images/{month}/{name}");
+    let mut n = 0;
+    while state.images.iter().any(|(p, _)| *p == path) {
+        n += 1;
+        path = format!("/content/images/{month}/{stem}-{n}.png");
+    }
+    state.images.push((path.clone(), bytes.to_vec()));
+    drop(state);
+    s.after_upload();
+    (
+        StatusCode::CREATED,
+        Json(json!({"images": [{"url": format!("{}{path}", s.root), "ref": reference}]})),
+    )
+        .into_response()
+}
+
+/// Ghost's static files: an uploaded image, or 404.
+async fn ghost_content(s: S, uri: axum::http::Uri) -> Response {
+    s.record("GET", "content");
+    let state = s.state.lock().unwrap();
+    match state.images.iter().find(|(p, _)| p == uri.path()) {
+        Some((_, bytes)) => ([("content-type", "image/png")], bytes.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 // --- Webhook receiver ------------------------------------------------------------------------
@@ -762,6 +947,7 @@ async fn hook_receive(s: S, h: HeaderMap, body: bytes::Bytes) -> Response {
         let post = json!({
             "key": key, "slug": slug, "url": format!("{}/{slug}/", s.root),
             "title": b["title"], "html": b["body_html"], "tags": b["tags"],
+            "image": b["image"], "structured_data": b["structured_data"],
         });
         state.posts.push(post.clone());
         post
@@ -794,7 +980,9 @@ impl FakeCms {
             state: Mutex::default(),
             hang_after_create: AtomicBool::new(false),
             kill_after_create: AtomicU32::new(0),
+            kill_after_upload: AtomicU32::new(0),
             can_publish: AtomicBool::new(true),
+            unfiltered_html: AtomicBool::new(true),
             down: AtomicU32::new(0),
             refused: AtomicU32::new(0),
             plain_permalinks: AtomicBool::new(false),
@@ -806,6 +994,10 @@ impl FakeCms {
                 .route(
                     "/wp-json/wp/v2/posts",
                     get(wp_list_posts).post(wp_create_post),
+                )
+                .route(
+                    "/wp-json/wp/v2/media",
+                    get(wp_list_media).post(wp_upload_media),
                 )
                 .route(
                     "/wp-json/wp/v2/{taxonomy}",
@@ -823,6 +1015,11 @@ impl FakeCms {
                     "/ghost/api/admin/posts/",
                     get(ghost_list_posts).post(ghost_create_post),
                 )
+                .route(
+                    "/ghost/api/admin/images/upload/",
+                    axum::routing::post(ghost_upload_image),
+                )
+                .route("/content/images/{*path}", get(ghost_content))
                 .fallback(|| async { ghost_error(404, "NotFoundError", "Resource not found") }),
             Kind::Webhook => Router::new()
                 .route("/posts", axum::routing::post(hook_receive))
@@ -913,6 +1110,11 @@ impl FakeCms {
         self.inner.kill_after_create.store(pid, Ordering::SeqCst);
     }
 
+    /// Stores the next uploaded image, then `kill -9 pid` before answering.
+    pub fn kill_after_next_upload(&self, pid: u32) {
+        self.inner.kill_after_upload.store(pid, Ordering::SeqCst);
+    }
+
     /// Starts an outage: every request gets `status` until [`FakeCms::up`].
     pub fn down(&self, status: u16) {
         self.inner.down.store(u32::from(status), Ordering::SeqCst);
@@ -931,6 +1133,20 @@ impl FakeCms {
     /// Requests refused by outages so far.
     pub fn refused(&self) -> u32 {
         self.inner.refused.load(Ordering::SeqCst)
+    }
+
+    /// WordPress: the media library; Ghost: the uploaded images' paths.
+    pub fn media(&self) -> Vec<Value> {
+        let state = self.inner.state.lock().unwrap();
+        match self.inner.kind {
+            Kind::Ghost => state.images.iter().map(|(p, _)| json!(p)).collect(),
+            _ => state.media.clone(),
+        }
+    }
+
+    /// WordPress: whether the user has `unfiltered_html`.
+    pub fn set_unfiltered_html(&self, yes: bool) {
+        self.inner.unfiltered_html.store(yes, Ordering::SeqCst);
     }
 
     /// WordPress: whether the user has `publish_posts`.

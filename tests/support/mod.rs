@@ -1161,3 +1161,86 @@ pub fn markdown_posts(dir: &std::path::Path) -> usize {
             .count()
     })
 }
+
+/// The JSON-LD blocks of `html`, parsed, and the HTML without them. A block that is not JSON
+/// fails the test.
+#[allow(dead_code)]
+pub fn json_ld(html: &str) -> (Vec<Value>, String) {
+    const OPEN: &str = "<script type=\"application/ld+json\">";
+    let (mut blocks, mut rest, mut tail) = (Vec::new(), String::new(), html);
+    while let Some(start) = tail.find(OPEN) {
+        rest.push_str(&tail[..start]);
+        let after = &tail[start + OPEN.len()..];
+        let end = after
+            .find("</script>")
+            .expect("the JSON-LD block is closed");
+        let block: Value = serde_json::from_str(&after[..end])
+            .unwrap_or_else(|e| panic!("JSON-LD is not JSON ({e}): {}", &after[..end]));
+        blocks.push(block);
+        tail = &after[end + "</script>".len()..];
+    }
+    rest.push_str(tail);
+    (blocks, rest)
+}
+
+/// Checks a `BlogPosting` the way search engines read one: schema.org context and type; a
+/// headline of at most 110 characters; an image (absolute URLs) when `with_image`; ISO 8601
+/// `datePublished` and `dateModified`; an author and a publisher with a type and a name.
+/// Returns the problems found (empty when it validates).
+#[allow(dead_code)]
+pub fn blog_posting_problems(ld: &Value, with_image: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, what: &str| {
+        if !ok {
+            problems.push(what.to_owned());
+        }
+    };
+    need(
+        ld["@context"] == "https://schema.org" || ld["@context"] == "http://schema.org",
+        "@context is schema.org",
+    );
+    need(ld["@type"] == "BlogPosting", "@type is BlogPosting");
+    need(
+        ld["headline"]
+            .as_str()
+            .is_some_and(|h| !h.trim().is_empty() && h.chars().count() <= 110),
+        "headline, 1 to 110 characters",
+    );
+    for date in ["datePublished", "dateModified"] {
+        need(
+            ld[date]
+                .as_str()
+                .is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_ok()),
+            &format!("{date} in ISO 8601"),
+        );
+    }
+    for who in ["author", "publisher"] {
+        let one = if ld[who].is_array() {
+            &ld[who][0]
+        } else {
+            &ld[who]
+        };
+        need(
+            matches!(one["@type"].as_str(), Some("Person" | "Organization"))
+                && one["name"].as_str().is_some_and(|n| !n.trim().is_empty()),
+            &format!("{who} with @type Person or Organization and a name"),
+        );
+    }
+    if with_image {
+        let images: Vec<&Value> = match &ld["image"] {
+            Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        need(
+            !images.is_empty()
+                && images.iter().all(|i| {
+                    i.as_str()
+                        .or(i["url"].as_str())
+                        .and_then(|u| reqwest::Url::parse(u).ok())
+                        .is_some_and(|u| matches!(u.scheme(), "http" | "https"))
+                }),
+            "image as absolute URLs",
+        );
+    }
+    problems
+}

@@ -11,6 +11,8 @@ define('WP_SITEURL', 'http://@HOST@');
 // Application passwords over plain http need a local environment.
 define('WP_ENVIRONMENT_TYPE', 'local');
 define('WP_CONTENT_DIR', '/usr/share/wordpress/wp-content');
+// Uploads (the posts' cards) go to this site's own folder, served by `php -S` from it.
+define('UPLOADS', 'uploads');
 define('DISABLE_WP_CRON', true);
 define('AUTOMATIC_UPDATER_DISABLED', true);
 define('WP_HTTP_BLOCK_EXTERNAL', true);

@@ -85,6 +85,17 @@ pub(super) fn markdown(c: &mut Check, env: &Env, raw: RawMarkdown) -> Option<Mar
             format!("{url:?}: a URL prefix has no spaces, quotes or backslashes"),
         ));
     }
+    if let Some(url) = &raw.post_url
+        && (!url.contains("{slug}")
+            || url
+                .chars()
+                .any(|ch| ch.is_whitespace() || matches!(ch, '"' | '\\' | '(' | ')')))
+    {
+        c.problems.push(error(
+            "publish.markdown.post_url",
+            format!("{url:?}: a post URL holds {{slug}} and no spaces, quotes, brackets or backslashes (e.g. \"/blog/{{slug}}/\")"),
+        ));
+    }
     Some(MarkdownTarget {
         dialect,
         extension,
@@ -93,6 +104,7 @@ pub(super) fn markdown(c: &mut Check, env: &Env, raw: RawMarkdown) -> Option<Mar
         site_url,
         image_dir: raw.image_dir,
         image_url: raw.image_url,
+        post_url: raw.post_url,
     })
 }
 

@@ -102,13 +102,7 @@ pub(super) fn images_config(
                 None
             }
         });
-    let blog_name = env
-        .get("BLOGFLOW_BLOG_NAME")
-        .map(str::to_owned)
-        .or(raw.blog_name)
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .unwrap_or(defaults.blog_name);
+    let blog_name = blog_name(env, raw.blog_name);
     Some(crate::config::ImagesConfig {
         blog_name,
         background,
@@ -118,6 +112,16 @@ pub(super) fn images_config(
         template,
         fonts: raw.fonts.unwrap_or(defaults.fonts),
     })
+}
+
+/// The blog's name: `BLOGFLOW_BLOG_NAME`, else `[images] blog_name`, else "blogflow".
+pub(super) fn blog_name(env: &Env, configured: Option<String>) -> String {
+    env.get("BLOGFLOW_BLOG_NAME")
+        .map(str::to_owned)
+        .or(configured)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| crate::config::ImagesConfig::default().blog_name)
 }
 
 fn is_colour(v: &str) -> bool {
