@@ -120,6 +120,28 @@ impl JobHandler for JobRouter {
 }
 
 impl JobRouter {
+    /// Asks for the post's generated image before its first publication, when
+    /// `[images.generate]` is set (once per post; the card stands in for any failure).
+    pub async fn generate_image(&self, post_id: &str) {
+        let Some(config) = &self.config.image_generation else {
+            return;
+        };
+        let post = match self.store.get_post(post_id).await {
+            Ok(Some(post)) if post.published_at.is_none() => post,
+            _ => return,
+        };
+        let done = match crate::images::generated::ImageGenerator::new(config.clone()) {
+            Ok(generator) => generator
+                .ensure(&self.store, &post)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
+            tracing::warn!(post_id, error = %e, "the generated image could not be asked for: the post gets its social card");
+        }
+    }
+
     async fn run(&self, job: ActiveJob) -> Result<Value, JobError> {
         let kind = JobType::parse(&job.name)
             .ok_or_else(|| JobError::unrecoverable(format!("unknown job type {:?}", job.name)))?;
@@ -150,6 +172,7 @@ impl JobRouter {
                         .find(|(t, _)| t == target)
                         .map(|(_, why)| format!("its health check fails: {why}"))
                 };
+                self.generate_image(&p.post_id).await;
                 let report =
                     publish_post_to(&self.store, &self.publishers, &p.post_id, &known_down).await?;
                 Ok(serde_json::to_value(report).unwrap_or(Value::Null))

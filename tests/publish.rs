@@ -1098,3 +1098,137 @@ async fn the_webhook_carries_the_card_and_the_json_ld() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(ld[0]["citation"][0]["url"], "https://news.example/agents");
 }
+
+/// With `[images.generate]`, the provider's image is asked for once per post when it is
+/// first published, its price is added to the post's cost, and every target gets it instead
+/// of the card (here the Markdown file beside the post). When the provider fails, the post is
+/// published with its card at no image cost, and a retry does not ask again.
+#[tokio::test]
+async fn a_generated_image_is_asked_for_once_costed_and_the_card_stands_in_when_it_fails() {
+    use base64::Engine;
+    let fake = FakeOpenAi::start().await;
+    let svc = InProcess::start(
+        &fake,
+        &support::test_toml(
+            "[providers.openai]\ninput_price_per_mtok = 0\noutput_price_per_mtok = 0\n\
+             [images.generate]\nprovider = \"openai\"\nprice_usd = 0.04\n",
+        ),
+        &[],
+    )
+    .await;
+    let store = svc.running().store.clone();
+    let published = |n: usize| {
+        move |v: &Value| {
+            v["posts"]
+                .as_array()
+                .is_some_and(|p| p.len() == n && p.iter().all(|p| p["status"] == "published"))
+        }
+    };
+    let job = svc.generate(1).await;
+    let done = svc.job_ended(&job, "completed").await;
+    let first = done["result"]["generated"][0].as_str().unwrap().to_owned();
+    svc.wait_for("/api/posts", "the first post published", published(1))
+        .await;
+    let post = store.get_post(&first).await.unwrap().unwrap();
+    assert!((post.cost_usd - 0.04).abs() < 1e-9, "{}", post.cost_usd);
+    let asked = fake.image_requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["model"], "gpt-image-1");
+    assert_eq!(asked[0]["size"], "1536x1024");
+    assert!(
+        asked[0]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains(&post.content.title),
+        "{}",
+        asked[0]["prompt"]
+    );
+    let expected = base64::engine::general_purpose::STANDARD
+        .decode(support::FAKE_IMAGE_PNG)
+        .unwrap();
+    let content = svc.dir.path().join("content");
+    let beside = std::fs::read(content.join(format!("{}.png", post.content.slug))).unwrap();
+    assert_eq!(beside, expected, "the generated image, not the card");
+
+    // The provider fails: the card stands in, nothing is charged, a retry does not ask again.
+    fake.fail_next_images([500]);
+    let job = svc.generate(1).await;
+    let done = svc.job_ended(&job, "completed").await;
+    let second = done["result"]["generated"][0].as_str().unwrap().to_owned();
+    svc.wait_for("/api/posts", "the second post published", published(2))
+        .await;
+    let post = store.get_post(&second).await.unwrap().unwrap();
+    assert_eq!(post.cost_usd, 0.0);
+    let card = std::fs::read(content.join(format!("{}.png", post.content.slug))).unwrap();
+    assert_eq!(png_size(&card), (1200, 630), "the social card");
+    let why = store
+        .post_image(&second)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("HTTP 500"), "{why}");
+    assert!(!why.contains("sk-test-secret-key-value"), "{why}");
+    let generator = blogflow::images::generated::ImageGenerator::new(gen_config(
+        blogflow::config::ImageProvider::OpenAi,
+        &fake.base_url,
+    ))
+    .unwrap();
+    generator.ensure(&store, &post).await.unwrap();
+    assert_eq!(fake.image_requests().len(), 2, "asked once per post");
+    svc.stop().await;
+}
+
+fn gen_config(
+    provider: blogflow::config::ImageProvider,
+    base: &str,
+) -> blogflow::config::ImageGenConfig {
+    blogflow::config::ImageGenConfig {
+        provider,
+        base_url: blogflow::config::EndpointUrl::new(base),
+        api_key: Some(Secret::new("image-key-never-shown")),
+        model: "gemini-2.5-flash-image".into(),
+        size: "1536x1024".into(),
+        quality: "low".into(),
+        price_usd: 0.039,
+        timeout: Duration::from_secs(5),
+        prompt: blogflow::config::DEFAULT_IMAGE_PROMPT.into(),
+    }
+}
+
+/// Gemini's wire: the prompt in `contents`, image output asked for, the key in its header,
+/// the image found among the answer's parts; an error answer is explained without the key.
+#[tokio::test]
+async fn gemini_images_are_read_from_the_answers_parts_and_errors_name_no_key() {
+    use base64::Engine;
+    let fake = FakeOpenAi::start().await;
+    let generator = blogflow::images::generated::ImageGenerator::new(gen_config(
+        blogflow::config::ImageProvider::Gemini,
+        &fake.root,
+    ))
+    .unwrap();
+    let post = sample_post(4, "ai-agents");
+    let image = generator.generate(&post).await.unwrap();
+    assert_eq!(image.content_type, "image/png");
+    assert_eq!(
+        image.bytes,
+        base64::engine::general_purpose::STANDARD
+            .decode(support::FAKE_IMAGE_PNG)
+            .unwrap()
+    );
+    let asked = &fake.image_requests()[0];
+    assert!(
+        asked["contents"][0]["parts"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&post.content.title)
+    );
+    assert_eq!(
+        asked["generationConfig"]["responseModalities"],
+        serde_json::json!(["TEXT", "IMAGE"])
+    );
+    fake.fail_next_images([503]);
+    let e = generator.generate(&post).await.unwrap_err();
+    assert!(e.contains("HTTP 503"), "{e}");
+    assert!(!e.contains("image-key-never-shown"), "{e}");
+}

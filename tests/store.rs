@@ -606,6 +606,86 @@ async fn samples_are_kept_summarised_and_pruned(store: Store) {
     assert!(store.samples(0, false).await.unwrap().is_empty());
 }
 
+/// What a new post may link to: earlier posts in its language that the target holds as
+/// published (not as drafts), newest first; and a generated image recorded once, its cost
+/// added to the post's once.
+async fn linkable_posts_and_generated_images_are_recorded_once(store: Store) {
+    let a = put(&store, "j1", 0, "a", 1).await;
+    let b = put(&store, "j2", 0, "b", 2).await;
+    let mut korean = new_post("j3", 0, "c", 3);
+    korean.language = "ko".into();
+    let c = store.insert_post(korean).await.unwrap();
+    for (post, state) in [
+        (&a, PublicationState::Published),
+        (&b, PublicationState::Draft),
+        (&c, PublicationState::Published),
+    ] {
+        store
+            .record_publication(
+                &post.id,
+                "wordpress",
+                &format!("https://b.example/{}/", post.content.slug),
+                state,
+            )
+            .await
+            .unwrap();
+    }
+    let later = c.created_at + 1;
+    let linkable = store
+        .linkable_posts("wordpress", "en", later, 10)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = linkable.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, [a.id.as_str()], "published, English, on this target");
+    assert_eq!(linkable[0].location, "https://b.example/a/");
+    assert_eq!(linkable[0].tags, a.content.tags);
+    assert!(
+        store
+            .linkable_posts("ghost", "en", later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .linkable_posts("wordpress", "en", a.created_at, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "only earlier posts"
+    );
+
+    assert!(store.post_image(&a.id).await.unwrap().is_none());
+    store
+        .record_post_image(
+            &a.id,
+            Ok(vec![0x89, b'P', b'N', b'G']),
+            "openai",
+            "gpt-image-1",
+            0.04,
+        )
+        .await
+        .unwrap();
+    store
+        .record_post_image(&a.id, Err("second".into()), "openai", "gpt-image-1", 0.04)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.post_image(&a.id).await.unwrap(),
+        Some(Ok(vec![0x89, b'P', b'N', b'G']))
+    );
+    let cost = store.get_post(&a.id).await.unwrap().unwrap().cost_usd;
+    assert!((cost - (a.cost_usd + 0.04)).abs() < 1e-9, "{cost}");
+    store
+        .record_post_image(&b.id, Err("HTTP 500".into()), "openai", "gpt-image-1", 0.0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.post_image(&b.id).await.unwrap(),
+        Some(Err("HTTP 500".into()))
+    );
+}
+
 macro_rules! backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -645,4 +725,5 @@ backends!(
     a_lease_has_one_holder_until_it_expires,
     processes_and_health_are_shared,
     samples_are_kept_summarised_and_pruned,
+    linkable_posts_and_generated_images_are_recorded_once,
 );

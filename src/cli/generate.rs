@@ -61,6 +61,7 @@ pub async fn generate(
     for outcome in outcomes {
         match outcome {
             SlotOutcome::Ready(id) => {
+                parts.router.generate_image(&id).await;
                 let report =
                     blogflow::publish::publish_post(&parts.store, &parts.router.publishers, &id)
                         .await?;

@@ -24,7 +24,9 @@ pub use env::Env;
 pub use local::{LocalConfig, cache_dir};
 pub use queue::{QueueBackendConfig, QueueConfig, RedisConfig, Retention};
 pub use raw::RawConfig;
-pub use sources::{ImagesConfig, SourcesConfig};
+pub use sources::{
+    DEFAULT_IMAGE_PROMPT, ImageGenConfig, ImageProvider, ImagesConfig, SourcesConfig,
+};
 pub use targets::{
     FIELDS, GhostStatus, GhostTarget, MarkdownTarget, SeoFields, WebhookTarget, WordPressStatus,
     WordPressTarget, parse_admin_key,
@@ -403,6 +405,8 @@ pub struct Config {
     /// The blog's name (`[images] blog_name`, `BLOGFLOW_BLOG_NAME`): on cards and as the
     /// author and publisher in structured data, whether cards are on or off.
     pub blog_name: String,
+    /// `[images.generate]`: generated feature images (`None`: the card only).
+    pub image_generation: Option<ImageGenConfig>,
 }
 
 /// How bad a finding is.
@@ -694,6 +698,50 @@ mod tests {
                 "BLOGFLOW_WORDPRESS_APP_PASSWORD"
             ]
         );
+    }
+
+    #[test]
+    fn generated_images_use_a_configured_provider_and_name_what_to_fix() {
+        let (c, _) = from(
+            &[("OPENAI_API_KEY", "sk-image-test-key")],
+            "[images.generate]\nprovider = \"openai\"\nprice_usd = 0.04\n",
+        )
+        .unwrap();
+        let g = c.image_generation.unwrap();
+        assert_eq!(g.provider, ImageProvider::OpenAi);
+        assert_eq!(
+            (g.model.as_str(), g.size.as_str(), g.quality.as_str()),
+            ("gpt-image-1", "1536x1024", "low")
+        );
+        assert_eq!(g.price_usd, 0.04);
+        assert!(c.images.is_some(), "the card stays as the fallback");
+        let problems = from(
+            &[],
+            "[images.generate]\nprovider = \"gemini\"\nsize = \"800x600\"\nquality = \"best\"\nprompt = \"no title\"\n",
+        )
+        .unwrap_err();
+        let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(settings, ["images.generate.provider",], "{problems:?}");
+        assert!(
+            problems[0].message.contains("BLOGFLOW_GEMINI_API_KEY"),
+            "{problems:?}"
+        );
+        let problems = from(
+            &[("OPENAI_API_KEY", "sk-image-test-key")],
+            "[images.generate]\nprovider = \"openai\"\nsize = \"800x600\"\nquality = \"best\"\nprompt = \"no title\"\n",
+        )
+        .unwrap_err();
+        let settings: Vec<&str> = problems.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(
+            settings,
+            [
+                "images.generate.size",
+                "images.generate.quality",
+                "images.generate.prompt"
+            ],
+            "{problems:?}"
+        );
+        assert!(!format!("{problems:?}").contains("sk-image-test-key"));
     }
 
     #[test]

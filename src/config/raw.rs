@@ -589,4 +589,28 @@ pub struct RawImages {
     pub template: Option<std::path::PathBuf>,
     /// Font files loaded first (Debian's Noto Sans CJK).
     pub fonts: Option<Vec<std::path::PathBuf>>,
+    /// `[images.generate]`: a generated feature image instead of the card, where an
+    /// image-capable provider is configured.
+    pub generate: Option<RawImageGenerate>,
+}
+
+/// `[images.generate]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawImageGenerate {
+    /// `openai` (its images API, or an OpenAI-compatible server's) or `gemini`; the endpoint
+    /// and key are that provider's (`[providers.openai]`, `[providers.gemini]`).
+    pub provider: Option<String>,
+    /// Image model (`gpt-image-1`; Gemini: `gemini-2.5-flash-image`).
+    pub model: Option<String>,
+    /// OpenAI: `1536x1024` (landscape, the default), `1024x1024`, `1024x1536` or `auto`.
+    pub size: Option<String>,
+    /// OpenAI: `low` (the default), `medium`, `high` or `auto`.
+    pub quality: Option<String>,
+    /// USD per image, added to the post's cost (0).
+    pub price_usd: Option<f64>,
+    /// Per-request limit, seconds (120).
+    pub timeout_secs: Option<u64>,
+    /// The prompt, with `{title}`, `{summary}`, `{category}` and `{tags}`.
+    pub prompt: Option<String>,
 }

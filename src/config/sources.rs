@@ -56,6 +56,52 @@ pub struct ImagesConfig {
     pub fonts: Vec<std::path::PathBuf>,
 }
 
+/// Which API draws generated images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageProvider {
+    /// `POST {base}/images/generations` (OpenAI, and OpenAI-compatible servers).
+    OpenAi,
+    /// `POST {base}/v1beta/models/{model}:generateContent` with image output.
+    Gemini,
+}
+
+impl ImageProvider {
+    /// The name in the configuration and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageProvider::OpenAi => "openai",
+            ImageProvider::Gemini => "gemini",
+        }
+    }
+}
+
+/// `[images.generate]`, validated: a generated feature image per post, the card as fallback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageGenConfig {
+    /// Which API.
+    pub provider: ImageProvider,
+    /// Its endpoint (the text provider's, prints without userinfo).
+    pub base_url: crate::config::EndpointUrl,
+    /// Its key.
+    pub api_key: Option<crate::shared::Secret>,
+    /// Image model.
+    pub model: String,
+    /// OpenAI's `size`.
+    pub size: String,
+    /// OpenAI's `quality`.
+    pub quality: String,
+    /// USD per image.
+    pub price_usd: f64,
+    /// Per-request limit.
+    pub timeout: std::time::Duration,
+    /// Prompt template.
+    pub prompt: String,
+}
+
+/// The prompt of a generated image unless `[images.generate] prompt` says otherwise.
+pub const DEFAULT_IMAGE_PROMPT: &str = "An editorial illustration for a blog post titled \"{title}\" \
+     about {category}: {summary} Modern, clean, wide composition. No text, letters, numbers or logos.";
+
 /// Fonts tried first, in order: Debian's `fonts-noto-cjk` (Hangul, Latin, kana, hanzi).
 pub const DEFAULT_CARD_FONTS: &[&str] = &[
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",

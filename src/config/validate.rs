@@ -368,7 +368,12 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
     let topics = ops::topics_config(&mut c, raw.topics, &generation.category);
     let sources = sources::sources_config(&mut c, env, raw.sources);
     let blog_name = sources::blog_name(env, raw.images.blog_name.clone());
-    let images = sources::images_config(&mut c, env, raw.images);
+    let mut raw_images = raw.images;
+    let image_generation = raw_images
+        .generate
+        .take()
+        .and_then(|g| sources::image_generation(&mut c, g, openai.as_ref(), gemini.as_ref()));
+    let images = sources::images_config(&mut c, env, raw_images);
     let database_url = database_url(&mut c, env);
 
     let config = Config {
@@ -406,6 +411,7 @@ pub(super) fn validate(raw: RawConfig, env: &Env) -> Result<(Config, Vec<Problem
         sources,
         images,
         blog_name,
+        image_generation,
     };
     if c.problems.iter().any(|p| p.severity == Severity::Error) {
         Err(c.problems)

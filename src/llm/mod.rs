@@ -11,7 +11,7 @@ pub mod anthropic;
 pub mod balancer;
 pub mod breaker;
 pub mod gemini;
-mod http;
+pub mod http;
 pub mod local;
 pub mod openai;
 pub mod status;

@@ -197,10 +197,19 @@ impl GhostPublisher {
 
     /// Creates the post unless Ghost already holds it; returns its URL and state.
     pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
+        self.publish_with(post, None).await
+    }
+
+    /// [`Self::publish`], featuring `image` (a generated one) instead of the card.
+    pub async fn publish_with(
+        &self,
+        post: &Post,
+        image: Option<&CardImage>,
+    ) -> Result<Delivered, PublishError> {
         if let Some(found) = self.find(&post.id).await? {
             return Ok(found);
         }
-        let image = match self.extras.card(post).await {
+        let image = match self.extras.image(post, image).await {
             Some(card) => Some(self.image(card).await?),
             None => None,
         };
@@ -245,9 +254,9 @@ impl GhostPublisher {
                 return Ok(url);
             }
         }
-        let part = reqwest::multipart::Part::bytes(card.png)
+        let part = reqwest::multipart::Part::bytes(card.bytes)
             .file_name(card.file_name.clone())
-            .mime_str("image/png")
+            .mime_str(card.content_type)
             .map_err(|e| PublishError::Target {
                 target: TARGET,
                 message: format!("cannot build the upload: {e}"),

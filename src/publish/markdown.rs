@@ -116,8 +116,19 @@ impl MarkdownPublisher {
     /// Writes the post unless the folder already holds it (and commits it, if configured);
     /// returns the file's path.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+        self.publish_with(post, None).await
+    }
+
+    /// [`Self::publish`], with `image` (a generated one) as the post's image instead of the
+    /// card.
+    pub async fn publish_with(
+        &self,
+        post: &Post,
+        image: Option<&super::CardImage>,
+    ) -> Result<String, PublishError> {
         let (dir, owned, target) = (self.dir.clone(), post.clone(), self.target.clone());
         let cards = self.cards.clone();
+        let generated = image.cloned();
         let path = tokio::task::spawn_blocking(move || {
             write_post(
                 &dir,
@@ -127,9 +138,21 @@ impl MarkdownPublisher {
                 |slug| {
                     // The card first: the post's file is what marks the post as written, so a
                     // crash in between rewrites the same card under the same name, no second.
-                    let image = match &cards {
-                        Some(cards) => Some(write_card(cards, &owned, &dir, &target, slug)?),
-                        None => None,
+                    let image = match (&generated, &cards) {
+                        (Some(image), _) => Some(write_image(
+                            &image.bytes,
+                            crate::images::generated::extension(image.content_type),
+                            &dir,
+                            &target,
+                            slug,
+                        )?),
+                        (None, Some(cards)) => {
+                            let card = cards
+                                .render(&crate::images::CardText::of(&owned))
+                                .map_err(|e| err(format!("cannot draw the social card: {e}")))?;
+                            Some(write_image(&card.png, "png", &dir, &target, slug)?)
+                        }
+                        (None, None) => None,
                     };
                     Ok(render_with(&owned, &target, slug, image.as_deref()))
                 },
@@ -236,23 +259,20 @@ fn write_post(
     )))
 }
 
-/// Draws the post's card and writes it as `<slug>.png` where the target keeps images; returns
-/// what the front matter calls it.
-fn write_card(
-    cards: &crate::images::CardRenderer,
-    post: &Post,
+/// Writes the post's image (its card, or its generated image) as `<slug>.<extension>` where
+/// the target keeps images; returns what the front matter calls it.
+fn write_image(
+    bytes: &[u8],
+    extension: &str,
     posts_dir: &Path,
     target: &MarkdownTarget,
     slug: &str,
 ) -> Result<String, PublishError> {
-    let card = cards
-        .render(&crate::images::CardText::of(post))
-        .map_err(|e| err(format!("cannot draw the social card: {e}")))?;
     let dir = target.image_dir.as_deref().unwrap_or(posts_dir);
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
-    let name = format!("{slug}.png");
-    atomic_write(dir, &dir.join(&name), &card.png)?;
+    let name = format!("{slug}.{extension}");
+    atomic_write(dir, &dir.join(&name), bytes)?;
     Ok(match &target.image_url {
         Some(prefix) => format!("{}/{name}", prefix.trim_end_matches('/')),
         None => name,

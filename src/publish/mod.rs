@@ -51,15 +51,37 @@ pub struct Extras {
     pub blog_name: String,
 }
 
-/// A post's social card, ready to upload.
+/// A post's feature image, ready to upload: its generated image or its social card.
 #[derive(Debug, Clone)]
 pub struct CardImage {
-    /// `blogflow-card-<post id>.png`: the name a retry looks for.
+    /// `blogflow-card-<post id>.<ext>`: the name a retry looks for.
     pub file_name: String,
-    /// The PNG.
-    pub png: Vec<u8>,
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub content_type: &'static str,
+    /// Width and height, when known (the card's).
+    pub size: Option<(u32, u32)>,
     /// Text for readers who do not see it (the title).
     pub alt: String,
+}
+
+impl CardImage {
+    /// The generated image of `post`, as stored.
+    pub fn generated(post: &Post, bytes: Vec<u8>) -> Option<Self> {
+        let content_type = crate::images::generated::sniff(&bytes)?;
+        Some(Self {
+            file_name: format!(
+                "{}.{}",
+                card_name(&post.id),
+                crate::images::generated::extension(content_type)
+            ),
+            bytes,
+            content_type,
+            size: None,
+            alt: post.content.title.clone(),
+        })
+    }
 }
 
 /// The deterministic name of a post's uploaded card, which a retry looks for before it
@@ -69,16 +91,22 @@ pub fn card_name(post_id: &str) -> String {
 }
 
 impl Extras {
-    /// The post's card, drawn off the async threads. A card that cannot be drawn is logged
-    /// and left out: the post goes without an image rather than not at all.
-    pub async fn card(&self, post: &Post) -> Option<CardImage> {
+    /// The post's feature image: `generated` if there is one, else its card, drawn off the
+    /// async threads. A card that cannot be drawn is logged and left out: the post goes
+    /// without an image rather than not at all.
+    pub async fn image(&self, post: &Post, generated: Option<&CardImage>) -> Option<CardImage> {
+        if let Some(image) = generated {
+            return Some(image.clone());
+        }
         let cards = self.cards.clone()?;
         let text = crate::images::CardText::of(post);
         let drawn = tokio::task::spawn_blocking(move || cards.render(&text)).await;
         match drawn {
             Ok(Ok(card)) => Some(CardImage {
                 file_name: format!("{}.png", card_name(&post.id)),
-                png: card.png,
+                bytes: card.png,
+                content_type: "image/png",
+                size: Some((crate::images::card::WIDTH, crate::images::card::HEIGHT)),
                 alt: post.content.title.clone(),
             }),
             Ok(Err(e)) => {
@@ -211,11 +239,20 @@ impl Publisher {
     /// Delivers the post and returns where it is and as what. Delivering a post the target
     /// already holds returns that without a second copy.
     pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
+        self.publish_with(post, None).await
+    }
+
+    /// [`Self::publish`] with the post's generated image, which then stands in for its card.
+    pub async fn publish_with(
+        &self,
+        post: &Post,
+        image: Option<&CardImage>,
+    ) -> Result<Delivered, PublishError> {
         match self {
-            Publisher::Markdown(p) => p.publish(post).await.map(Delivered::published),
-            Publisher::Webhook(p) => p.publish(post).await.map(Delivered::published),
-            Publisher::WordPress(p) => p.publish(post).await,
-            Publisher::Ghost(p) => p.publish(post).await,
+            Publisher::Markdown(p) => p.publish_with(post, image).await.map(Delivered::published),
+            Publisher::Webhook(p) => p.publish_with(post, image).await.map(Delivered::published),
+            Publisher::WordPress(p) => p.publish_with(post, image).await,
+            Publisher::Ghost(p) => p.publish_with(post, image).await,
         }
     }
 
@@ -435,6 +472,10 @@ pub async fn publish_post_to(
         PostStatus::Rejected => return Err(PublishError::RejectedInReview(post_id.to_owned())),
         PostStatus::Ready | PostStatus::Published => {}
     }
+    let generated = match store.post_image(post_id).await? {
+        Some(Ok(bytes)) => CardImage::generated(&post, bytes),
+        _ => None,
+    };
     let mut delivered = Vec::new();
     let (mut waiting, mut why): (Vec<&'static str>, Vec<String>) = (Vec::new(), Vec::new());
     let (mut failed, mut rejected) = (None, None);
@@ -449,7 +490,7 @@ pub async fn publish_post_to(
             continue;
         }
         let linked = with_related(store, publisher, &post).await?;
-        match publisher.publish(&linked).await {
+        match publisher.publish_with(&linked, generated.as_ref()).await {
             Ok(Delivered { location, state }) => {
                 store
                     .record_publication(post_id, target, &location, state)

@@ -73,11 +73,11 @@ impl WebhookPublisher {
         let image = card.map(|card| {
             json!({
                 "file_name": card.file_name,
-                "content_type": "image/png",
-                "width": crate::images::card::WIDTH,
-                "height": crate::images::card::HEIGHT,
+                "content_type": card.content_type,
+                "width": card.size.map(|s| s.0),
+                "height": card.size.map(|s| s.1),
                 "alt": card.alt,
-                "base64": base64::engine::general_purpose::STANDARD.encode(&card.png),
+                "base64": base64::engine::general_purpose::STANDARD.encode(&card.bytes),
             })
         });
         json!({
@@ -110,10 +110,19 @@ impl WebhookPublisher {
     /// Sends the post. 2xx and 409 (the receiver has it already) are delivered; 408, 429 and
     /// 5xx are worth a retry; other statuses are a configuration problem.
     pub async fn publish(&self, post: &Post) -> Result<String, PublishError> {
+        self.publish_with(post, None).await
+    }
+
+    /// [`Self::publish`], carrying `image` (a generated one) instead of the card.
+    pub async fn publish_with(
+        &self,
+        post: &Post,
+        image: Option<&CardImage>,
+    ) -> Result<String, PublishError> {
         if let Some(location) = self.look_up(post).await? {
             return Ok(location);
         }
-        let card = self.extras.card(post).await;
+        let card = self.extras.image(post, image).await;
         let body = serde_json::to_vec(&self.payload(post, card.as_ref())).expect("posts serialise");
         let ts = chrono::Utc::now().timestamp();
         let mut request = self

@@ -347,6 +347,15 @@ impl WordPressPublisher {
 
     /// Creates the post unless WordPress already holds it; returns its link and state.
     pub async fn publish(&self, post: &Post) -> Result<Delivered, PublishError> {
+        self.publish_with(post, None).await
+    }
+
+    /// [`Self::publish`], featuring `image` (a generated one) instead of the card.
+    pub async fn publish_with(
+        &self,
+        post: &Post,
+        image: Option<&CardImage>,
+    ) -> Result<Delivered, PublishError> {
         match self.find(&post.id).await {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => {}
@@ -357,7 +366,7 @@ impl WordPressPublisher {
             }
             Err(e) => return Err(e),
         }
-        let media = match self.extras.card(post).await {
+        let media = match self.extras.image(post, image).await {
             Some(card) => Some(self.media(&post.id, card).await?),
             None => None,
         };
@@ -409,12 +418,12 @@ impl WordPressPublisher {
                     ("title", card.alt.as_str()),
                     ("alt_text", card.alt.as_str()),
                 ])
-                .header(reqwest::header::CONTENT_TYPE, "image/png")
+                .header(reqwest::header::CONTENT_TYPE, card.content_type)
                 .header(
                     reqwest::header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{}\"", card.file_name),
                 )
-                .body(card.png))
+                .body(card.bytes))
             .await?;
         media_of(&created).ok_or_else(|| fail("the media upload answered without an id"))
     }

@@ -6,6 +6,7 @@
 //! posts by `(job_id, slot)`, publications by `(post_id, target)`.
 
 mod history;
+mod ledger;
 mod metrics;
 mod pg;
 mod posts;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_topic_link.sql"),
     include_str!("migrations/0013_rejected.sql"),
     include_str!("migrations/0014_ops_history.sql"),
+    include_str!("migrations/0015_post_images.sql"),
 ];
 
 /// PostgreSQL starts at the schema SQLite reached in its eight steps.
@@ -58,6 +60,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/0005_topic_link.sql"),
     include_str!("pg_migrations/0006_rejected.sql"),
     include_str!("pg_migrations/0007_ops_history.sql"),
+    include_str!("pg_migrations/0008_post_images.sql"),
 ];
 
 /// Errors of the store.

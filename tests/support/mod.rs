@@ -79,6 +79,41 @@ struct Inner {
     /// Added to the request number that makes each good post unique (several fakes in one
     /// test then write different posts).
     first: AtomicUsize,
+    /// Image requests: statuses to answer the next ones with, and the requests seen.
+    image_failures: Mutex<VecDeque<u16>>,
+    image_requests: Mutex<Vec<Value>>,
+}
+
+/// A 1×1 PNG, the fake's generated image.
+pub const FAKE_IMAGE_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+/// An image answer in `wire`'s shape, or the scripted failure in its error shape.
+fn image_reply(s: &Inner, wire: Wire, body: Value) -> axum::response::Response {
+    s.image_requests.lock().unwrap().push(body);
+    if let Some(status) = s.image_failures.lock().unwrap().pop_front() {
+        let error = match wire {
+            Wire::Gemini => {
+                json!({"error": {"code": status, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
+            }
+            _ if status == 400 => {
+                json!({"error": {"code": "content_policy_violation", "message": "Your request was rejected as a result of our safety system.", "type": "invalid_request_error", "param": null}})
+            }
+            _ => {
+                json!({"error": {"code": null, "message": "The server had an error while processing your request.", "type": "server_error", "param": null}})
+            }
+        };
+        return (StatusCode::from_u16(status).unwrap(), Json(error)).into_response();
+    }
+    match wire {
+        Wire::Gemini => Json(json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "Here is the illustration."},
+            {"inlineData": {"mimeType": "image/png", "data": FAKE_IMAGE_PNG}},
+        ]}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 1290}}))
+        .into_response(),
+        _ => Json(json!({"created": 1_700_000_000, "data": [{"b64_json": FAKE_IMAGE_PNG}],
+            "usage": {"input_tokens": 50, "output_tokens": 272, "total_tokens": 322}}))
+        .into_response(),
+    }
 }
 
 /// A fake LLM server: OpenAI chat completions (`/v1/chat/completions`), Anthropic Messages
@@ -108,6 +143,8 @@ impl FakeOpenAi {
             gate: Semaphore::new(0),
             models_down: Default::default(),
             first: AtomicUsize::new(0),
+            image_failures: Mutex::default(),
+            image_requests: Mutex::default(),
         });
         let models = |s: State<Arc<Inner>>| async move {
             if s.models_down.load(Ordering::SeqCst) {
@@ -142,10 +179,23 @@ impl FakeOpenAi {
             .route(
                 "/v1beta/models/{action}",
                 post(
-                    |s: State<Arc<Inner>>, u: Uri, h: HeaderMap, b: Json<Value>| {
-                        respond(s, Wire::Gemini, u, h, b)
+                    |s: State<Arc<Inner>>, u: Uri, h: HeaderMap, b: Json<Value>| async move {
+                        let modalities = &b.0["generationConfig"]["responseModalities"];
+                        if modalities
+                            .as_array()
+                            .is_some_and(|m| m.iter().any(|m| m == "IMAGE"))
+                        {
+                            return image_reply(&s, Wire::Gemini, b.0);
+                        }
+                        respond(s, Wire::Gemini, u, h, b).await.into_response()
                     },
                 ),
+            )
+            .route(
+                "/v1/images/generations",
+                post(|s: State<Arc<Inner>>, b: Json<Value>| async move {
+                    image_reply(&s, Wire::OpenAi, b.0)
+                }),
             )
             .route("/v1/models", get(models))
             .route("/v1beta/models", get(models))
@@ -179,6 +229,16 @@ impl FakeOpenAi {
     /// Makes the health-check route (the model list) fail with 503, or answer again.
     pub fn set_models_down(&self, down: bool) {
         self.inner.models_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Answers the next image requests with these statuses (in the provider's error shape).
+    pub fn fail_next_images(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.inner.image_failures.lock().unwrap().extend(statuses);
+    }
+
+    /// The image requests received, as sent.
+    pub fn image_requests(&self) -> Vec<Value> {
+        self.inner.image_requests.lock().unwrap().clone()
     }
 
     /// Lets `n` hanging requests answer.

@@ -114,6 +114,100 @@ pub(super) fn images_config(
     })
 }
 
+/// `[images.generate]`: the provider must be configured for text too (its endpoint and key
+/// are used); sizes and qualities are OpenAI's words.
+pub(super) fn image_generation(
+    c: &mut Check,
+    raw: crate::config::raw::RawImageGenerate,
+    openai: Option<&crate::config::OpenAiConfig>,
+    gemini: Option<&crate::config::ApiProviderConfig>,
+) -> Option<crate::config::ImageGenConfig> {
+    use crate::config::ImageProvider;
+    let provider = match raw.provider.as_deref() {
+        Some("openai") => ImageProvider::OpenAi,
+        Some("gemini") => ImageProvider::Gemini,
+        other => {
+            c.problems.push(super::error(
+                "images.generate.provider",
+                format!("{other:?}: use \"openai\" (or an OpenAI-compatible server) or \"gemini\""),
+            ));
+            return None;
+        }
+    };
+    let (base_url, api_key) = match provider {
+        ImageProvider::OpenAi => match openai {
+            Some(o) => (o.base_url.clone(), o.api_key.clone()),
+            None => {
+                c.problems.push(super::error(
+                    "images.generate.provider",
+                    "\"openai\" uses the OpenAI provider's endpoint and key: set BLOGFLOW_OPENAI_API_KEY (or [providers.openai])",
+                ));
+                return None;
+            }
+        },
+        ImageProvider::Gemini => match gemini {
+            Some(g) => (g.base_url.clone(), Some(g.api_key.clone())),
+            None => {
+                c.problems.push(super::error(
+                    "images.generate.provider",
+                    "\"gemini\" uses the Gemini provider's endpoint and key: set BLOGFLOW_GEMINI_API_KEY (or [providers.gemini])",
+                ));
+                return None;
+            }
+        },
+    };
+    let size = raw.size.unwrap_or_else(|| "1536x1024".into());
+    if !["1536x1024", "1024x1024", "1024x1536", "auto"].contains(&size.as_str()) {
+        c.problems.push(super::error(
+            "images.generate.size",
+            format!("{size:?}: use 1536x1024, 1024x1024, 1024x1536 or auto"),
+        ));
+    }
+    let quality = raw.quality.unwrap_or_else(|| "low".into());
+    if !["low", "medium", "high", "auto"].contains(&quality.as_str()) {
+        c.problems.push(super::error(
+            "images.generate.quality",
+            format!("{quality:?}: use low, medium, high or auto"),
+        ));
+    }
+    let prompt = raw
+        .prompt
+        .unwrap_or_else(|| crate::config::DEFAULT_IMAGE_PROMPT.to_owned());
+    if !prompt.contains("{title}") {
+        c.problems.push(super::error(
+            "images.generate.prompt",
+            "the prompt needs {title} (also {summary}, {category}, {tags})",
+        ));
+    }
+    Some(crate::config::ImageGenConfig {
+        provider,
+        base_url,
+        api_key,
+        model: raw.model.unwrap_or_else(|| {
+            match provider {
+                ImageProvider::OpenAi => "gpt-image-1",
+                ImageProvider::Gemini => "gemini-2.5-flash-image",
+            }
+            .into()
+        }),
+        size,
+        quality,
+        price_usd: c.range(
+            "images.generate.price_usd",
+            raw.price_usd.unwrap_or(0.0),
+            0.0,
+            100.0,
+        ),
+        timeout: std::time::Duration::from_secs(c.range(
+            "images.generate.timeout_secs",
+            raw.timeout_secs.unwrap_or(120),
+            5,
+            600,
+        )),
+        prompt,
+    })
+}
+
 /// The blog's name: `BLOGFLOW_BLOG_NAME`, else `[images] blog_name`, else "blogflow".
 pub(super) fn blog_name(env: &Env, configured: Option<String>) -> String {
     env.get("BLOGFLOW_BLOG_NAME")
