@@ -110,6 +110,7 @@ pub fn publishers(config: &Config) -> Vec<Publisher> {
     let extras = crate::publish::Extras {
         cards: cards.clone(),
         blog_name: config.blog_name.clone(),
+        last: Default::default(),
     };
     config
         .markdown

@@ -913,6 +913,7 @@ fn extras() -> blogflow::publish::Extras {
                 .expect("fonts-noto-cjk is needed: run scripts/install-deps --tests"),
         ),
         blog_name: "AI 트렌드 블로그".into(),
+        last: Default::default(),
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Extras {
     pub cards: Option<crate::images::CardRenderer>,
     /// The blog's name (`[images] blog_name`).
     pub blog_name: String,
+    /// The card drawn last, shared by the publishers this was cloned into, so that a post
+    /// going to several targets is drawn once.
+    pub last: std::sync::Arc<std::sync::Mutex<Option<(String, CardImage)>>>,
 }
 
 /// A post's feature image, ready to upload: its generated image or its social card.
@@ -99,16 +102,25 @@ impl Extras {
             return Some(image.clone());
         }
         let cards = self.cards.clone()?;
+        if let Some((id, card)) = self.last.lock().expect("card cache").as_ref()
+            && *id == post.id
+        {
+            return Some(card.clone());
+        }
         let text = crate::images::CardText::of(post);
         let drawn = tokio::task::spawn_blocking(move || cards.render(&text)).await;
         match drawn {
-            Ok(Ok(card)) => Some(CardImage {
-                file_name: format!("{}.png", card_name(&post.id)),
-                bytes: card.png,
-                content_type: "image/png",
-                size: Some((crate::images::card::WIDTH, crate::images::card::HEIGHT)),
-                alt: post.content.title.clone(),
-            }),
+            Ok(Ok(card)) => {
+                let card = CardImage {
+                    file_name: format!("{}.png", card_name(&post.id)),
+                    bytes: card.png,
+                    content_type: "image/png",
+                    size: Some((crate::images::card::WIDTH, crate::images::card::HEIGHT)),
+                    alt: post.content.title.clone(),
+                };
+                *self.last.lock().expect("card cache") = Some((post.id.clone(), card.clone()));
+                Some(card)
+            }
             Ok(Err(e)) => {
                 tracing::warn!(post_id = %post.id, error = %e, "the social card could not be drawn: published without it");
                 None

@@ -62,6 +62,8 @@ struct Inner {
     kill_after_create: AtomicU32,
     /// Store the next uploaded image, then SIGKILL this pid before answering.
     kill_after_upload: AtomicU32,
+    /// Told when a pid to kill is set (a create that waits for one, see [`PENDING`]).
+    pid_set: tokio::sync::Notify,
     can_publish: AtomicBool,
     /// WordPress: whether the user has `unfiltered_html` (may post `<script>`).
     unfiltered_html: AtomicBool,
@@ -255,14 +257,25 @@ impl Inner {
         kill(self.kill_after_upload.swap(0, Ordering::SeqCst));
     }
 
-    /// After a post is stored: the scripted crash or lost answer, if any.
+    /// After a post is stored: the scripted crash or lost answer, if any. A crash scripted
+    /// before the process existed waits for its pid.
     async fn after_create(&self) {
+        loop {
+            let told = self.pid_set.notified();
+            if self.kill_after_create.load(Ordering::SeqCst) != PENDING {
+                break;
+            }
+            told.await;
+        }
         kill(self.kill_after_create.swap(0, Ordering::SeqCst));
         if self.hang_after_create.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
     }
 }
+
+/// A kill scripted before the process to kill is started: the create waits for its pid.
+const PENDING: u32 = u32::MAX;
 
 /// `kill -9 pid`, unless `pid` is 0.
 fn kill(pid: u32) {
@@ -981,6 +994,7 @@ impl FakeCms {
             hang_after_create: AtomicBool::new(false),
             kill_after_create: AtomicU32::new(0),
             kill_after_upload: AtomicU32::new(0),
+            pid_set: tokio::sync::Notify::new(),
             can_publish: AtomicBool::new(true),
             unfiltered_html: AtomicBool::new(true),
             down: AtomicU32::new(0),
@@ -1108,6 +1122,15 @@ impl FakeCms {
     /// Stores the next created post, then `kill -9 pid` before answering.
     pub fn kill_after_next_create(&self, pid: u32) {
         self.inner.kill_after_create.store(pid, Ordering::SeqCst);
+        self.inner.pid_set.notify_waiters();
+    }
+
+    /// Scripts a kill after the next created post for a process not started yet: that
+    /// create waits until [`FakeCms::kill_after_next_create`] names the pid.
+    pub fn kill_after_next_create_of_next_process(&self) {
+        self.inner
+            .kill_after_create
+            .store(PENDING, Ordering::SeqCst);
     }
 
     /// Stores the next uploaded image, then `kill -9 pid` before answering.
