@@ -428,12 +428,38 @@ async fn store_on(name: &str, store: &crate::store::Store, posts: usize) -> anyh
         std::hint::black_box(store.post_totals().await?);
     }
     let totals = time(start, posts);
+    // Related posts: every post published, then what a new post's publication does per
+    // target: read up to 500 linkable posts and rank them.
+    for id in &ids {
+        store
+            .record_publication(
+                id,
+                "markdown",
+                &format!("/posts/{id}.md"),
+                crate::store::PublicationState::Published,
+            )
+            .await?;
+    }
+    let subject = crate::content::related::Subject::of(
+        "How coding agents change code review",
+        "coding agents",
+        &["agents".into(), "coding".into()],
+    );
+    let start = Instant::now();
+    for _ in 0..posts {
+        let candidates = store
+            .linkable_posts("markdown", "en", i64::MAX, 500)
+            .await?;
+        std::hint::black_box(crate::content::related::closest(&subject, &candidates).len());
+    }
+    let related = time(start, posts);
     for (op, us) in [
         ("ping (SELECT 1)", ping),
         ("insert_post (slug, near-dup, bands)", insert),
         ("get_post", get),
         ("list_posts(20)", list),
         ("post_totals", totals),
+        ("related: linkable_posts(500) + ranking", related),
     ] {
         println!(
             "{name:<9} {op:<38} {us:>10.1} µs {:>8.1}x",
