@@ -1150,6 +1150,19 @@ async fn a_generated_image_is_asked_for_once_costed_and_the_card_stands_in_when_
     let content = svc.dir.path().join("content");
     let beside = std::fs::read(content.join(format!("{}.png", post.content.slug))).unwrap();
     assert_eq!(beside, expected, "the generated image, not the card");
+    let shown = support::http()
+        .get(format!("{}/api/posts/{first}/card.png", svc.base))
+        .bearer_auth(support::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), 200);
+    assert_eq!(shown.headers()["content-type"], "image/png");
+    assert_eq!(
+        shown.bytes().await.unwrap(),
+        expected,
+        "the dashboard shows it too"
+    );
 
     // The provider fails: the card stands in, nothing is charged, a retry does not ask again.
     fake.fail_next_images([500]);

@@ -362,7 +362,7 @@ async function showPost(id) {
       el("span", {}, `${post.language} · ${post.category}`), el("span", { lang: post.language || null }, `topic: ${post.topic}`),
       el("span", {}, `${post.provider} · ${post.model} · ${(post.generation_ms / 1000).toFixed(1)} s · ${post.attempts} attempt(s) · ${usd(post.cost_usd)}`),
       el("span", {}, stamp(post.created_at))),
-    d.card_url ? el("img", { id: "post-card", class: "card-image", src: d.card_url, alt: `social card of "${post.title}"`, width: 1200, height: 630 }) : null,
+    d.card_url ? el("img", { id: "post-card", class: "card-image", src: d.card_url, alt: `feature image of "${post.title}"`, width: 1200, height: 630 }) : null,
     ...reason,
     actions,
     el("p", { lang: post.language || null, class: "summary" }, post.summary),

@@ -559,7 +559,8 @@ pub struct PostDetail {
     /// The earlier post it nearly repeats, with its title (`post.duplicate_of`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<PostRef>,
-    /// Its social card (`/api/posts/{id}/card.png`), unless cards are off.
+    /// Its feature image (`/api/posts/{id}/card.png`): the generated one, else its social card
+    /// (absent when cards are off and nothing was generated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_url: Option<String>,
 }

@@ -65,10 +65,9 @@ pub(super) async fn get_post(
         }),
         None => None,
     };
+    let generated = matches!(s.store.post_image(&post.id).await?, Some(Ok(_)));
     Ok(Json(PostDetail {
-        card_url: s
-            .cards
-            .is_some()
+        card_url: (generated || s.cards.is_some())
             .then(|| format!("/api/posts/{}/card.png", post.id)),
         body_html: crate::publish::html::to_html(&post.content.body),
         quality_threshold: s.config.generation.quality_threshold,
@@ -163,17 +162,29 @@ pub(super) async fn reject_post(
     result.await.into_response()
 }
 
-/// The post's social card: 1200×630 PNG of its title, category, date and the blog's name.
+/// The post's feature image: its generated image (`[images.generate]`) when it has one, else
+/// its social card, a 1200×630 PNG of its title, category, date and the blog's name.
 #[utoipa::path(get, path = "/api/posts/{id}/card.png", tag = "posts",
     params(("id" = String, Path, description = "Post id")),
     responses(
-        (status = 200, description = "The card", content_type = "image/png"),
+        (status = 200, description = "The image (the card is a PNG; a generated image may be a JPEG or WebP)", content_type = "image/png"),
         (status = 404, description = "No such post, or cards are off (`images.card = false`)", body = ErrorBody),
     ))]
 pub(super) async fn post_card(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if let Some(Ok(bytes)) = s.store.post_image(&id).await? {
+        let kind = crate::images::generated::sniff(&bytes).unwrap_or("application/octet-stream");
+        return Ok((
+            [
+                (axum::http::header::CONTENT_TYPE, kind),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
     let cards = s.cards.clone().ok_or_else(|| {
         ApiError::not_found(
             "social cards are off: set images.card = true (and install fonts-noto-cjk)",
