@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{
-    CardImage, Delivered, Extras, PublishError, http_client, status_error, transport_error,
+    Delivered, Extras, FeatureImage, PublishError, http_client, status_error, transport_error,
 };
 use crate::config::Slugs;
 pub use crate::config::{GhostStatus, GhostTarget, parse_admin_key};
@@ -204,7 +204,7 @@ impl GhostPublisher {
     pub async fn publish_with(
         &self,
         post: &Post,
-        image: Option<&CardImage>,
+        image: Option<&FeatureImage>,
     ) -> Result<Delivered, PublishError> {
         if let Some(found) = self.find(&post.id).await? {
             return Ok(found);
@@ -233,7 +233,7 @@ impl GhostPublisher {
     /// The card's URL: where an earlier attempt stored it, or a new upload's. Ghost keeps an
     /// upload at `content/images/<yyyy>/<mm>/<name>` (with `-1` added if the name is taken), so
     /// the months this upload could have happened in are asked first.
-    async fn image(&self, card: CardImage) -> Result<String, PublishError> {
+    async fn image(&self, card: FeatureImage) -> Result<String, PublishError> {
         let now = chrono::Utc::now();
         let last_month = now - chrono::Duration::days(31);
         for month in [now, last_month] {

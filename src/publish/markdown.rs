@@ -124,7 +124,7 @@ impl MarkdownPublisher {
     pub async fn publish_with(
         &self,
         post: &Post,
-        image: Option<&super::CardImage>,
+        image: Option<&super::FeatureImage>,
     ) -> Result<String, PublishError> {
         let (dir, owned, target) = (self.dir.clone(), post.clone(), self.target.clone());
         let cards = self.cards.clone();

@@ -51,12 +51,12 @@ pub struct Extras {
     pub blog_name: String,
     /// The card drawn last, shared by the publishers this was cloned into, so that a post
     /// going to several targets is drawn once.
-    pub last: std::sync::Arc<std::sync::Mutex<Option<(String, CardImage)>>>,
+    pub last: std::sync::Arc<std::sync::Mutex<Option<(String, FeatureImage)>>>,
 }
 
 /// A post's feature image, ready to upload: its generated image or its social card.
 #[derive(Debug, Clone)]
-pub struct CardImage {
+pub struct FeatureImage {
     /// `blogflow-card-<post id>.<ext>`: the name a retry looks for.
     pub file_name: String,
     /// The file.
@@ -69,7 +69,7 @@ pub struct CardImage {
     pub alt: String,
 }
 
-impl CardImage {
+impl FeatureImage {
     /// The generated image of `post`, as stored.
     pub fn generated(post: &Post, bytes: Vec<u8>) -> Option<Self> {
         let content_type = crate::images::generated::sniff(&bytes)?;
@@ -97,7 +97,11 @@ impl Extras {
     /// The post's feature image: `generated` if there is one, else its card, drawn off the
     /// async threads. A card that cannot be drawn is logged and left out: the post goes
     /// without an image rather than not at all.
-    pub async fn image(&self, post: &Post, generated: Option<&CardImage>) -> Option<CardImage> {
+    pub async fn image(
+        &self,
+        post: &Post,
+        generated: Option<&FeatureImage>,
+    ) -> Option<FeatureImage> {
         if let Some(image) = generated {
             return Some(image.clone());
         }
@@ -111,7 +115,7 @@ impl Extras {
         let drawn = tokio::task::spawn_blocking(move || cards.render(&text)).await;
         match drawn {
             Ok(Ok(card)) => {
-                let card = CardImage {
+                let card = FeatureImage {
                     file_name: format!("{}.png", card_name(&post.id)),
                     bytes: card.png,
                     content_type: "image/png",
@@ -258,7 +262,7 @@ impl Publisher {
     pub async fn publish_with(
         &self,
         post: &Post,
-        image: Option<&CardImage>,
+        image: Option<&FeatureImage>,
     ) -> Result<Delivered, PublishError> {
         match self {
             Publisher::Markdown(p) => p.publish_with(post, image).await.map(Delivered::published),
@@ -485,7 +489,7 @@ pub async fn publish_post_to(
         PostStatus::Ready | PostStatus::Published => {}
     }
     let generated = match store.post_image(post_id).await? {
-        Some(Ok(bytes)) => CardImage::generated(&post, bytes),
+        Some(Ok(bytes)) => FeatureImage::generated(&post, bytes),
         _ => None,
     };
     let mut delivered = Vec::new();

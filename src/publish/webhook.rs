@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use base64::Engine;
 
-use super::{CardImage, Extras, PublishError};
+use super::{Extras, FeatureImage, PublishError};
 pub use crate::config::WebhookTarget;
 use crate::shared::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use crate::store::Post;
@@ -55,7 +55,7 @@ impl WebhookPublisher {
     }
 
     /// The JSON a receiver gets.
-    pub fn payload(&self, post: &Post, card: Option<&CardImage>) -> Value {
+    pub fn payload(&self, post: &Post, card: Option<&FeatureImage>) -> Value {
         let c = &post.content;
         let page = super::html::Page {
             blog_name: &self.extras.blog_name,
@@ -117,7 +117,7 @@ impl WebhookPublisher {
     pub async fn publish_with(
         &self,
         post: &Post,
-        image: Option<&CardImage>,
+        image: Option<&FeatureImage>,
     ) -> Result<String, PublishError> {
         if let Some(location) = self.look_up(post).await? {
             return Ok(location);

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::{
-    CardImage, Delivered, Extras, PublishError, card_name, http_client, status_error,
+    Delivered, Extras, FeatureImage, PublishError, card_name, http_client, status_error,
     transport_error,
 };
 use crate::config::Slugs;
@@ -354,7 +354,7 @@ impl WordPressPublisher {
     pub async fn publish_with(
         &self,
         post: &Post,
-        image: Option<&CardImage>,
+        image: Option<&FeatureImage>,
     ) -> Result<Delivered, PublishError> {
         match self.find(&post.id).await {
             Ok(Some(found)) => return Ok(found),
@@ -386,7 +386,7 @@ impl WordPressPublisher {
 
     /// The card's media item: the one an earlier attempt uploaded (found by its slug), or a
     /// new upload.
-    async fn media(&self, post_id: &str, card: CardImage) -> Result<Media, PublishError> {
+    async fn media(&self, post_id: &str, card: FeatureImage) -> Result<Media, PublishError> {
         let slug = card_name(post_id);
         let found = self
             .ok(self.http.get(self.url("media").await?).query(&[
