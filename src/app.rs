@@ -106,9 +106,8 @@ pub fn card_renderer(config: &Config) -> Option<crate::images::CardRenderer> {
 /// WordPress, Ghost).
 pub fn publishers(config: &Config) -> Vec<Publisher> {
     let slugs = &config.generation.slugs;
-    let cards = card_renderer(config);
     let extras = crate::publish::Extras {
-        cards: cards.clone(),
+        cards: card_renderer(config),
         blog_name: config.blog_name.clone(),
         last: Default::default(),
     };
@@ -118,7 +117,7 @@ pub fn publishers(config: &Config) -> Vec<Publisher> {
         .map(|target| {
             Publisher::Markdown(
                 MarkdownPublisher::new(config.content_dir.clone(), target)
-                    .with_cards(cards.clone()),
+                    .with_extras(extras.clone()),
             )
         })
         .into_iter()

@@ -26,8 +26,9 @@ pub struct MarkdownPublisher {
     target: MarkdownTarget,
     /// One git command sequence at a time (the index is a lock).
     git: Arc<tokio::sync::Mutex<()>>,
-    /// Draws each post's social card, written before the post and named in its front matter.
-    cards: Option<crate::images::CardRenderer>,
+    /// Each post's image (its card, drawn once for all targets), written before the post and
+    /// named in its front matter.
+    extras: super::Extras,
 }
 
 fn err(message: String) -> PublishError {
@@ -44,13 +45,20 @@ impl MarkdownPublisher {
             dir,
             target,
             git: Arc::default(),
-            cards: None,
+            extras: super::Extras::default(),
         }
     }
 
     /// Also writes each post's social card (see `publish.markdown.image_dir`).
     pub fn with_cards(mut self, cards: Option<crate::images::CardRenderer>) -> Self {
-        self.cards = cards;
+        self.extras.cards = cards;
+        self
+    }
+
+    /// Writes each post's image, shared with the other targets' publishers (one drawing per
+    /// post).
+    pub fn with_extras(mut self, extras: super::Extras) -> Self {
+        self.extras = extras;
         self
     }
 
@@ -127,8 +135,7 @@ impl MarkdownPublisher {
         image: Option<&super::FeatureImage>,
     ) -> Result<String, PublishError> {
         let (dir, owned, target) = (self.dir.clone(), post.clone(), self.target.clone());
-        let cards = self.cards.clone();
-        let generated = image.cloned();
+        let image = self.extras.image(post, image).await;
         let path = tokio::task::spawn_blocking(move || {
             write_post(
                 &dir,
@@ -138,21 +145,15 @@ impl MarkdownPublisher {
                 |slug| {
                     // The card first: the post's file is what marks the post as written, so a
                     // crash in between rewrites the same card under the same name, no second.
-                    let image = match (&generated, &cards) {
-                        (Some(image), _) => Some(write_image(
+                    let image = match &image {
+                        Some(image) => Some(write_image(
                             &image.bytes,
                             crate::images::generated::extension(image.content_type),
                             &dir,
                             &target,
                             slug,
                         )?),
-                        (None, Some(cards)) => {
-                            let card = cards
-                                .render(&crate::images::CardText::of(&owned))
-                                .map_err(|e| err(format!("cannot draw the social card: {e}")))?;
-                            Some(write_image(&card.png, "png", &dir, &target, slug)?)
-                        }
-                        (None, None) => None,
+                        None => None,
                     };
                     Ok(render_with(&owned, &target, slug, image.as_deref()))
                 },
