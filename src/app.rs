@@ -204,9 +204,15 @@ pub async fn open(config: Arc<Config>) -> Result<Parts, StartError> {
     footprint.mark("topics and sources");
     let ops = Ops::new(&config, generator.stats().clone());
     footprint.mark("ops (stats, alert channels)");
+    let images = config.image_generation.clone().and_then(|c| {
+        crate::images::generated::ImageGenerator::new(c)
+            .inspect_err(|e| tracing::warn!(error = %e, "generated images are off: posts get their social card"))
+            .ok()
+    });
     let router = JobRouter {
         generator,
         publishers: Arc::new(publishers),
+        images,
         store: store.clone(),
         queue: queue.clone(),
         config: config.clone(),

@@ -80,6 +80,8 @@ pub struct JobRouter {
     pub generator: Generator,
     /// Publishing targets.
     pub publishers: Arc<Vec<Publisher>>,
+    /// Asks for posts' generated images (`[images.generate]`; `None`: the card only).
+    pub images: Option<crate::images::generated::ImageGenerator>,
     /// The store.
     pub store: Store,
     /// The queue.
@@ -123,21 +125,14 @@ impl JobRouter {
     /// Asks for the post's generated image before its first publication, when
     /// `[images.generate]` is set (once per post; the card stands in for any failure).
     pub async fn generate_image(&self, post_id: &str) {
-        let Some(config) = &self.config.image_generation else {
+        let Some(generator) = &self.images else {
             return;
         };
         let post = match self.store.get_post(post_id).await {
             Ok(Some(post)) if post.published_at.is_none() => post,
             _ => return,
         };
-        let done = match crate::images::generated::ImageGenerator::new(config.clone()) {
-            Ok(generator) => generator
-                .ensure(&self.store, &post)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = done {
+        if let Err(e) = generator.ensure(&self.store, &post).await {
             tracing::warn!(post_id, error = %e, "the generated image could not be asked for: the post gets its social card");
         }
     }

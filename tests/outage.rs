@@ -116,6 +116,7 @@ async fn rig(fakes: &[&FakeOpenAi], wp: &FakeCms, gh: &FakeCms, toml_extra: &str
     let router = JobRouter {
         generator,
         publishers: Arc::new(publishers),
+        images: None,
         store: store.clone(),
         queue: queue.clone(),
         config,
